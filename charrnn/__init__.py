@@ -1,0 +1,3 @@
+"""charrnn: character-level recurrent language models on the CPU."""
+
+__version__ = "0.1.0"
