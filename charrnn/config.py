@@ -1,0 +1,85 @@
+"""Model settings and the parameter layout they imply.
+
+Dimension letters used throughout charrnn: B batch, T time steps, V vocabulary,
+E embedding, H hidden, L layers, G gates per cell (rnn 1, gru 3, lstm 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import ConfigError
+
+CELLS = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shape of a model. Weights follow PyTorch's nn.RNN/LSTM/GRU formulation."""
+
+    cell: str
+    vocab_size: int
+    hidden: int
+    layers: int = 1
+    embed: int = 0  # 0 means "same as hidden"
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ConfigError(f"--model must be one of {', '.join(CELLS)}, not {self.cell!r}")
+        for name in ("vocab_size", "hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.embed < 0:
+            raise ConfigError(f"embed must be at least 1, got {self.embed}")
+        if self.embed == 0:
+            object.__setattr__(self, "embed", self.hidden)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def gates(self) -> int:
+        return GATES[self.cell]
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every parameter, in the order of the flat buffer.
+
+        Layer weights use PyTorch's layout: wx (G*H, In), wh (G*H, H), bx and bh (G*H,),
+        gates stacked as i, f, g, o (lstm) or r, z, n (gru). The head is (V, H) and (V,).
+        """
+        V, E, H, G = self.vocab_size, self.embed, self.hidden, self.gates
+        shapes = {"embed": (V, E)}
+        for layer in range(self.layers):
+            n_in = E if layer == 0 else H
+            shapes[f"layer{layer}.wx"] = (G * H, n_in)
+            shapes[f"layer{layer}.wh"] = (G * H, H)
+            shapes[f"layer{layer}.bx"] = (G * H,)
+            shapes[f"layer{layer}.bh"] = (G * H,)
+        shapes["head.w"] = (V, H)
+        shapes["head.b"] = (V,)
+        return shapes
+
+    def n_params(self) -> int:
+        total = 0
+        for shape in self.param_shapes().values():
+            size = 1
+            for dim in shape:
+                size *= dim
+            total += size
+        return total
+
+    @property
+    def n_states(self) -> int:
+        """Arrays of recurrent state per layer: h, plus c for the LSTM."""
+        return 2 if self.cell == "lstm" else 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        try:
+            return cls(**{k: data[k] for k in ("cell", "vocab_size", "hidden", "layers", "embed", "dropout")})
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"model config is incomplete or malformed: {exc}") from None
