@@ -1,0 +1,65 @@
+"""Vanilla RNN cell, PyTorch's nn.RNN with tanh: h_t = tanh(x wx^T + bx + h_{t-1} wh^T + bh)."""
+
+import numpy as np
+
+from .jit import kernel, tanh
+
+
+@kernel
+def rnn_forward(hs, acts, gh, x, wx, wh, bx, bh, h0):
+    """Run T steps.
+
+    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, H) is scratch for the
+    input projection; gh (B, H) is scratch. Reads x (T, B, In), wx (H, In), wh (H, H),
+    bx and bh (H,), h0 (B, H).
+    """
+    T, B, n_in = x.shape
+    H = h0.shape[1]
+    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, H))
+    hs[0] = h0
+    for t in range(T):
+        np.dot(hs[t], wh.T, gh)
+        a, h_out = acts[t], hs[t + 1]
+        for b in range(B):
+            for j in range(H):
+                h_out[b, j] = tanh(a[b, j] + gh[b, j] + bx[j] + bh[j])
+
+
+@kernel
+def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dhs, dhT, x, wx, wh, hs):
+    """Backpropagate through the T steps of rnn_forward.
+
+    Writes dx (T, B, In), dwx (H, In), dwh (H, H), dbx and dbh (H,), dh0 (B, H); dacts
+    (T, B, H) is scratch. Reads dhs (T, B, H), the loss gradient with respect to each h_t;
+    dhT (B, H), with respect to the final state; x, wx, wh and hs as rnn_forward left them.
+    """
+    T, B, n_in = x.shape
+    H = dh0.shape[1]
+    dh0[:] = dhT
+    for t in range(T - 1, -1, -1):
+        da, h_now, dh_out = dacts[t], hs[t + 1], dhs[t]
+        for b in range(B):
+            for j in range(H):
+                h = h_now[b, j]
+                da[b, j] = (dh0[b, j] + dh_out[b, j]) * (1 - h * h)
+        np.dot(da, wh, dh0)
+    da_all = dacts.reshape(T * B, H)
+    np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
+    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
+    np.dot(da_all, wx, dx.reshape(T * B, n_in))
+    dbx[:] = 0
+    for r in range(T * B):
+        for k in range(H):
+            dbx[k] += da_all[r, k]
+    dbh[:] = dbx
+
+
+@kernel
+def rnn_step(h, gx, gh, x, wx, wh, bx, bh):
+    """One step for sampling: update h (B, H) in place from x (B, In); gx and gh (B, H) are scratch."""
+    B, H = h.shape
+    np.dot(x, wx.T, gx)
+    np.dot(h, wh.T, gh)
+    for b in range(B):
+        for j in range(H):
+            h[b, j] = tanh(gx[b, j] + gh[b, j] + bx[j] + bh[j])

@@ -1,0 +1,163 @@
+"""Each cell kernel against the naive reference, its backward against finite differences
+with a random upstream gradient, and chunked runs against whole ones."""
+
+import numpy as np
+import pytest
+
+import naive
+from gradcheck import numeric_gradient, relative_error
+from charrnn.config import GATES
+from charrnn.kernels.gru import gru_backward, gru_forward, gru_step
+from charrnn.kernels.lstm import lstm_backward, lstm_forward, lstm_step
+from charrnn.kernels.rnn import rnn_backward, rnn_forward, rnn_step
+
+CELLS = ("rnn", "lstm", "gru")
+T, B, N_IN, H = 5, 3, 4, 6
+
+
+def make_inputs(cell, dtype, seed=0, T=T):
+    rng = np.random.default_rng(seed)
+    G = GATES[cell]
+    u = lambda *shape: rng.uniform(-0.8, 0.8, shape).astype(dtype)  # noqa: E731
+    return dict(x=u(T, B, N_IN), wx=u(G * H, N_IN), wh=u(G * H, H), bx=u(G * H), bh=u(G * H),
+                h0=u(B, H), c0=u(B, H))
+
+
+def forward(cell, a):
+    """Run the kernel; return (outputs (T, B, H), final h, final c or None, saved activations)."""
+    T_, dtype, G = a["x"].shape[0], a["x"].dtype, GATES[cell]
+    hs = np.zeros((T_ + 1, B, H), dtype)
+    acts = np.zeros((T_, B, G * H), dtype)
+    gh = np.zeros((B, G * H), dtype)
+    args = (a["x"], a["wx"], a["wh"], a["bx"], a["bh"], a["h0"])
+    if cell == "lstm":
+        cs = np.zeros((T_ + 1, B, H), dtype)
+        lstm_forward(hs, cs, acts, gh, *args, a["c0"])
+        return hs[1:], hs[T_], cs[T_], dict(hs=hs, cs=cs, acts=acts)
+    if cell == "gru":
+        hn = np.zeros((T_, B, H), dtype)
+        gru_forward(hs, acts, hn, gh, *args)
+        return hs[1:], hs[T_], None, dict(hs=hs, acts=acts, hn=hn)
+    rnn_forward(hs, acts, gh, *args)
+    return hs[1:], hs[T_], None, dict(hs=hs, acts=acts)
+
+
+def backward(cell, a, saved, dhs, dhT, dcT):
+    """Return the gradients of sum(outputs * dhs) + sum(hT * dhT) (+ sum(cT * dcT))."""
+    dtype, G, T_ = a["x"].dtype, GATES[cell], a["x"].shape[0]
+    g = {k: np.zeros_like(a[k]) for k in ("x", "wx", "wh", "bx", "bh", "h0", "c0")}
+    dacts = np.zeros((T_, B, G * H), dtype)
+    outs = (g["x"], g["wx"], g["wh"], g["bx"], g["bh"], g["h0"])
+    ins = (a["x"], a["wx"], a["wh"], saved["hs"])
+    if cell == "lstm":
+        lstm_backward(*outs, g["c0"], dacts, dhs, dhT, dcT, *ins, saved["cs"], saved["acts"])
+    elif cell == "gru":
+        gru_backward(*outs, dacts, np.zeros_like(dacts), np.zeros((B, H), dtype), dhs, dhT, *ins,
+                     saved["acts"], saved["hn"])
+    else:
+        rnn_backward(*outs, dacts, dhs, dhT, *ins)
+    if cell != "lstm":
+        del g["c0"]
+    return g
+
+
+def reference(cell, a):
+    args = (a["x"], a["wx"], a["wh"], a["bx"], a["bh"], a["h0"])
+    if cell == "lstm":
+        return naive.lstm_forward(*args, a["c0"])
+    out, h = getattr(naive, f"{cell}_forward")(*args)
+    return out, h, None
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_matches_naive_reference_float64(cell):
+    a = make_inputs(cell, np.float64)
+    out, h, c, _ = forward(cell, a)
+    ref_out, ref_h, ref_c = reference(cell, a)
+    np.testing.assert_allclose(out, ref_out, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(h, ref_h, rtol=0, atol=1e-13)
+    if cell == "lstm":
+        np.testing.assert_allclose(c, ref_c, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_matches_naive_reference_float32(cell):
+    """float32 uses the rational tanh; it must stay within float32 noise of the exact model."""
+    a = make_inputs(cell, np.float32)
+    out, _, _, _ = forward(cell, a)
+    ref_out, _, _ = reference(cell, {k: v.astype(np.float64) for k, v in a.items()})
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref_out, rtol=0, atol=5e-6)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_step_matches_window_forward(cell):
+    a = make_inputs(cell, np.float64)
+    out, h_final, c_final, _ = forward(cell, a)
+    G = GATES[cell]
+    h, c = a["h0"].copy(), a["c0"].copy()
+    s1, s2 = np.zeros((B, G * H)), np.zeros((B, G * H))
+    for t in range(T):
+        w = (a["x"][t], a["wx"], a["wh"], a["bx"], a["bh"])
+        if cell == "lstm":
+            lstm_step(h, c, s1, s2, *w)
+        elif cell == "gru":
+            gru_step(h, s1, s2, *w)
+        else:
+            rnn_step(h, s1[:, :H], s2[:, :H], *w)
+        np.testing.assert_allclose(h, out[t], rtol=0, atol=1e-14)
+    if cell == "lstm":
+        np.testing.assert_allclose(c, c_final, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_backward_matches_finite_differences(cell):
+    """Every input of the window API: x, weights, biases, h0 (and c0), with random upstream
+    gradients on every output and on the final state."""
+    a = make_inputs(cell, np.float64, seed=1)
+    rng = np.random.default_rng(2)
+    dhs, dhT, dcT = rng.standard_normal((T, B, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+
+    def objective():
+        out, h, c, _ = forward(cell, a)
+        total = np.sum(out * dhs) + np.sum(h * dhT)
+        return total + (np.sum(c * dcT) if cell == "lstm" else 0.0)
+
+    _, _, _, saved = forward(cell, a)
+    analytic = backward(cell, a, saved, dhs, dhT, dcT)
+    for name, grad in analytic.items():
+        numeric = numeric_gradient(objective, a[name])
+        assert relative_error(grad, numeric) < 1e-6, name
+
+
+def test_gradient_check_fails_on_a_broken_backward():
+    """The check above can fail: corrupt the LSTM backward's input gradient the way a wrong
+    gate derivative would (one element off by 1%) and the measure exceeds the threshold."""
+    a = make_inputs("lstm", np.float64, seed=1)
+    rng = np.random.default_rng(2)
+    dhs = rng.standard_normal((T, B, H))
+    zero = np.zeros((B, H))
+    _, _, _, saved = forward("lstm", a)
+    grad = backward("lstm", a, saved, dhs, zero, zero)["wh"]
+    numeric = numeric_gradient(lambda: np.sum(forward("lstm", a)[0] * dhs), a["wh"])
+    assert relative_error(grad, numeric) < 1e-6
+    grad[3, 2] *= 1.01
+    assert relative_error(grad, numeric) > 1e-3
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_chunked_run_equals_whole_run_exactly(cell):
+    """Truncated BPTT's state carry: T steps at once equal the same steps in chunks of 4, 3, 5."""
+    a = make_inputs(cell, np.float64, T=12)
+    whole_out, whole_h, whole_c, _ = forward(cell, a)
+    h, c, outs, start = a["h0"], a["c0"], [], 0
+    for size in (4, 3, 5):
+        chunk = dict(a, x=np.ascontiguousarray(a["x"][start:start + size]), h0=h.copy(), c0=c.copy())
+        out, h, c_new, _ = forward(cell, chunk)
+        c = c_new if c_new is not None else c
+        outs.append(out.copy())
+        start += size
+    np.testing.assert_array_equal(np.concatenate(outs), whole_out)
+    np.testing.assert_array_equal(h, whole_h)
+    if cell == "lstm":
+        np.testing.assert_array_equal(c, whole_c)
