@@ -1,0 +1,94 @@
+"""The whole model: loss against the naive reference, every gradient (embedding, each layer,
+head, initial states) against finite differences, and state carry across windows."""
+
+import numpy as np
+import pytest
+
+import naive
+from gradcheck import numeric_gradient, relative_error
+from charrnn.config import ModelConfig
+from charrnn.model import Model
+
+V, E, H, T, B = 7, 5, 6, 4, 3
+
+
+def make_model(cell, layers, dropout=0.0, dtype=np.float64, seed=0):
+    model = Model(ModelConfig(cell=cell, vocab_size=V, hidden=H, layers=layers, embed=E, dropout=dropout), dtype)
+    model.init_weights(np.random.default_rng(seed))
+    return model
+
+
+def make_data(model, seed=1, T=T):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, V, (T, B)).astype(np.int32)
+    y = rng.integers(0, V, (T, B)).astype(np.int32)
+    state = rng.uniform(-0.5, 0.5, model.zero_state(B).shape).astype(model.dtype)
+    return x, y, state
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_loss_matches_naive_reference(cell, layers):
+    model = make_model(cell, layers)
+    x, y, state = make_data(model)
+    expected = naive.model_loss(model.params, cell, layers, x, y, state)
+    assert model.loss(x, y, state.copy()) == pytest.approx(expected, rel=1e-12)
+    assert model.loss_and_grad(x, y, state.copy()) == pytest.approx(expected / (T * B), rel=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers,dropout", [(1, 0.0), (2, 0.0), (2, 0.3)])
+def test_gradients_match_finite_differences(cell, layers, dropout):
+    """Every parameter and the initial state. With dropout, each evaluation draws the same masks."""
+    model = make_model(cell, layers, dropout)
+    x, y, state = make_data(model)
+
+    def loss():
+        rng = np.random.default_rng(7) if dropout else None
+        return model.loss_and_grad(x, y, state.copy(), dropout_rng=rng)
+
+    dstate = np.zeros_like(state)
+    rng = np.random.default_rng(7) if dropout else None
+    model.loss_and_grad(x, y, state.copy(), dropout_rng=rng, dstate=dstate)
+    analytic = {name: g.copy() for name, g in model.grads.items()}
+    numeric_flat = numeric_gradient(loss, model.flat)
+    numeric = {name: numeric_flat[view_offset(model, name)].reshape(g.shape) for name, g in analytic.items()}
+    errors = {name: relative_error(analytic[name], numeric[name]) for name in analytic}
+    errors["state"] = relative_error(dstate, numeric_gradient(loss, state))
+    assert max(errors.values()) < 1e-6, errors
+    assert set(errors) == set(model.shapes) | {"state"}
+
+
+def view_offset(model, name):
+    start = model.params[name].__array_interface__["data"][0] - model.flat.__array_interface__["data"][0]
+    start //= model.dtype.itemsize
+    return slice(start, start + model.params[name].size)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_state_carry_across_windows_equals_one_window(cell):
+    model = make_model(cell, 2)
+    x, y, state = make_data(model, T=12)
+    whole_state = state.copy()
+    whole = model.loss(x, y, whole_state)
+    chunk_state, chunks = state.copy(), 0.0
+    for start, size in ((0, 5), (5, 3), (8, 4)):
+        chunks += model.loss(np.ascontiguousarray(x[start:start + size]),
+                             np.ascontiguousarray(y[start:start + size]), chunk_state)
+    np.testing.assert_array_equal(chunk_state, whole_state)
+    assert chunks == pytest.approx(whole, rel=1e-13)
+
+
+def test_lstm_forget_bias_starts_at_one():
+    model = make_model("lstm", 2, dtype=np.float32)
+    for layer in range(2):
+        total = model.params[f"layer{layer}.bx"] + model.params[f"layer{layer}.bh"]
+        np.testing.assert_array_equal(total[H:2 * H], 1.0)
+
+
+def test_same_seed_same_weights_and_float32_kernels_compile():
+    a, b = make_model("gru", 2, dtype=np.float32, seed=3), make_model("gru", 2, dtype=np.float32, seed=3)
+    np.testing.assert_array_equal(a.flat, b.flat)
+    x, y, state = make_data(a)
+    loss = a.loss_and_grad(x, y, state)
+    assert np.isfinite(loss) and a.grad_flat.dtype == np.float32 and np.any(a.grad_flat != 0)
