@@ -83,3 +83,69 @@ class ModelConfig:
             return cls(**{k: data[k] for k in ("cell", "vocab_size", "hidden", "layers", "embed", "dropout")})
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"model config is incomplete or malformed: {exc}") from None
+
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Budgets (steps, epochs, seconds) count from the start of the run, so a
+    resumed run stops where the uninterrupted one would; None means no limit of that kind."""
+
+    batch: int = 32
+    seq: int = 64
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    clip: float = 5.0
+    schedule: str = "constant"
+    warmup: int = 0
+    decay_every: int = 1000
+    decay_rate: float = 0.5
+    min_lr_frac: float = 0.0
+    steps: int | None = None
+    epochs: float | None = None
+    seconds: float | None = None
+    val_frac: float = 0.1
+    eval_every: int = 500
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("batch", "seq", "eval_every", "decay_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.clip < 0:
+            raise ConfigError(f"--clip must be 0 (off) or positive, got {self.clip}")
+        if self.warmup < 0:
+            raise ConfigError(f"--warmup must be 0 or more, got {self.warmup}")
+        if not 0 < self.decay_rate <= 1:
+            raise ConfigError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
+        if not 0 <= self.min_lr_frac <= 1:
+            raise ConfigError(f"min_lr_frac must be in [0, 1], got {self.min_lr_frac}")
+        if not 0 <= self.val_frac < 1:
+            raise ConfigError(f"--val-frac must be in [0, 1), got {self.val_frac}")
+        if self.steps is not None and self.steps < 0:
+            raise ConfigError(f"--steps must be 0 or more, got {self.steps}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise ConfigError(f"--epochs must be positive, got {self.epochs}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ConfigError(f"--time must be positive, got {self.seconds}")
+        if self.schedule == "cosine" and self.steps is None:
+            raise ConfigError("--schedule cosine needs --steps (the length of the cosine)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"training config is malformed: {exc}") from None

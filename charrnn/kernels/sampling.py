@@ -1,0 +1,102 @@
+"""Generation: every layer, the head and the choice of the next character in one compiled
+loop, so a character costs no Python. Cells are chosen by CELL_CODES; weights come as
+tuples of per-layer arrays (all of one dtype and rank, so Numba types them uniformly)."""
+
+import math
+
+import numpy as np
+
+from .gru import gru_step
+from .jit import kernel
+from .lstm import lstm_step
+from .rnn import rnn_step
+
+CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+
+
+@kernel
+def advance(logits, state, inp, gx, gh, ids, cell, embed, wxs, whs, bxs, bhs, head_w, head_b):
+    """Feed one character per stream, ids (B,), through every layer; write logits (B, V).
+
+    state (L, S, B, H) is updated in place; inp (B, E), gx and gh (B, G*H) are scratch.
+    """
+    B = ids.shape[0]
+    for b in range(B):
+        inp[b] = embed[ids[b]]
+    x = inp
+    for layer in range(state.shape[0]):
+        h = state[layer, 0]
+        if cell == 1:
+            lstm_step(h, state[layer, 1], gx, gh, x, wxs[layer], whs[layer], bxs[layer], bhs[layer])
+        elif cell == 2:
+            gru_step(h, gx, gh, x, wxs[layer], whs[layer], bxs[layer], bhs[layer])
+        else:
+            rnn_step(h, gx, gh, x, wxs[layer], whs[layer], bxs[layer], bhs[layer])
+        x = h
+    np.dot(x, head_w.T, logits)
+    for b in range(B):
+        logits[b] += head_b
+
+
+@kernel
+def choose(logits, order, u, inv_temperature, top_k, top_p):
+    """Pick an index from logits (V,) given a uniform draw u in [0, 1).
+
+    inv_temperature 0 means argmax. top_k > 0 keeps the k most likely, top_p < 1 the
+    smallest set whose probability reaches top_p. logits is overwritten with probabilities;
+    order (V,) is scratch.
+    """
+    V = logits.shape[0]
+    top = -np.inf
+    best = 0
+    for k in range(V):
+        if logits[k] > top:
+            top = logits[k]
+            best = k
+    if inv_temperature == 0.0:
+        return best
+    total = 0.0
+    for k in range(V):
+        p = math.exp((logits[k] - top) * inv_temperature)
+        logits[k] = p
+        total += p
+    if top_k > 0 or top_p < 1.0:
+        order[:] = np.argsort(-logits)
+        keep = V if top_k <= 0 else min(top_k, V)
+        if top_p < 1.0:
+            mass = 0.0
+            for rank in range(keep):
+                mass += logits[order[rank]]
+                if mass >= top_p * total:
+                    keep = rank + 1
+                    break
+        total = 0.0
+        for rank in range(V):
+            if rank < keep:
+                total += logits[order[rank]]
+            else:
+                logits[order[rank]] = 0.0
+    target = u * total
+    acc = 0.0
+    last = best
+    for k in range(V):
+        if logits[k] > 0.0:
+            acc += logits[k]
+            last = k
+            if acc > target:
+                return k
+    return last
+
+
+@kernel
+def generate(out, uniforms, logits, order, state, inp, gx, gh, ids, cell, embed, wxs, whs, bxs, bhs,
+             head_w, head_b, inv_temperature, top_k, top_p):
+    """Generate out.shape[0] characters per stream. out (n, B) receives the ids; uniforms
+    (n, B) are the draws; logits (B, V) holds the distribution after the last fed character
+    and is advanced in place; ids (B,) is scratch. Other arguments as in advance and choose."""
+    n, B = out.shape
+    for t in range(n):
+        for b in range(B):
+            ids[b] = choose(logits[b], order, uniforms[t, b], inv_temperature, top_k, top_p)
+            out[t, b] = ids[b]
+        advance(logits, state, inp, gx, gh, ids, cell, embed, wxs, whs, bxs, bhs, head_w, head_b)

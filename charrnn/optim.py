@@ -1,0 +1,64 @@
+"""Optimisers over the flat parameter buffer, gradient clipping and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .config import TrainConfig
+from .kernels.optim import adam_update, rmsprop_update, sgd_update, sum_squares
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+RMSPROP_ALPHA = 0.99
+RMSPROP_EPS = 1e-8
+SGD_MOMENTUM = 0.9
+
+
+class Optimizer:
+    """Adam, RMSProp or SGD with momentum; its moments are named arrays for checkpoints."""
+
+    def __init__(self, name: str, size: int, dtype):
+        self.name = name
+        self.step_count = 0
+        slots = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ("m",)}[name]
+        self.state = {slot: np.zeros(size, dtype) for slot in slots}
+
+    def update(self, params: np.ndarray, grads: np.ndarray, lr: float, grad_scale: float = 1.0) -> None:
+        """Apply one step to `params` (flat) given `grads` (flat) scaled by grad_scale."""
+        self.step_count += 1
+        if self.name == "adam":
+            adam_update(params, self.state["m"], self.state["v"], grads, lr, ADAM_BETAS[0], ADAM_BETAS[1],
+                        ADAM_EPS, self.step_count, grad_scale)
+        elif self.name == "rmsprop":
+            rmsprop_update(params, self.state["v"], grads, lr, RMSPROP_ALPHA, RMSPROP_EPS, grad_scale)
+        else:
+            sgd_update(params, self.state["m"], grads, lr, SGD_MOMENTUM, grad_scale)
+
+
+def global_norm(grads: np.ndarray) -> float:
+    """L2 norm of the flat gradient (non-finite if any element is)."""
+    return math.sqrt(sum_squares(grads))
+
+
+def clip_scale(norm: float, max_norm: float) -> float:
+    """The factor that brings `norm` down to `max_norm` (PyTorch's clip_grad_norm_ rule); 1 when off."""
+    if max_norm <= 0:
+        return 1.0
+    return min(1.0, max_norm / (norm + 1e-6))
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Learning rate for 0-based `step`: linear warmup, then constant, cosine to
+    lr * min_lr_frac at cfg.steps, or multiplied by decay_rate every decay_every steps."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "cosine":
+        span = max(1, cfg.steps - cfg.warmup)
+        progress = min(1.0, (step - cfg.warmup) / span)
+        floor = cfg.lr * cfg.min_lr_frac
+        return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    if cfg.schedule == "step":
+        return cfg.lr * cfg.decay_rate ** ((step - cfg.warmup) // cfg.decay_every)
+    return cfg.lr

@@ -1,0 +1,51 @@
+"""Process-wide set-up the numeric core needs: a writable Numba cache and the thread count.
+
+`prepare()` must run before anything imports numba: Numba refuses to import cached kernels
+when no cache location is writable, so a read-only install falls back to a temporary one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
+def prepare() -> str | None:
+    """Choose the Numba cache directory. Returns a notice for the user when it had to fall
+    back to a temporary directory (kernels then compile again in every new process)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        if _writable(Path(os.environ["NUMBA_CACHE_DIR"])):
+            return None
+    elif _writable(_PACKAGE_DIR / "kernels" / "__pycache__"):
+        return None
+    else:
+        user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "charrnn" / "numba"
+        if _writable(user_cache):
+            os.environ["NUMBA_CACHE_DIR"] = str(user_cache)
+            return None
+    fallback = Path(tempfile.gettempdir()) / f"charrnn-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(fallback)
+    return f"no writable cache for compiled kernels; using {fallback} (kernels compile once per boot)"
+
+
+def set_threads(threads: int | None) -> int:
+    """Limit BLAS (NumPy's and SciPy's, which the kernels call) to `threads`; None means all
+    cores. Kernels themselves are serial, so this is the one knob. Returns the count used."""
+    from threadpoolctl import threadpool_limits
+
+    count = threads or os.cpu_count() or 1
+    threadpool_limits(limits=count)
+    return count

@@ -1,0 +1,72 @@
+"""Generation as an iterator of id chunks, streaming-friendly and reproducible: the same
+model, prime, seed and options give the same ids however the output is chunked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+from .kernels.sampling import CELL_CODES, advance, generate
+from .model import Model
+
+
+def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
+    if not temperature >= 0:
+        raise ConfigError(f"--temperature must be 0 (argmax) or more, got {temperature}")
+    if top_k < 0:
+        raise ConfigError(f"--top-k must be 0 (off) or more, got {top_k}")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"--top-p must be in (0, 1], got {top_p}")
+
+
+class Sampler:
+    """Runs `model` one character at a time for `batch` independent streams."""
+
+    def __init__(self, model: Model, batch: int = 1):
+        cfg, p = model.config, model.params
+        self.model = model
+        self.batch = batch
+        dtype = model.dtype
+        G, H, V = cfg.gates, cfg.hidden, cfg.vocab_size
+        self.state = model.zero_state(batch)
+        self.logits = np.zeros((batch, V), dtype)
+        self._order = np.zeros(V, np.int64)
+        self._inp = np.zeros((batch, cfg.embed), dtype)
+        self._gx = np.zeros((batch, G * H), dtype)
+        self._gh = np.zeros((batch, G * H), dtype)
+        self._ids = np.zeros(batch, np.int64)
+        layers = range(cfg.layers)
+        self._weights = (
+            CELL_CODES[cfg.cell], p["embed"],
+            tuple(p[f"layer{layer}.wx"] for layer in layers), tuple(p[f"layer{layer}.wh"] for layer in layers),
+            tuple(p[f"layer{layer}.bx"] for layer in layers), tuple(p[f"layer{layer}.bh"] for layer in layers),
+            p["head.w"], p["head.b"],
+        )
+        self.fed = False
+
+    def feed(self, ids: Sequence[int]) -> None:
+        """Run the prime through the model (every stream gets the same characters)."""
+        for char_id in ids:
+            self._ids[:] = char_id
+            advance(self.logits, self.state, self._inp, self._gx, self._gh, self._ids, *self._weights)
+            self.fed = True
+
+    def generate(self, length: int, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0, chunk: int = 16) -> Iterator[np.ndarray]:
+        """Yield chunks of generated ids, (k, batch) each, `length` per stream in all.
+        feed() must have run first: generation continues from the last fed character."""
+        check_sampling_options(temperature, top_k, top_p)
+        if not self.fed:
+            raise ValueError("feed() the sampler at least one character before generating")
+        inv_temperature = 0.0 if temperature == 0 else 1.0 / temperature
+        done = 0
+        while done < length:
+            n = min(chunk, length - done)
+            uniforms = rng.random((n, self.batch))
+            out = np.zeros((n, self.batch), np.int64)
+            generate(out, uniforms, self.logits, self._order, self.state, self._inp, self._gx, self._gh,
+                     self._ids, *self._weights, inv_temperature, top_k, top_p)
+            done += n
+            yield out

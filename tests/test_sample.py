@@ -1,0 +1,72 @@
+"""Fused generation against the model's own step, and the sampling distribution's rules."""
+
+import numpy as np
+import pytest
+
+from charrnn.config import ModelConfig
+from charrnn.kernels.sampling import choose
+from charrnn.model import Model
+from charrnn.sample import Sampler
+
+V = 11
+
+
+def make_model(cell, dtype=np.float64):
+    model = Model(ModelConfig(cell=cell, vocab_size=V, hidden=8, layers=2, embed=5), dtype)
+    model.init_weights(np.random.default_rng(0))
+    return model
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_greedy_generation_follows_the_models_own_steps(cell):
+    model = make_model(cell)
+    sampler = Sampler(model, batch=1)
+    sampler.feed([3, 1, 4])
+    got = np.concatenate(list(sampler.generate(20, np.random.default_rng(0), temperature=0, chunk=7)))[:, 0]
+
+    state, logits = model.zero_state(1), np.zeros((1, V))
+    for char_id in (3, 1, 4):
+        model.step(np.array([char_id]), state, logits)
+    expected = []
+    for _ in range(20):
+        expected.append(int(np.argmax(logits[0])))
+        model.step(np.array([expected[-1]]), state, logits)
+    assert got.tolist() == expected
+    np.testing.assert_allclose(sampler.state, state, rtol=0, atol=1e-13)
+
+
+def test_same_seed_same_text_whatever_the_chunking():
+    model = make_model("lstm", np.float32)
+    runs = []
+    for chunk in (1, 5, 64):
+        sampler = Sampler(model, batch=2)
+        sampler.feed([0])
+        runs.append(np.concatenate(list(sampler.generate(40, np.random.default_rng(9), chunk=chunk))))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+    assert len(set(runs[0][:, 0].tolist())) > 1
+
+
+def draw(logits, n, temperature=1.0, top_k=0, top_p=1.0):
+    rng = np.random.default_rng(1)
+    order = np.zeros(len(logits), np.int64)
+    counts = np.zeros(len(logits))
+    for u in rng.random(n):
+        counts[choose(logits.copy(), order, u, 1.0 / temperature, top_k, top_p)] += 1
+    return counts / n
+
+
+def test_choose_samples_the_softmax_distribution():
+    logits = np.array([0.0, 1.0, 2.0, -1.0, 0.5])
+    expected = np.exp(logits / 0.7) / np.exp(logits / 0.7).sum()
+    freq = draw(logits, 40000, temperature=0.7)
+    np.testing.assert_allclose(freq, expected, atol=0.01)
+
+
+def test_top_k_and_top_p_restrict_the_support():
+    logits = np.log(np.array([0.05, 0.4, 0.3, 0.15, 0.1]))
+    freq = draw(logits, 20000, top_k=2)
+    assert set(np.nonzero(freq)[0]) == {1, 2}
+    np.testing.assert_allclose(freq[[1, 2]], [0.4 / 0.7, 0.3 / 0.7], atol=0.015)
+    freq = draw(logits, 20000, top_p=0.8)  # 0.4 + 0.3 + 0.15 is the smallest set reaching 0.8
+    assert set(np.nonzero(freq)[0]) == {1, 2, 3}
