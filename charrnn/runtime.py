@@ -49,3 +49,10 @@ def set_threads(threads: int | None) -> int:
     count = threads or os.cpu_count() or 1
     threadpool_limits(limits=count)
     return count
+
+
+def kernels_cached(dispatcher) -> bool:
+    """Whether Numba has a cache index for this jitted function (so no compile is due).
+    Reads a private attribute; when Numba changes it, the answer is just 'not cached'."""
+    index = getattr(getattr(getattr(dispatcher, "_cache", None), "_cache_file", None), "_index_path", None)
+    return bool(index) and os.path.exists(index)

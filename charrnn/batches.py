@@ -1,0 +1,88 @@
+"""Truncated-BPTT data layout, as char-rnn, torch-rnn and the PyTorch reference lay it out.
+
+The training ids are cut into B contiguous streams of n_col = (len - 1) // B columns; step k
+reads columns [pos, pos + T) of every stream, and the streams wrap to the start (and the
+carried state is reset) when fewer than T columns remain. Arrays handed out are time-major
+(T, B) int32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import CheckpointError, InputError
+
+
+class Window(NamedTuple):
+    """Inputs x and targets y (T, B); reset is True when the carried state must start from zero."""
+
+    x: np.ndarray
+    y: np.ndarray
+    reset: bool
+
+
+class StreamBatches:
+    """B contiguous streams over `ids` (1-D), read T columns at a time, resumable."""
+
+    def __init__(self, ids: np.ndarray, batch: int, seq: int):
+        n_col = (len(ids) - 1) // batch
+        if n_col < seq:
+            need = batch * seq + 1
+            raise InputError(f"the training text is too short for --batch {batch} x --seq {seq}: it has "
+                             f"{len(ids)} characters, one step needs {need}; lower --batch or --seq")
+        ids = np.asarray(ids, dtype=np.int32)
+        # Stored time-major so a window is one contiguous slice.
+        self._xs = np.ascontiguousarray(ids[:batch * n_col].reshape(batch, n_col).T)
+        self._ys = np.ascontiguousarray(ids[1:batch * n_col + 1].reshape(batch, n_col).T)
+        self.batch, self.seq, self.n_col = batch, seq, n_col
+        self.pos = 0
+        self.wraps = 0
+        self.started = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n_col // self.seq
+
+    def next(self) -> Window:
+        reset = not self.started
+        self.started = True
+        if self.pos + self.seq > self.n_col:
+            self.pos, self.wraps, reset = 0, self.wraps + 1, True
+        window = Window(self._xs[self.pos:self.pos + self.seq], self._ys[self.pos:self.pos + self.seq], reset)
+        self.pos += self.seq
+        return window
+
+    def state_dict(self) -> dict:
+        return dict(pos=self.pos, wraps=self.wraps, started=self.started, n_col=self.n_col, batch=self.batch,
+                    seq=self.seq)
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            if (state["n_col"], state["batch"], state["seq"]) != (self.n_col, self.batch, self.seq):
+                raise CheckpointError("the checkpoint's data position does not fit this text and batch layout")
+            self.pos, self.wraps, self.started = int(state["pos"]), int(state["wraps"]), bool(state["started"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"the checkpoint's data position is malformed ({exc})") from None
+
+
+def validation_windows(ids: np.ndarray, streams: int = 32, chunk: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Windows (x, y), time-major (T, S), over `ids` cut into S contiguous streams with
+    L = (len - 1) // S columns each (the reference's protocol: S * L characters are scored).
+    A text too short for `streams` streams uses fewer, down to one; under two ids, nothing."""
+    ids = np.asarray(ids, dtype=np.int32)
+    streams = max(1, min(streams, len(ids) - 1))
+    L = (len(ids) - 1) // streams
+    if L < 1:
+        return
+    xs = np.ascontiguousarray(ids[:streams * L].reshape(streams, L).T)
+    ys = np.ascontiguousarray(ids[1:streams * L + 1].reshape(streams, L).T)
+    for start in range(0, L, chunk):
+        yield xs[start:start + chunk], ys[start:start + chunk]
+
+
+def text_windows(ids: np.ndarray, chunk: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Windows (x, y) of shape (T, 1) covering every id after the first, as one stream."""
+    yield from validation_windows(ids, streams=1, chunk=chunk)

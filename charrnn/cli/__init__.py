@@ -1,0 +1,52 @@
+"""The command line. Only this package knows click and tqdm: it parses, opens streams,
+delegates to library code and turns the project's exceptions into one-line errors."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..errors import CharrnnError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class CharrnnGroup(click.Group):
+    """Maps CharrnnError to `charrnn: message` on stderr and the error's exit status."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CharrnnError as exc:
+            click.echo(f"charrnn: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=CharrnnGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="charrnn")
+def cli():
+    """Character-level language models (RNN, LSTM, GRU) on the CPU.
+
+    Train on any text, then sample new text one character at a time:
+
+    \b
+        charrnn train corpora/plays.txt --time 2m
+        charrnn sample --prime "DUKE:" -n 300
+    """
+
+
+def main() -> None:
+    cli.main(prog_name="charrnn")
+
+
+def _register() -> None:
+    from .checkpoints import checkpoints_group
+    from .evaluate import eval_command
+    from .generate import sample_command
+    from .train import train_command
+
+    for command in (train_command, sample_command, eval_command, checkpoints_group):
+        cli.add_command(command)
+
+
+_register()

@@ -1,0 +1,168 @@
+"""`charrnn checkpoints ...`: list, show, prune, remove and export checkpoints."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from ..errors import CheckpointError, ConfigError
+from .common import notice, write_json
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@click.group(name="checkpoints")
+def checkpoints_group():
+    """Inspect and manage runs and their checkpoints."""
+
+
+def _summary(path: Path) -> dict:
+    from .. import checkpoint
+
+    meta = checkpoint.read_meta(path)
+    model = meta.get("model", {})
+    best_val = meta.get("best_val")
+    return dict(
+        path=str(path), run=meta.get("run"), cell=model.get("cell"), layers=model.get("layers"),
+        hidden=model.get("hidden"), vocab=model.get("vocab_size"), step=meta.get("step"),
+        val_loss=best_val, val_bpc=best_val / math.log(2) if best_val is not None else None,
+        train_loss=meta.get("train_loss"), bytes=path.stat().st_size, created=meta.get("created"))
+
+
+@checkpoints_group.command(name="list")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--json", "json_", is_flag=True, help="One JSON array of checkpoints.")
+def checkpoints_list(directory, json_):
+    """List runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), best run first."""
+    from .. import rundir
+
+    root = Path(directory) if directory else rundir.home()
+    rows = []
+    for run in rundir.runs(root):
+        for path in run.checkpoints():
+            try:
+                rows.append(_summary(path))
+            except CheckpointError as exc:
+                rows.append(dict(path=str(path), run=run.path.name, error=str(exc)))
+    if json_:
+        write_json(rows)
+        return
+    if not rows:
+        notice(f"no checkpoints under {root}")
+        return
+    scored = [r for r in rows if r.get("val_bpc") is not None]
+    best = min(scored, key=lambda r: r["val_bpc"])["path"] if scored else None
+    header = f"  {'checkpoint':<48} {'model':<12} {'step':>7} {'val bpc':>8} {'size':>9}  created"
+    click.echo(header)
+    for r in rows:
+        if "error" in r:
+            click.echo(f"  {r['path']:<48} unreadable: {r['error']}")
+            continue
+        mark = "*" if r["path"] == best else " "
+        model = f"{r['cell']} {r['layers']}x{r['hidden']}"
+        bpc = f"{r['val_bpc']:.3f}" if r["val_bpc"] is not None else "-"
+        click.echo(f"{mark} {_short(r['path'], 48):<48} {model:<12} {r['step']:>7} {bpc:>8} "
+                   f"{_size(r['bytes']):>9}  {(r['created'] or '')[:19]}")
+    if best:
+        click.echo(f"* best: {best}")
+
+
+@checkpoints_group.command(name="show")
+@click.argument("ckpt", required=False)
+@click.option("--json", "json_", is_flag=True, help="The whole metadata as JSON.")
+def checkpoints_show(ckpt, json_):
+    """Everything in CKPT: model, vocabulary, training state and the loss history."""
+    from .. import checkpoint, rundir
+
+    path = rundir.resolve(ckpt)
+    meta = checkpoint.read_meta(path)
+    if json_:
+        write_json(dict(path=str(path), **meta))
+        return
+    model, train = meta.get("model", {}), meta.get("train", {})
+    vocab = meta.get("vocab", [])
+    click.echo(f"checkpoint   {path} ({_size(path.stat().st_size)})")
+    click.echo(f"run          {meta.get('run')}   created {meta.get('created')}   charrnn {meta.get('charrnn_version')}")
+    click.echo(f"model        {model.get('cell')} {model.get('layers')}x{model.get('hidden')}, embedding "
+               f"{model.get('embed')}, dropout {model.get('dropout')}")
+    click.echo(f"vocabulary   {len(vocab)} characters: {''.join(vocab)!r}")
+    click.echo(f"training     step {meta.get('step')}, {meta.get('train_seconds', 0):.0f} s, batch {train.get('batch')}"
+               f" x seq {train.get('seq')}, {train.get('optimizer')} lr {train.get('lr')} ({train.get('schedule')})")
+    data = meta.get("data", {})
+    click.echo(f"data         {data.get('chars')} characters from {', '.join(data.get('sources', []))}")
+    best = meta.get("best_val")
+    if best is not None:
+        click.echo(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
+    history = [h for h in meta.get("history", []) if h.get("val_loss") is not None]
+    if history:
+        click.echo(f"val loss     {_sparkline([h['val_loss'] for h in history])}  "
+                   f"(steps {history[0]['step']}..{history[-1]['step']}, "
+                   f"{history[0]['val_loss']:.3f} -> {history[-1]['val_loss']:.3f})")
+
+
+@checkpoints_group.command(name="prune")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--keep", type=int, required=True, help="Periodic checkpoints to keep per run (best and latest always stay).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+def checkpoints_prune(directory, keep, dry_run):
+    """Remove old periodic checkpoints from DIRECTORY (a run, or a folder of runs)."""
+    from .. import rundir
+
+    if keep < 0:
+        raise ConfigError(f"--keep must be 0 or more, got {keep}")
+    root = Path(directory) if directory else rundir.home()
+    targets = [rundir.RunDir(root)] if rundir.RunDir(root).checkpoints() else rundir.runs(root)
+    removed = [p for run in targets for p in run.prune(keep, dry_run=dry_run)]
+    for path in removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
+    if not removed:
+        notice("nothing to remove")
+
+
+@checkpoints_group.command(name="rm")
+@click.argument("ckpt", type=click.Path(exists=True, dir_okay=False))
+def checkpoints_rm(ckpt):
+    """Remove the checkpoint file CKPT (it is checked to be one first)."""
+    from .. import checkpoint
+
+    checkpoint.read_meta(ckpt)
+    Path(ckpt).unlink()
+    click.echo(f"removed {ckpt}")
+
+
+@checkpoints_group.command(name="export")
+@click.argument("ckpt", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option("--format", "format_", type=click.Choice(["torch"]), default="torch", show_default=True,
+              help="torch: safetensors named for torch.nn.Embedding, nn.RNN/LSTM/GRU and nn.Linear.")
+def checkpoints_export(ckpt, output, format_):
+    """Write CKPT's weights for use elsewhere (see the README for loading them in PyTorch)."""
+    from .. import checkpoint, rundir
+    from ..export import torch_tensors
+
+    path = rundir.resolve(ckpt)
+    loaded = checkpoint.load(path)
+    tensors, meta = torch_tensors(loaded.tensors, loaded.meta)
+    checkpoint.save(output, tensors, meta)
+    click.echo(f"wrote {output}")
+
+
+def _sparkline(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * len(SPARK)))] for v in values)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _short(path: str, width: int) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3):]
+

@@ -1,0 +1,289 @@
+"""`charrnn train`: train a new model, resume a run, or fine-tune from a checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..config import CELLS, OPTIMIZERS, SCHEDULES
+from ..errors import ConfigError, InputError
+from .common import Duration, StepsOrDuration, load_core, notice, read_sources, stderr_is_terminal, write_json
+
+WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include compilation and page faults
+LOG_EVERY_SECONDS = 10.0
+DEFAULT_EPOCHS = 10
+
+
+@click.command(name="train")
+@click.argument("files", nargs=-1)
+@click.option("--model", "cell", type=click.Choice(CELLS), default="lstm", show_default=True, help="Cell type.")
+@click.option("--hidden", type=int, default=256, show_default=True, help="Hidden units per layer (H).")
+@click.option("--layers", type=int, default=2, show_default=True, help="Stacked recurrent layers (L).")
+@click.option("--embed", type=int, default=0, help="Embedding size (E); default: the hidden size.")
+@click.option("--dropout", type=float, default=0.0, show_default=True,
+              help="Dropout after each layer, in [0, 1).")
+@click.option("--batch", type=int, default=32, show_default=True, help="Parallel text streams per step (B).")
+@click.option("--seq", type=int, default=64, show_default=True,
+              help="Characters per stream per step: the truncated-BPTT window (T).")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True, help="Optimiser.")
+@click.option("--clip", type=float, default=5.0, show_default=True,
+              help="Clip the gradient's global L2 norm to this (0: off).")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True,
+              help="Learning-rate schedule: constant, cosine (to 0 at --steps) or step decay.")
+@click.option("--warmup", type=int, default=0, show_default=True, help="Steps of linear learning-rate warmup.")
+@click.option("--decay-every", type=int, default=1000, show_default=True,
+              help="With --schedule step: decay the learning rate every this many steps.")
+@click.option("--decay-rate", type=float, default=0.5, show_default=True,
+              help="With --schedule step: multiply the learning rate by this.")
+@click.option("--steps", type=int, help="Stop after this many steps (counted from the start of the run).")
+@click.option("--epochs", type=float, help=f"Stop after this many passes over the text (default {DEFAULT_EPOCHS} "
+              "when no budget is given).")
+@click.option("--time", "seconds", type=Duration(), help="Stop after this much training time, e.g. 90s, 10m, 2h.")
+@click.option("--val-frac", type=float, default=0.1, show_default=True,
+              help="Fraction of the text, at its end, held out for validation.")
+@click.option("--eval-every", type=int, default=500, show_default=True, help="Validate every this many steps.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and dropout.")
+@click.option("--threads", type=int, envvar="CHARRNN_THREADS",
+              help="CPU threads (default: all cores; env CHARRNN_THREADS).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: checkpoints/<name>).")
+@click.option("--name", help="Run name (default: <model>-<layers>x<hidden>-<date>-<time>).")
+@click.option("--save-every", type=StepsOrDuration(), default="10m", show_default=True,
+              help="Checkpoint every N steps or every duration (e.g. 1000 or 10m).")
+@click.option("--keep", type=int, default=3, show_default=True,
+              help="Periodic checkpoints to keep besides latest and best.")
+@click.option("--resume", "resume_from", metavar="CKPT",
+              help="Continue a run exactly where this checkpoint left it (same text).")
+@click.option("--init-from", metavar="CKPT", help="Start from this checkpoint's weights and vocabulary "
+              "(fine-tune on new text).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or notices on stderr (errors still).")
+@click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end.")
+def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, optimizer, clip, schedule,
+                  warmup, decay_every, decay_rate, steps, epochs, seconds, val_frac, eval_every, seed, threads,
+                  out, name, save_every, keep, resume_from, init_from, quiet, json_):
+    """Train a model on FILES (text files, directories of them, or - for standard input).
+
+    The text is read as UTF-8; its last --val-frac is held out for validation. Checkpoints
+    go to the run directory: latest, best (by validation loss) and --keep periodic ones,
+    with metrics.jsonl. Ctrl-C saves and stops; a second Ctrl-C aborts.
+    """
+    from ..config import ModelConfig, TrainConfig
+
+    if resume_from and init_from:
+        raise ConfigError("--resume and --init-from exclude each other")
+    if keep < 0:
+        raise ConfigError(f"--keep must be 0 or more, got {keep}")
+    if steps is None and epochs is None and seconds is None and not resume_from:
+        epochs = DEFAULT_EPOCHS
+    train_cfg = TrainConfig(batch=batch, seq=seq, lr=lr, optimizer=optimizer, clip=clip, schedule=schedule,
+                            warmup=warmup, decay_every=decay_every, decay_rate=decay_rate, steps=steps,
+                            epochs=epochs, seconds=seconds, val_frac=val_frac, eval_every=eval_every, seed=seed)
+    ModelConfig(cell=cell, vocab_size=1, hidden=hidden, layers=layers, embed=embed, dropout=dropout)
+    load_core(threads, quiet)
+
+    from .. import checkpoint, rundir
+    from ..corpus import split
+    from ..train import Trainer, load_params
+    from ..vocab import Vocab
+
+    source = None
+    if resume_from or init_from:
+        source = checkpoint.load(rundir.resolve(resume_from or init_from))
+        _check_model_tensors(source)
+    if not files:
+        if not resume_from:
+            raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
+        files = tuple(source.meta["data"]["sources"])
+    text = read_sources(files)
+    vocab = Vocab(source.meta["vocab"]) if source else Vocab.from_text(text)
+    ids = vocab.encode(text)
+    fingerprint = dict(sources=[f if f == "-" else str(Path(f).resolve()) for f in files], chars=len(ids),
+                       sha256=hashlib.sha256(ids.astype("<i4").tobytes()).hexdigest())
+    train_ids, val_ids = split(ids, val_frac if not resume_from else source.meta["train"]["val_frac"])
+
+    if resume_from:
+        recorded = source.meta["data"]
+        if (recorded["chars"], recorded["sha256"]) != (fingerprint["chars"], fingerprint["sha256"]):
+            raise InputError("the text differs from the one this run was trained on; use --init-from to "
+                             "fine-tune on new text")
+        resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
+        trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg)
+        run = rundir.RunDir(Path(out) if out else Path(rundir.resolve(resume_from)).parent)
+        run_label = source.meta.get("run", run.path.name)
+    else:
+        if init_from:
+            base = ModelConfig.from_dict(source.meta["model"])
+            model_cfg = ModelConfig(cell=base.cell, vocab_size=base.vocab_size, hidden=base.hidden,
+                                    layers=base.layers, embed=base.embed, dropout=dropout)
+        else:
+            model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
+                                    dropout=dropout)
+        trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids)
+        if init_from:
+            load_params(trainer.model, source.tensors)
+        run_label = name or rundir.run_name(model_cfg.cell, model_cfg.layers, model_cfg.hidden)
+        run = rundir.RunDir(Path(out) if out else rundir.home() / run_label)
+
+    extra_meta = dict(vocab=list(vocab.chars), data=fingerprint, run=run_label, charrnn_version=__version__,
+                      threads=threads)
+    summary = _train_loop(trainer, run, extra_meta, save_every, keep, quiet)
+    if json_:
+        write_json(summary)
+    if summary["interrupted"]:
+        raise click.exceptions.Exit(summary["exit_code"])
+
+
+def _budget(steps, epochs, seconds) -> dict:
+    """Budget options given on the command line, which override a resumed run's."""
+    given = dict(steps=steps, epochs=epochs, seconds=seconds)
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _check_model_tensors(source) -> None:
+    from ..checkpoint import load
+    from ..config import ModelConfig
+
+    shapes = {f"param/{k}": v for k, v in ModelConfig.from_dict(source.meta["model"]).param_shapes().items()}
+    load(source.path, expected_shapes=shapes)
+
+
+class _Stop:
+    """First SIGINT/SIGTERM asks the loop to save and stop; a second SIGINT aborts."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+class _Progress:
+    """A tqdm bar on a terminal, otherwise a plain line every LOG_EVERY_SECONDS; nothing when quiet."""
+
+    def __init__(self, trainer, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.last_log = time.monotonic()
+        self.val = None
+        cfg = trainer.cfg
+        total = cfg.steps
+        if total is None and cfg.epochs is not None:
+            total = math.ceil(cfg.epochs * trainer.batches.steps_per_epoch)
+        if not quiet and stderr_is_terminal():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True, leave=True)
+
+    def update(self, trainer, chars_per_sec: float | None, saved: Path | None = None) -> None:
+        if self.quiet:
+            return
+        loss = trainer.train_loss
+        fields = [f"loss {loss:.3f}" if loss is not None else "loss -"]
+        if self.val is not None:
+            fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} bpc)")
+        if chars_per_sec:
+            fields.append(f"{chars_per_sec / 1000:.1f}k chars/s")
+        if self.bar is not None:
+            self.bar.update(trainer.step - self.bar.n)
+            self.bar.set_postfix_str(f"epoch {trainer.epoch:.2f} " + " ".join(fields), refresh=False)
+            if saved is not None:
+                self.bar.write(f"charrnn: saved {saved}")
+        elif saved is not None or time.monotonic() - self.last_log >= LOG_EVERY_SECONDS:
+            self.last_log = time.monotonic()
+            line = f"step {trainer.step} epoch {trainer.epoch:.2f} " + " ".join(fields)
+            notice(line + (f" saved {saved}" if saved is not None else ""))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bool) -> dict:
+    from ..kernels.lstm import lstm_forward
+    from ..runtime import kernels_cached
+
+    cfg = trainer.cfg
+    if not kernels_cached(lstm_forward):
+        notice("compiling kernels (first run only; cached afterwards)", quiet)
+    save_kind, save_interval = save_every
+    last_save_time, last_save_step = time.monotonic(), trainer.step
+    start_step, timed_steps, timed_seconds = trainer.step, 0, 0.0
+    progress = _Progress(trainer, quiet)
+
+    def save(best: bool, periodic: bool) -> Path:
+        nonlocal last_save_time, last_save_step
+        tensors, meta = trainer.snapshot()
+        meta.update(extra_meta)
+        path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=keep)
+        last_save_time, last_save_step = time.monotonic(), trainer.step
+        return path
+
+    def evaluate() -> bool:
+        previous_best = trainer.best_val
+        val = trainer.evaluate()
+        progress.val = val
+        run.append_metrics(dict(step=trainer.step, seconds=round(trainer.train_seconds, 3),
+                                train_loss=trainer.train_loss, val_loss=val,
+                                chars_per_sec=round(timed_chars() / timed_seconds, 1) if timed_seconds else None))
+        return val is not None and (previous_best is None or val < previous_best)
+
+    def timed_chars() -> int:
+        return timed_steps * cfg.batch * cfg.seq
+
+    interrupted = None
+    try:
+        with _Stop() as stop:
+            while not trainer.finished() and stop.signum is None:
+                report = trainer.train_step()
+                if trainer.step - start_step > WARMUP_STEPS:
+                    timed_steps += 1
+                    timed_seconds += report.seconds
+                saved = None
+                if trainer.step % cfg.eval_every == 0:
+                    improved = evaluate()
+                    if improved:
+                        saved = save(best=True, periodic=False)
+                due = (trainer.step - last_save_step >= save_interval if save_kind == "steps"
+                       else time.monotonic() - last_save_time >= save_interval)
+                if due and not trainer.finished():
+                    saved = save(best=False, periodic=True)
+                progress.update(trainer, timed_chars() / timed_seconds if timed_seconds else None, saved)
+            interrupted = stop.signum
+            if trainer.history and trainer.history[-1]["step"] == trainer.step:
+                improved = False
+            else:
+                improved = evaluate() if interrupted is None else False
+            best_missing = not run.best.exists() and trainer.val_ids.size < 2
+            latest = save(best=improved or best_missing, periodic=False)
+    finally:
+        progress.close()
+    if interrupted is not None:
+        notice(f"stopped at step {trainer.step}; saved {latest}", quiet)
+    else:
+        notice(f"done: {trainer.step} steps; saved {latest}", quiet)
+    best = run.best if run.best.exists() else latest
+    val = trainer.best_val
+    return dict(run_dir=str(run.path), best=str(best), latest=str(latest), steps=trainer.step,
+                chars=trainer.step * cfg.batch * cfg.seq,
+                chars_per_sec=round(timed_chars() / timed_seconds, 1) if timed_seconds else None,
+                train_loss=trainer.train_loss, val_loss=val, val_bpc=val / math.log(2) if val is not None else None,
+                skipped_steps=trainer.skipped, interrupted=interrupted is not None,
+                exit_code=128 + interrupted if interrupted is not None else 0)

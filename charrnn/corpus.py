@@ -1,0 +1,103 @@
+"""Reading text input: files, directories of files, or standard input, as strict UTF-8."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from .errors import ConfigError, InputError
+
+BOM = b"\xef\xbb\xbf"
+_SNIFF = 8192  # bytes looked at to tell a text file from a binary one inside a directory
+
+
+def decode_utf8(data: bytes, name: str) -> str:
+    """Strict UTF-8 with a leading BOM dropped; InputError naming `name` and the offset."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"{name} looks binary (NUL byte at offset {nul}); charrnn trains on text")
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name} is not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _looks_binary(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except OSError:
+        return True
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 3  # a character cut by the sniff window is fine
+    return False
+
+
+def directory_files(directory: Path) -> list[Path]:
+    """Regular files under `directory` that look like text, in sorted path order. Hidden
+    files and folders are skipped, and so are files that look binary (NUL bytes or invalid
+    UTF-8 in their first 8 KiB)."""
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            path = Path(root) / name
+            if not name.startswith(".") and path.is_file() and not _looks_binary(path):
+                found.append(path)
+    return sorted(found)
+
+
+def read_text(sources: Sequence[str], stdin: BinaryIO | None = None, separator: str = "\n") -> str:
+    """The text of every source joined by `separator`. A source is a file, a directory (its
+    text files, see directory_files) or "-" for `stdin`."""
+    if not sources:
+        raise InputError("no input given")
+    parts = []
+    for source in sources:
+        if source == "-":
+            if stdin is None:
+                raise InputError("standard input is not available")
+            parts.append(decode_utf8(stdin.read(), "standard input"))
+            continue
+        path = Path(source)
+        if path.is_dir():
+            files = directory_files(path)
+            if not files:
+                raise InputError(f"{path} has no text files")
+            parts.extend(decode_utf8(_read_bytes(f), str(f)) for f in files)
+        else:
+            parts.append(decode_utf8(_read_bytes(path), str(path)))
+    text = separator.join(parts)
+    if not text:
+        name = sources[0] if len(sources) == 1 else "the input"
+        raise InputError(f"{'standard input' if name == '-' else name} is empty")
+    return text
+
+
+def split(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation ids: the last int(len * val_frac) ids are held out."""
+    if not 0 <= val_frac < 1:
+        raise ConfigError(f"--val-frac must be in [0, 1), got {val_frac}")
+    n_val = int(len(ids) * val_frac)
+    return ids[:len(ids) - n_val], ids[len(ids) - n_val:]

@@ -1,0 +1,136 @@
+"""Run directories: where a run's checkpoints and metrics live, and how a CKPT argument
+(a file, a run directory, a run name, or nothing) is resolved to a checkpoint file.
+
+A run directory holds latest.safetensors, best.safetensors (lowest validation loss),
+step-NNNNNNNN.safetensors periodic checkpoints (the newest --keep of them) and
+metrics.jsonl, one JSON object per evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from . import checkpoint
+from .errors import CheckpointError, OutputError
+
+SUFFIX = ".safetensors"
+LATEST = "latest" + SUFFIX
+BEST = "best" + SUFFIX
+METRICS = "metrics.jsonl"
+_PERIODIC = re.compile(r"^step-(\d{8,})\.safetensors$")
+
+
+def home() -> Path:
+    """The folder runs go in: $CHARRNN_HOME, or ./checkpoints."""
+    return Path(os.environ.get("CHARRNN_HOME") or "checkpoints")
+
+
+def run_name(cell: str, layers: int, hidden: int) -> str:
+    return f"{cell}-{layers}x{hidden}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class RunDir:
+    """One run's directory."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @property
+    def latest(self) -> Path:
+        return self.path / LATEST
+
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
+    def periodic(self) -> list[Path]:
+        """Periodic checkpoints, oldest first."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p for p in self.path.iterdir() if _PERIODIC.match(p.name))
+
+    def save(self, tensors, meta, *, best: bool = False, periodic_step: int | None = None, keep: int = 0) -> Path:
+        """Write latest (always), best (when `best`), and a periodic checkpoint for
+        `periodic_step`, then drop periodic ones beyond the newest `keep`."""
+        path = checkpoint.save(self.latest, tensors, meta)
+        if best:
+            checkpoint.save(self.best, tensors, meta)
+        if periodic_step is not None and keep > 0:
+            checkpoint.save(self.path / f"step-{periodic_step:08d}{SUFFIX}", tensors, meta)
+            self.prune(keep)
+        return path
+
+    def prune(self, keep: int, dry_run: bool = False) -> list[Path]:
+        """Remove all but the newest `keep` periodic checkpoints; best and latest stay."""
+        doomed = self.periodic()[:-keep] if keep > 0 else self.periodic()
+        if not dry_run:
+            for path in doomed:
+                path.unlink(missing_ok=True)
+        return doomed
+
+    def append_metrics(self, record: dict) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with open(self.path / METRICS, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path / METRICS}: {exc.strerror or exc}") from None
+
+    def metrics(self) -> list[dict]:
+        """The metrics records, skipping a torn last line (a run killed mid-write)."""
+        records = []
+        try:
+            lines = (self.path / METRICS).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return records
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def checkpoints(self) -> list[Path]:
+        names = [p for p in (self.latest, self.best) if p.is_file()]
+        return names + self.periodic()
+
+
+def runs(root: Path) -> list[RunDir]:
+    """Run directories under `root`, most recently written first."""
+    if not root.is_dir():
+        return []
+    found = [RunDir(p) for p in root.iterdir() if p.is_dir() and RunDir(p).checkpoints()]
+    return sorted(found, key=lambda r: max(c.stat().st_mtime for c in r.checkpoints()), reverse=True)
+
+
+def resolve(arg: str | None, root: Path | None = None) -> Path:
+    """The checkpoint file meant by `arg`: a file; a run directory (its best checkpoint,
+    else its latest); a run name under `root`; or, when None, the most recent run's."""
+    root = root or home()
+    if arg is None:
+        found = runs(root)
+        if not found:
+            raise CheckpointError(f"no runs in {root}; train one with 'charrnn train' or name a checkpoint")
+        return _best_of(found[0])
+    path = Path(arg)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        return _best_of(RunDir(path))
+    if (root / arg).is_dir():
+        return _best_of(RunDir(root / arg))
+    raise CheckpointError(f"no checkpoint, run directory or run named {arg!r} (runs are looked up in {root})")
+
+
+def _best_of(run: RunDir) -> Path:
+    for path in (run.best, run.latest):
+        if path.is_file():
+            return path
+    periodic = run.periodic()
+    if periodic:
+        return periodic[-1]
+    raise CheckpointError(f"{run.path} holds no checkpoint")

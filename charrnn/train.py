@@ -1,0 +1,204 @@
+"""The training loop: truncated BPTT over contiguous streams, clipping, the schedule, validation.
+
+A Trainer owns everything a run needs to continue exactly where it stopped: the model, the
+optimiser moments, the batch cursor, the dropout generator, the step count and the clock.
+`snapshot()` turns that into tensors and JSON-able metadata; `Trainer.restore` turns it back.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batches import StreamBatches, validation_windows
+from .config import ModelConfig, TrainConfig
+from .errors import CheckpointError, TrainingError
+from .model import Model
+from .optim import Optimizer, clip_scale, global_norm, learning_rate
+
+MAX_BAD_STEPS = 5  # consecutive non-finite steps before training gives up
+VAL_STREAMS, VAL_CHUNK = 32, 512  # the reference's validation layout, independent of --batch
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one training step did. loss in nats/char; skipped when it was not finite."""
+
+    step: int
+    epoch: float
+    loss: float
+    grad_norm: float
+    lr: float
+    skipped: bool
+    seconds: float
+
+
+def seed_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for weight initialisation and for dropout, from one seed."""
+    init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init_seq), np.random.default_rng(dropout_seq)
+
+
+class Trainer:
+    """One training run over `train_ids`, validated on `val_ids` (1-D integer arrays)."""
+
+    def __init__(self, model: Model, cfg: TrainConfig, train_ids: np.ndarray, val_ids: np.ndarray,
+                 dropout_rng: np.random.Generator):
+        self.model = model
+        self.cfg = cfg
+        self.batches = StreamBatches(train_ids, cfg.batch, cfg.seq)
+        self.val_ids = val_ids
+        self.optimizer = Optimizer(cfg.optimizer, model.flat.size, model.dtype)
+        self.dropout_rng = dropout_rng
+        self.state = model.zero_state(cfg.batch)
+        self.step = 0
+        self.train_seconds = 0.0
+        self.skipped = 0
+        self.bad_in_a_row = 0
+        self.best_val: float | None = None
+        self.history: list[dict] = []
+        self.recent = deque(maxlen=100)
+
+    @classmethod
+    def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32) -> "Trainer":
+        init_rng, dropout_rng = seed_generators(cfg.seed)
+        model = Model(model_cfg, dtype)
+        model.init_weights(init_rng)
+        return cls(model, cfg, train_ids, val_ids, dropout_rng)
+
+    # ---- budget ---------------------------------------------------------------------------
+    @property
+    def epoch(self) -> float:
+        return self.step / self.batches.steps_per_epoch
+
+    def finished(self) -> bool:
+        cfg = self.cfg
+        return ((cfg.steps is not None and self.step >= cfg.steps)
+                or (cfg.epochs is not None and self.epoch >= cfg.epochs)
+                or (cfg.seconds is not None and self.train_seconds >= cfg.seconds))
+
+    @property
+    def train_loss(self) -> float | None:
+        """Mean training loss (nats/char) over the last 100 finite steps."""
+        return float(np.mean(self.recent)) if self.recent else None
+
+    # ---- one step ---------------------------------------------------------------------------
+    def train_step(self) -> StepReport:
+        start = time.perf_counter()
+        window = self.batches.next()
+        if window.reset:
+            self.state[...] = 0
+        lr = learning_rate(self.cfg, self.step)
+        model = self.model
+        loss = model.loss_and_grad(window.x, window.y, self.state, dropout_rng=self.dropout_rng)
+        norm = global_norm(model.grad_flat)
+        skipped = not (math.isfinite(loss) and math.isfinite(norm))
+        if skipped:
+            self.skipped += 1
+            self.bad_in_a_row += 1
+            self.state[...] = 0
+            if self.bad_in_a_row >= MAX_BAD_STEPS:
+                raise TrainingError(f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row "
+                                    f"(at step {self.step + 1}); lower --lr or --clip")
+        else:
+            self.bad_in_a_row = 0
+            self.optimizer.update(model.flat, model.grad_flat, lr, clip_scale(norm, self.cfg.clip))
+            self.recent.append(loss)
+        self.step += 1
+        elapsed = time.perf_counter() - start
+        self.train_seconds += elapsed
+        return StepReport(self.step, self.epoch, loss, norm, lr, skipped, elapsed)
+
+    # ---- validation -----------------------------------------------------------------------
+    def evaluate(self) -> float | None:
+        """Mean loss (nats/char) over the held-out text, from a zero state carried through it;
+        None when there is no validation text. Records it in the history."""
+        total, count = evaluate_ids(self.model, self.val_ids)
+        if count == 0:
+            return None
+        val = total / count
+        if self.best_val is None or val < self.best_val:
+            self.best_val = val
+        self.history.append(dict(step=self.step, seconds=round(self.train_seconds, 3),
+                                 train_loss=self.train_loss, val_loss=val))
+        return val
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def snapshot(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Everything needed to continue exactly: tensors (parameters, optimiser moments,
+        carried state) and JSON-able metadata."""
+        tensors = {f"param/{name}": view for name, view in self.model.params.items()}
+        tensors.update({f"optim/{slot}": arr for slot, arr in self.optimizer.state.items()})
+        tensors["state"] = self.state
+        meta = dict(
+            model=self.model.config.to_dict(),
+            train=self.cfg.to_dict(),
+            step=self.step,
+            optimizer_steps=self.optimizer.step_count,
+            batches=self.batches.state_dict(),
+            dropout_rng=self.dropout_rng.bit_generator.state,
+            train_seconds=self.train_seconds,
+            skipped=self.skipped,
+            best_val=self.best_val,
+            train_loss=self.train_loss,
+            recent_losses=list(self.recent),
+            history=self.history,
+        )
+        return tensors, meta
+
+    @classmethod
+    def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
+                cfg: TrainConfig | None = None) -> "Trainer":
+        """Rebuild a trainer from `snapshot()` output; `cfg` may extend the budget."""
+        model_cfg = ModelConfig.from_dict(meta["model"])
+        cfg = cfg or TrainConfig.from_dict(meta["train"])
+        model = Model(model_cfg, np.float32)
+        load_params(model, tensors)
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = meta["dropout_rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"the checkpoint's random state is unusable: {exc}") from None
+        trainer = cls(model, cfg, train_ids, val_ids, rng)
+        for slot, arr in trainer.optimizer.state.items():
+            arr[...] = _tensor(tensors, f"optim/{slot}", arr.shape)
+        trainer.optimizer.step_count = int(meta["optimizer_steps"])
+        trainer.state[...] = _tensor(tensors, "state", trainer.state.shape)
+        trainer.batches.load_state_dict(meta["batches"])
+        trainer.step = int(meta["step"])
+        trainer.train_seconds = float(meta["train_seconds"])
+        trainer.skipped = int(meta["skipped"])
+        trainer.best_val = meta["best_val"]
+        trainer.history = list(meta["history"])
+        trainer.recent.extend(meta["recent_losses"])
+        return trainer
+
+
+def load_params(model: Model, tensors: dict[str, np.ndarray]) -> None:
+    """Copy the `param/<name>` tensors of a snapshot into `model`."""
+    for name, view in model.params.items():
+        view[...] = _tensor(tensors, f"param/{name}", view.shape)
+
+
+def _tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple) -> np.ndarray:
+    arr = tensors.get(name)
+    if arr is None or arr.shape != tuple(shape):
+        found = "missing" if arr is None else f"shape {arr.shape}"
+        raise CheckpointError(f"checkpoint tensor {name} is {found}, expected shape {tuple(shape)}")
+    return arr
+
+
+def evaluate_ids(model: Model, ids: np.ndarray, streams: int = VAL_STREAMS) -> tuple[float, int]:
+    """Summed loss (nats) and the number of characters scored, over `ids` cut into `streams`
+    contiguous streams with state carried from zero (the reference's validation protocol)."""
+    total, count, state = 0.0, 0, None
+    for x, y in validation_windows(ids, streams=streams, chunk=VAL_CHUNK):
+        if state is None:
+            state = model.zero_state(x.shape[1])
+        total += model.loss(x, y, state)
+        count += x.size
+    return total, count
