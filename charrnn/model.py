@@ -3,11 +3,18 @@
 Parameters live in one flat buffer with named views (so clipping, the optimiser step and
 saving are one pass each); gradients in a second buffer with the same views. The recurrent
 state of a batch is one array (L, S, B, H), S = 1 (h) or 2 (h, c for the LSTM).
+
+With threads > 1 a window is cut into shards of the batch: streams never interact, so each
+thread runs the whole forward and backward of its shard (kernels release the GIL, BLAS runs
+single-threaded inside each) and the shards' gradients are summed once. Per-step GEMMs are
+too small to split well inside BLAS; whole shards keep both cores busy without a barrier
+per time step.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -40,25 +47,29 @@ class _Workspace:
         self.hn = [z(T, B, H) for _ in range(L)] if cfg.cell == "gru" else None
         self.acts = [z(T, B, G * H) for _ in range(L)]
         self.dropped = [z(T, B, H) for _ in range(L)] if cfg.dropout > 0 else None
-        self.masks = [z(T, B, H) for _ in range(L)] if cfg.dropout > 0 else None
         self.gh = z(B, G * H)
+        self.ght = z(G * H, B)
+        self.ht = z(H, B)
+        self.wht = z(H, G * H)
+        self.dat = z(G * H, B)
+        self.dht = z(H, B)
         self.logits = z(T * B, cfg.vocab_size)
         self.dlogits = z(T * B, cfg.vocab_size)
         self.dacts = z(T, B, G * H)
         self.dgh = z(T, B, G * H) if cfg.cell == "gru" else None
         self.dtop = z(T, B, H)
         self.dinput = [z(T, B, cfg.embed if layer == 0 else H) for layer in range(L)]
-        self.dstate = z(L, cfg.n_states, B, H)
         self.zero_state = z(cfg.n_states, B, H)
         self.dhz = z(B, H)
         self.inputs: list[np.ndarray] = []
-        self.dropout_applied = False
+        self.masks: list[np.ndarray] | None = None
 
 
 class Model:
-    """A character-level language model of the shape `config`, in float32 or float64."""
+    """A character-level language model of the shape `config`, in float32 or float64, whose
+    windows run on up to `threads` threads."""
 
-    def __init__(self, config: ModelConfig, dtype=np.float32):
+    def __init__(self, config: ModelConfig, dtype=np.float32, threads: int = 1):
         self.config = config
         self.dtype = np.dtype(dtype)
         self.shapes = config.param_shapes()
@@ -67,7 +78,11 @@ class Model:
         self.grad_flat = np.zeros(n, self.dtype)
         self.params = _views(self.flat, self.shapes)
         self.grads = _views(self.grad_flat, self.shapes)
-        self._workspaces: dict[tuple[int, int], _Workspace] = {}
+        self.threads = max(1, int(threads))
+        self._workspaces: dict[tuple[int, int, int], _Workspace] = {}
+        self._masks: dict[tuple[int, int], list[np.ndarray]] = {}
+        self._shard_grads: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     # ---- set-up -------------------------------------------------------------------------
     def init_weights(self, rng: np.random.Generator) -> None:
@@ -91,26 +106,55 @@ class Model:
         cfg = self.config
         return np.zeros((cfg.layers, cfg.n_states, batch, cfg.hidden), self.dtype)
 
-    def _workspace(self, T: int, B: int) -> _Workspace:
-        ws = self._workspaces.get((T, B))
+    def _workspace(self, T: int, B: int, shard: int = 0) -> _Workspace:
+        key = (T, B, shard)
+        ws = self._workspaces.get(key)
         if ws is None:
-            ws = self._workspaces[(T, B)] = _Workspace(self.config, T, B, self.dtype)
+            ws = self._workspaces[key] = _Workspace(self.config, T, B, self.dtype)
         return ws
+
+    def _shards(self, B: int) -> list[tuple[int, int]]:
+        bounds = np.linspace(0, B, min(self.threads, B) + 1).round().astype(int)
+        return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+    def _run(self, jobs: list) -> list:
+        """Run callables, the first on this thread and the rest on the pool; their results."""
+        if len(jobs) == 1:
+            return [jobs[0]()]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads - 1, thread_name_prefix="charrnn")
+        futures = [self._pool.submit(job) for job in jobs[1:]]
+        first = jobs[0]()
+        return [first] + [f.result() for f in futures]
+
+    def _draw_masks(self, T: int, B: int, rng: np.random.Generator | None) -> list[np.ndarray] | None:
+        """Inverted-dropout masks (T, B, H) for every layer's output, drawn for the whole
+        batch in one order so the random stream does not depend on the thread count."""
+        cfg = self.config
+        if rng is None or cfg.dropout == 0:
+            return None
+        masks = self._masks.get((T, B))
+        if masks is None:
+            masks = self._masks[(T, B)] = [np.zeros((T, B, cfg.hidden), self.dtype) for _ in range(cfg.layers)]
+        for mask in masks:
+            rng.random(mask.shape, dtype=self.dtype, out=mask)
+            np.greater_equal(mask, cfg.dropout, out=mask)
+            mask *= 1.0 / (1.0 - cfg.dropout)
+        return masks
 
     # ---- forward --------------------------------------------------------------------------
     def _forward(self, ws: _Workspace, x: np.ndarray, state: np.ndarray,
-                 dropout_rng: np.random.Generator | None) -> np.ndarray:
+                 masks: list[np.ndarray] | None) -> np.ndarray:
         """Run the embedding and the cells over x (T, B); return the head's input (T, B, H).
 
-        Writes the final state into `state` (L, S, B, H). Dropout is applied only when a
-        generator is given (training).
+        Writes the final state into `state` (L, S, B, H). `masks` (T, B, H) per layer, when
+        given, drop out each layer's output (training).
         """
         cfg, p = self.config, self.params
         T, B = x.shape
         embedding_forward(ws.emb, x, p["embed"])
         inp = ws.emb
-        keep = 1.0 - cfg.dropout
-        ws.dropout_applied = dropout_rng is not None and cfg.dropout > 0
+        ws.masks = masks
         ws.inputs = []
         for layer in range(cfg.layers):
             ws.inputs.append(inp)
@@ -119,20 +163,16 @@ class Model:
             hs, h0 = ws.hs[layer], state[layer, 0]
             if cfg.cell == "lstm":
                 cs = ws.cs[layer]
-                lstm_forward(hs, cs, ws.acts[layer], ws.gh, inp, wx, wh, bx, bh, h0, state[layer, 1])
+                lstm_forward(hs, cs, ws.acts[layer], ws.gh, ws.ght, ws.ht, inp, wx, wh, bx, bh, h0, state[layer, 1])
                 state[layer, 1] = cs[T]
             elif cfg.cell == "gru":
-                gru_forward(hs, ws.acts[layer], ws.hn[layer], ws.gh, inp, wx, wh, bx, bh, h0)
+                gru_forward(hs, ws.acts[layer], ws.hn[layer], ws.gh, ws.ght, ws.ht, inp, wx, wh, bx, bh, h0)
             else:
-                rnn_forward(hs, ws.acts[layer], ws.gh, inp, wx, wh, bx, bh, h0)
+                rnn_forward(hs, ws.acts[layer], ws.gh, ws.ght, ws.ht, inp, wx, wh, bx, bh, h0)
             state[layer, 0] = hs[T]
             out = hs[1:]
-            if ws.dropout_applied:
-                mask = ws.masks[layer]
-                dropout_rng.random(out.shape, dtype=self.dtype, out=mask)
-                np.greater_equal(mask, cfg.dropout, out=mask)
-                mask *= 1.0 / keep
-                np.multiply(out, mask, out=ws.dropped[layer])
+            if masks is not None:
+                np.multiply(out, masks[layer], out=ws.dropped[layer])
                 out = ws.dropped[layer]
             inp = out
         return inp
@@ -141,10 +181,29 @@ class Model:
         """Summed negative log-likelihood (nats) of targets y (T, B) given inputs x (T, B),
         without dropout; carries `state` (L, S, B, H) forward in place."""
         T, B = x.shape
-        ws = self._workspace(T, B)
-        top = self._forward(ws, x, state, None)
         p = self.params
-        return head_loss(ws.logits, top.reshape(T * B, -1), p["head.w"], p["head.b"], y.reshape(T * B))
+
+        def shard_loss(k, xs, ys, st):
+            ws = self._workspace(T, xs.shape[1], k)
+            top = self._forward(ws, xs, st, None)
+            return head_loss(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ys.reshape(-1))
+
+        return sum(self._over_shards(x, y, state, shard_loss))
+
+    def _over_shards(self, x, y, state, fn, *per_shard) -> list:
+        """Apply fn(k, x, y, state, *extra) to each batch shard (contiguous copies when there
+        are several), write the shards' final states back, and return fn's results."""
+        shards = self._shards(x.shape[1])
+        if len(shards) == 1:
+            return [fn(0, x, y, state, *(extra[0] for extra in per_shard))]
+        states = [np.ascontiguousarray(state[:, :, b0:b1]) for b0, b1 in shards]
+        jobs = [(lambda k=k, b0=b0, b1=b1: fn(k, np.ascontiguousarray(x[:, b0:b1]), np.ascontiguousarray(y[:, b0:b1]),
+                                               states[k], *(extra[k] for extra in per_shard)))
+                for k, (b0, b1) in enumerate(shards)]
+        results = self._run(jobs)
+        for (b0, b1), st in zip(shards, states):
+            state[:, :, b0:b1] = st
+        return results
 
     # ---- forward and backward -------------------------------------------------------------
     def loss_and_grad(self, x: np.ndarray, y: np.ndarray, state: np.ndarray,
@@ -155,36 +214,63 @@ class Model:
         the final state (truncated BPTT). If `dstate` (L, S, B, H) is given, the gradient
         with respect to the initial state is written there.
         """
-        cfg, p, g = self.config, self.params, self.grads
+        T, B = x.shape
+        weight = 1.0 / (T * B)
+        masks = self._draw_masks(T, B, dropout_rng)
+        shards = self._shards(B)
+        shard_masks = [None] * len(shards) if masks is None else \
+            [[np.ascontiguousarray(m[:, b0:b1]) for m in masks] if len(shards) > 1 else masks for b0, b1 in shards]
+        shard_dstates = [np.zeros_like(state[:, :, b0:b1]) for b0, b1 in shards]
+        grads = [self.grads] + [self._extra_grads(k)[1] for k in range(1, len(shards))]
+
+        def shard_grad(k, xs, ys, st, ms, ds, gs):
+            return self._shard_loss_and_grad(self._workspace(T, xs.shape[1], k), xs, ys, st, ms, gs, ds, weight)
+
+        totals = self._over_shards(x, y, state, shard_grad, shard_masks, shard_dstates, grads)
+        for k in range(1, len(shards)):
+            self.grad_flat += self._extra_grads(k)[0]
+        if dstate is not None:
+            for (b0, b1), ds in zip(shards, shard_dstates):
+                dstate[:, :, b0:b1] = ds
+        return sum(totals) * weight
+
+    def _extra_grads(self, shard: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Gradient buffer (flat, views) of shard > 0; shard 0 writes into `grads`."""
+        if shard not in self._shard_grads:
+            flat = np.zeros_like(self.grad_flat)
+            self._shard_grads[shard] = (flat, _views(flat, self.shapes))
+        return self._shard_grads[shard]
+
+    def _shard_loss_and_grad(self, ws: _Workspace, x, y, state, masks, g, dstate, weight) -> float:
+        """Summed NLL of one shard; writes its gradients (scaled by `weight`) into the views
+        `g` and the initial-state gradient into dstate."""
+        cfg, p = self.config, self.params
         T, B = x.shape
         N = T * B
-        ws = self._workspace(T, B)
-        top = self._forward(ws, x, state, dropout_rng)
+        top = self._forward(ws, x, state, masks)
         total = head_forward_backward(ws.dlogits, ws.logits, top.reshape(N, -1), p["head.w"], p["head.b"],
-                                      y.reshape(N), 1.0 / N)
+                                      y.reshape(N), weight)
         head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"])
         dtop = ws.dtop
         zero = ws.zero_state
         for layer in range(cfg.layers - 1, -1, -1):
-            if ws.dropout_applied:
-                dtop *= ws.masks[layer]
+            if masks is not None:
+                dtop *= masks[layer]
             inp = ws.inputs[layer]
             wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
             grads = (g[f"layer{layer}.wx"], g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
-            dx, ds = ws.dinput[layer], ws.dstate[layer]
+            dx, ds = ws.dinput[layer], dstate[layer]
             if cfg.cell == "lstm":
-                lstm_backward(dx, *grads, ds[0], ds[1], ws.dacts, dtop, zero[0], zero[1], inp, wx, wh,
+                lstm_backward(dx, *grads, ds[0], ds[1], ws.dacts, ws.wht, ws.dat, ws.dht, dtop, zero[0], zero[1], inp, wx, wh,
                               ws.hs[layer], ws.cs[layer], ws.acts[layer])
             elif cfg.cell == "gru":
-                gru_backward(dx, *grads, ds[0], ws.dacts, ws.dgh, ws.dhz, dtop, zero[0], inp, wx, wh,
+                gru_backward(dx, *grads, ds[0], ws.dacts, ws.dgh, ws.dhz, ws.wht, ws.dat, ws.dht, dtop, zero[0], inp, wx, wh,
                              ws.hs[layer], ws.acts[layer], ws.hn[layer])
             else:
-                rnn_backward(dx, *grads, ds[0], ws.dacts, dtop, zero[0], inp, wx, wh, ws.hs[layer])
+                rnn_backward(dx, *grads, ds[0], ws.dacts, ws.wht, ws.dat, ws.dht, dtop, zero[0], inp, wx, wh, ws.hs[layer])
             dtop = dx
         embedding_backward(g["embed"], dtop, x)
-        if dstate is not None:
-            dstate[...] = ws.dstate
-        return total / N
+        return total
 
     # ---- one step, for sampling -------------------------------------------------------------
     def step(self, ids: np.ndarray, state: np.ndarray, logits: np.ndarray) -> None:

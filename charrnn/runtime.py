@@ -42,13 +42,18 @@ def prepare() -> str | None:
 
 
 def set_threads(threads: int | None) -> int:
-    """Limit BLAS (NumPy's and SciPy's, which the kernels call) to `threads`; None means all
-    cores. Kernels themselves are serial, so this is the one knob. Returns the count used."""
+    """The number of threads the model runs windows on (None: all cores). Each runs a shard
+    of the batch with single-threaded BLAS, so BLAS (NumPy's and SciPy's, which the kernels
+    call) is held to one thread: no oversubscription, and no BLAS barrier per time step."""
+    import scipy.linalg.cython_blas  # noqa: F401  (Numba's np.dot calls it; load it so the limit reaches it)
     from threadpoolctl import threadpool_limits
 
-    count = threads or os.cpu_count() or 1
-    threadpool_limits(limits=count)
-    return count
+    threadpool_limits(limits=1)
+    if threads:
+        return threads
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def kernels_cached(dispatcher) -> bool:

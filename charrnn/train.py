@@ -64,9 +64,10 @@ class Trainer:
         self.recent = deque(maxlen=100)
 
     @classmethod
-    def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32) -> "Trainer":
+    def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32,
+            threads: int = 1) -> "Trainer":
         init_rng, dropout_rng = seed_generators(cfg.seed)
-        model = Model(model_cfg, dtype)
+        model = Model(model_cfg, dtype, threads)
         model.init_weights(init_rng)
         return cls(model, cfg, train_ids, val_ids, dropout_rng)
 
@@ -152,11 +153,11 @@ class Trainer:
 
     @classmethod
     def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
-                cfg: TrainConfig | None = None) -> "Trainer":
+                cfg: TrainConfig | None = None, threads: int = 1) -> "Trainer":
         """Rebuild a trainer from `snapshot()` output; `cfg` may extend the budget."""
         model_cfg = ModelConfig.from_dict(meta["model"])
         cfg = cfg or TrainConfig.from_dict(meta["train"])
-        model = Model(model_cfg, np.float32)
+        model = Model(model_cfg, np.float32, threads)
         load_params(model, tensors)
         rng = np.random.default_rng()
         try:

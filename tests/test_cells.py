@@ -8,6 +8,7 @@ import naive
 from gradcheck import numeric_gradient, relative_error
 from charrnn.config import GATES
 from charrnn.kernels.gru import gru_backward, gru_forward, gru_step
+from charrnn.kernels.jit import WEIGHT_LEFT_MIN
 from charrnn.kernels.lstm import lstm_backward, lstm_forward, lstm_step
 from charrnn.kernels.rnn import rnn_backward, rnn_forward, rnn_step
 
@@ -28,17 +29,17 @@ def forward(cell, a):
     T_, dtype, G = a["x"].shape[0], a["x"].dtype, GATES[cell]
     hs = np.zeros((T_ + 1, B, H), dtype)
     acts = np.zeros((T_, B, G * H), dtype)
-    gh = np.zeros((B, G * H), dtype)
+    scratch = (np.zeros((B, G * H), dtype), np.zeros((G * H, B), dtype), np.zeros((H, B), dtype))
     args = (a["x"], a["wx"], a["wh"], a["bx"], a["bh"], a["h0"])
     if cell == "lstm":
         cs = np.zeros((T_ + 1, B, H), dtype)
-        lstm_forward(hs, cs, acts, gh, *args, a["c0"])
+        lstm_forward(hs, cs, acts, *scratch, *args, a["c0"])
         return hs[1:], hs[T_], cs[T_], dict(hs=hs, cs=cs, acts=acts)
     if cell == "gru":
         hn = np.zeros((T_, B, H), dtype)
-        gru_forward(hs, acts, hn, gh, *args)
+        gru_forward(hs, acts, hn, *scratch, *args)
         return hs[1:], hs[T_], None, dict(hs=hs, acts=acts, hn=hn)
-    rnn_forward(hs, acts, gh, *args)
+    rnn_forward(hs, acts, *scratch, *args)
     return hs[1:], hs[T_], None, dict(hs=hs, acts=acts)
 
 
@@ -47,15 +48,16 @@ def backward(cell, a, saved, dhs, dhT, dcT):
     dtype, G, T_ = a["x"].dtype, GATES[cell], a["x"].shape[0]
     g = {k: np.zeros_like(a[k]) for k in ("x", "wx", "wh", "bx", "bh", "h0", "c0")}
     dacts = np.zeros((T_, B, G * H), dtype)
+    scratch = (np.zeros((H, G * H), dtype), np.zeros((G * H, B), dtype), np.zeros((H, B), dtype))
     outs = (g["x"], g["wx"], g["wh"], g["bx"], g["bh"], g["h0"])
     ins = (a["x"], a["wx"], a["wh"], saved["hs"])
     if cell == "lstm":
-        lstm_backward(*outs, g["c0"], dacts, dhs, dhT, dcT, *ins, saved["cs"], saved["acts"])
+        lstm_backward(*outs, g["c0"], dacts, *scratch, dhs, dhT, dcT, *ins, saved["cs"], saved["acts"])
     elif cell == "gru":
-        gru_backward(*outs, dacts, np.zeros_like(dacts), np.zeros((B, H), dtype), dhs, dhT, *ins,
+        gru_backward(*outs, dacts, np.zeros_like(dacts), np.zeros((B, H), dtype), *scratch, dhs, dhT, *ins,
                      saved["acts"], saved["hn"])
     else:
-        rnn_backward(*outs, dacts, dhs, dhT, *ins)
+        rnn_backward(*outs, dacts, *scratch, dhs, dhT, *ins)
     if cell != "lstm":
         del g["c0"]
     return g
@@ -161,3 +163,37 @@ def test_chunked_run_equals_whole_run_exactly(cell):
     np.testing.assert_array_equal(h, whole_h)
     if cell == "lstm":
         np.testing.assert_array_equal(c, whole_c)
+
+
+@pytest.mark.parametrize("cell,hidden", [("rnn", 384), ("lstm", 192), ("gru", 224)])
+def test_weight_left_path_matches_directional_derivatives(cell, hidden):
+    """Hidden sizes past WEIGHT_LEFT_MIN take the other orientation of the recurrent GEMM.
+    Too big for a full finite-difference check, so each input gets a directional one:
+    <gradient, d> against the derivative of the objective along a random direction d."""
+    global H
+    saved_H, H = H, hidden
+    try:
+        a = make_inputs(cell, np.float64, seed=3)
+        a["wh"] *= 2.0 / np.sqrt(hidden)
+        assert a["wh"].size >= WEIGHT_LEFT_MIN
+        rng = np.random.default_rng(4)
+        dhs, dhT, dcT = rng.standard_normal((T, B, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+
+        def objective():
+            out, h, c, _ = forward(cell, a)
+            return np.sum(out * dhs) + np.sum(h * dhT) + (np.sum(c * dcT) if cell == "lstm" else 0.0)
+
+        _, _, _, saved = forward(cell, a)
+        analytic = backward(cell, a, saved, dhs, dhT, dcT)
+        ref_out, ref_h, _ = reference(cell, a)
+        np.testing.assert_allclose(forward(cell, a)[0], ref_out, rtol=0, atol=1e-12)
+        for name, grad in analytic.items():
+            direction = rng.standard_normal(grad.shape)
+            base = a[name].copy()
+            along = lambda s: (a[name].__setitem__(..., base + s * direction), objective())[1]  # noqa: E731
+            step = 1e-4  # the direction is long (|d| ~ H), so the step is short
+            numeric = (-along(2 * step) + 8 * along(step) - 8 * along(-step) + along(-2 * step)) / (12 * step)
+            a[name][...] = base
+            assert relative_error(np.sum(grad * direction), numeric) < 1e-7, name
+    finally:
+        H = saved_H

@@ -65,8 +65,9 @@ def stderr_is_terminal() -> bool:
         return False
 
 
-def load_core(threads: int | None = None, quiet: bool = False) -> None:
-    """Prepare the Numba cache and the thread count; call before importing the core."""
+def load_core(threads: int | None = None, quiet: bool = False) -> int:
+    """Prepare the Numba cache and the threads; call before importing the core. Returns
+    the number of threads the model should run on."""
     from .. import runtime
 
     message = runtime.prepare()
@@ -74,7 +75,7 @@ def load_core(threads: int | None = None, quiet: bool = False) -> None:
         notice(message, quiet)
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    runtime.set_threads(threads)
+    return runtime.set_threads(threads)
 
 
 def read_sources(files: tuple[str, ...]) -> str:

@@ -24,12 +24,12 @@ def eval_command(ckpt, files, skip_unknown, threads, json_):
         if sys.stdin.isatty():
             raise ConfigError("name the text to score: FILE... or - for standard input")
         files = ("-",)
-    load_core(threads)
+    threads = load_core(threads)
 
     from ..evaluate import score_text
     from .loading import load_model
 
-    model, vocab, _ = load_model(ckpt)
+    model, vocab, _ = load_model(ckpt, threads)
     text = read_sources(files)
     unknown = vocab.missing(text)
     skipped = 0

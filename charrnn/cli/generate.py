@@ -43,7 +43,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         from ..corpus import decode_utf8
 
         prime = decode_utf8(prime_file.read(), prime_file.name)
-    load_core(threads)
+    threads = load_core(threads)
 
     import numpy as np
 
@@ -51,7 +51,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
     from .loading import load_model
 
     check_sampling_options(temperature, top_k, top_p)
-    model, vocab, _ = load_model(ckpt)
+    model, vocab, _ = load_model(ckpt, threads)
     if prime:
         prime_ids = vocab.encode(prime)
     else:

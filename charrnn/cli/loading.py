@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def load_model(ckpt: str | None):
+def load_model(ckpt: str | None, threads: int = 1):
     """Resolve CKPT, load and validate it; return (model, vocab, checkpoint)."""
     import numpy as np
 
@@ -25,6 +25,6 @@ def load_model(ckpt: str | None):
         raise CheckpointError(f"{path} is inconsistent: {len(vocab)} characters but a model for {cfg.vocab_size}")
     expected = {f"param/{name}": shape for name, shape in cfg.param_shapes().items()}
     loaded = checkpoint.load(path, expected_shapes=expected)
-    model = Model(cfg, np.float32)
+    model = Model(cfg, np.float32, threads)
     load_params(model, loaded.tensors)
     return model, vocab, loaded

@@ -85,7 +85,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
                             warmup=warmup, decay_every=decay_every, decay_rate=decay_rate, steps=steps,
                             epochs=epochs, seconds=seconds, val_frac=val_frac, eval_every=eval_every, seed=seed)
     ModelConfig(cell=cell, vocab_size=1, hidden=hidden, layers=layers, embed=embed, dropout=dropout)
-    load_core(threads, quiet)
+    threads = load_core(threads, quiet)
 
     from .. import checkpoint, rundir
     from ..corpus import split
@@ -113,7 +113,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
             raise InputError("the text differs from the one this run was trained on; use --init-from to "
                              "fine-tune on new text")
         resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
-        trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg)
+        trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         run = rundir.RunDir(Path(out) if out else Path(rundir.resolve(resume_from)).parent)
         run_label = source.meta.get("run", run.path.name)
     else:
@@ -124,7 +124,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
         else:
             model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
                                     dropout=dropout)
-        trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids)
+        trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads)
         if init_from:
             load_params(trainer.model, source.tensors)
         run_label = name or rundir.run_name(model_cfg.cell, model_cfg.layers, model_cfg.hidden)

@@ -8,16 +8,17 @@
 
 import numpy as np
 
-from .jit import kernel, sigmoid, tanh
+from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
 
 
 @kernel
-def gru_forward(hs, acts, hn, gh, x, wx, wh, bx, bh, h0):
+def gru_forward(hs, acts, hn, gh, ght, ht, x, wx, wh, bx, bh, h0):
     """Run T steps.
 
     Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, 3H), the gate
     activations r, z, n; hn (T, B, H), the recurrent part of n before the reset gate
-    (h wh_n^T + bh_n). gh (B, 3H) is scratch. Reads x (T, B, In), wx (3H, In), wh (3H, H),
+    (h wh_n^T + bh_n). gh (B, 3H), ght (3H, B) and ht (H, B) are scratch (see lstm_forward).
+    Reads x (T, B, In), wx (3H, In), wh (3H, H),
     bx and bh (3H,), h0 (B, H).
     """
     T, B, n_in = x.shape
@@ -25,54 +26,70 @@ def gru_forward(hs, acts, hn, gh, x, wx, wh, bx, bh, h0):
     np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, 3 * H))
     hs[0] = h0
     for t in range(T):
-        np.dot(hs[t], wh.T, gh)
-        a, h_prev, h_out, hn_t = acts[t], hs[t], hs[t + 1], hn[t]
+        if wh.size >= WEIGHT_LEFT_MIN:
+            transpose_into(ht, hs[t])
+            np.dot(wh, ht, ght)
+            transpose_into(gh, ght)
+        else:
+            np.dot(hs[t], wh.T, gh)
         for b in range(B):
+            # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
+            a, g_rec, u = acts[t, b], gh[b], hn[t, b]
+            for k in range(2 * H):
+                a[k] = sigmoid(a[k] + bx[k] + g_rec[k] + bh[k])
+            r, z, n = a[:H], a[H:2 * H], a[2 * H:]
             for j in range(H):
-                r = sigmoid(a[b, j] + bx[j] + gh[b, j] + bh[j])
-                z = sigmoid(a[b, H + j] + bx[H + j] + gh[b, H + j] + bh[H + j])
-                u = gh[b, 2 * H + j] + bh[2 * H + j]
-                n = tanh(a[b, 2 * H + j] + bx[2 * H + j] + r * u)
-                a[b, j] = r
-                a[b, H + j] = z
-                a[b, 2 * H + j] = n
-                hn_t[b, j] = u
-                h_out[b, j] = (1 - z) * n + z * h_prev[b, j]
+                u[j] = g_rec[2 * H + j] + bh[2 * H + j]
+            for j in range(H):
+                n[j] = tanh(n[j] + bx[2 * H + j] + r[j] * u[j])
+            h_prev, h_out = hs[t, b], hs[t + 1, b]
+            for j in range(H):
+                h_out[j] = (1 - z[j]) * n[j] + z[j] * h_prev[j]
 
 
 @kernel
-def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, dhs, dhT, x, wx, wh, hs, acts, hn):
+def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dhs, dhT, x, wx, wh, hs, acts, hn):
     """Backpropagate through the T steps of gru_forward.
 
     Writes dx (T, B, In), dwx (3H, In), dwh (3H, H), dbx and dbh (3H,), dh0 (B, H).
     dacts (T, B, 3H) and dgh (T, B, 3H) are scratch: gradients of the input and of the
     recurrent pre-activations (they differ in the n block, where the reset gate sits);
-    dhz (B, H) is scratch too.
+    dhz (B, H), wht (H, 3H), dat (3H, B) and dht (H, B) are scratch too.
     Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT (B, H), with respect
     to the final state; x, wx, wh, hs, acts, hn as gru_forward left them.
     """
     T, B, n_in = x.shape
     H = dh0.shape[1]
     dh0[:] = dhT
+    weight_left = wh.size >= WEIGHT_LEFT_MIN
+    if weight_left:
+        transpose_into(wht, wh)
     for t in range(T - 1, -1, -1):
-        a, da, dr_h, h_prev, dh_out, hn_t = acts[t], dacts[t], dgh[t], hs[t], dhs[t], hn[t]
         for b in range(B):
+            a, da, drh = acts[t, b], dacts[t, b], dgh[t, b]
+            r, z, n = a[:H], a[H:2 * H], a[2 * H:]
+            da_r, da_z, da_n = da[:H], da[H:2 * H], da[2 * H:]
+            drh_r, drh_z, drh_n = drh[:H], drh[H:2 * H], drh[2 * H:]
+            dh, dh_out, h_prev, u, dh_direct = dh0[b], dhs[t, b], hs[t, b], hn[t, b], dhz[b]
             for j in range(H):
-                r = a[b, j]
-                z = a[b, H + j]
-                n = a[b, 2 * H + j]
-                dh = dh0[b, j] + dh_out[b, j]
-                dn = dh * (1 - z) * (1 - n * n)
-                dr = dn * hn_t[b, j] * r * (1 - r)
-                dz = dh * (h_prev[b, j] - n) * z * (1 - z)
-                da[b, j] = dr
-                da[b, H + j] = dz
-                da[b, 2 * H + j] = dn
-                dr_h[b, j] = dr
-                dr_h[b, H + j] = dz
-                dr_h[b, 2 * H + j] = dn * r
-                dhz[b, j] = dh * z
-        np.dot(dr_h, wh, dh0)
+                dh[j] += dh_out[j]
+            for j in range(H):
+                dn = dh[j] * (1 - z[j]) * (1 - n[j] * n[j])
+                da_n[j] = dn
+                drh_n[j] = dn * r[j]
+            for j in range(H):
+                da_r[j] = da_n[j] * u[j] * r[j] * (1 - r[j])
+                drh_r[j] = da_r[j]
+            for j in range(H):
+                da_z[j] = dh[j] * (h_prev[j] - n[j]) * z[j] * (1 - z[j])
+                drh_z[j] = da_z[j]
+                dh_direct[j] = dh[j] * z[j]
+        if weight_left:
+            transpose_into(dat, dgh[t])
+            np.dot(wht, dat, dht)
+            transpose_into(dh0, dht)
+        else:
+            np.dot(dgh[t], wh, dh0)
         dh0 += dhz
     da_all = dacts.reshape(T * B, 3 * H)
     dgh_all = dgh.reshape(T * B, 3 * H)
@@ -81,10 +98,10 @@ def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, dhs, dhT, x, wx, 
     np.dot(da_all, wx, dx.reshape(T * B, n_in))
     dbx[:] = 0
     dbh[:] = 0
-    for r in range(T * B):
+    for row in range(T * B):
         for k in range(3 * H):
-            dbx[k] += da_all[r, k]
-            dbh[k] += dgh_all[r, k]
+            dbx[k] += da_all[row, k]
+            dbh[k] += dgh_all[row, k]
 
 
 @kernel

@@ -7,47 +7,55 @@
 
 import numpy as np
 
-from .jit import kernel, sigmoid, tanh
+from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
 
 
 @kernel
-def lstm_forward(hs, cs, acts, gh, x, wx, wh, bx, bh, h0, c0):
+def lstm_forward(hs, cs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0, c0):
     """Run T steps.
 
     Writes hs (T+1, B, H) and cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t;
-    acts (T, B, 4H), the gate activations i, f, g, o; gh (B, 4H) is scratch.
+    acts (T, B, 4H), the gate activations i, f, g, o. gh (B, 4H) is scratch, and so are ght
+    (4H, B) and ht (H, B) when the recurrent GEMM runs weight on the left (WEIGHT_LEFT_MIN).
     Reads x (T, B, In), wx (4H, In), wh (4H, H), bx and bh (4H,), h0 and c0 (B, H).
     """
     T, B, n_in = x.shape
     H = h0.shape[1]
-    pre = acts.reshape(T * B, 4 * H)
-    np.dot(x.reshape(T * B, n_in), wx.T, pre)
+    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, 4 * H))
+    bias = bx + bh
     hs[0] = h0
     cs[0] = c0
     for t in range(T):
-        np.dot(hs[t], wh.T, gh)
-        a, c_prev, c_out, h_out = acts[t], cs[t], cs[t + 1], hs[t + 1]
+        if wh.size >= WEIGHT_LEFT_MIN:
+            transpose_into(ht, hs[t])
+            np.dot(wh, ht, ght)
+            transpose_into(gh, ght)
+        else:
+            np.dot(hs[t], wh.T, gh)
         for b in range(B):
+            # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
+            a, g_rec = acts[t, b], gh[b]
+            for k in range(2 * H):
+                a[k] = sigmoid(a[k] + g_rec[k] + bias[k])
+            for k in range(2 * H, 3 * H):
+                a[k] = tanh(a[k] + g_rec[k] + bias[k])
+            for k in range(3 * H, 4 * H):
+                a[k] = sigmoid(a[k] + g_rec[k] + bias[k])
+            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            c_prev, c_out, h_out = cs[t, b], cs[t + 1, b], hs[t + 1, b]
             for j in range(H):
-                i = sigmoid(a[b, j] + gh[b, j] + bx[j] + bh[j])
-                f = sigmoid(a[b, H + j] + gh[b, H + j] + bx[H + j] + bh[H + j])
-                g = tanh(a[b, 2 * H + j] + gh[b, 2 * H + j] + bx[2 * H + j] + bh[2 * H + j])
-                o = sigmoid(a[b, 3 * H + j] + gh[b, 3 * H + j] + bx[3 * H + j] + bh[3 * H + j])
-                a[b, j] = i
-                a[b, H + j] = f
-                a[b, 2 * H + j] = g
-                a[b, 3 * H + j] = o
-                c = f * c_prev[b, j] + i * g
-                c_out[b, j] = c
-                h_out[b, j] = o * tanh(c)
+                c = f[j] * c_prev[j] + i[j] * g[j]
+                c_out[j] = c
+                h_out[j] = o[j] * tanh(c)
 
 
 @kernel
-def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, dhs, dhT, dcT, x, wx, wh, hs, cs, acts):
+def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, dhT, dcT, x, wx, wh, hs, cs, acts):
     """Backpropagate through the T steps of lstm_forward.
 
     Writes dx (T, B, In), dwx (4H, In), dwh (4H, H), dbx and dbh (4H,), dh0 and dc0 (B, H);
-    dacts (T, B, 4H) is scratch (gradients of the gate pre-activations).
+    dacts (T, B, 4H) is scratch (gradients of the gate pre-activations), and so are wht
+    (H, 4H), dat (4H, B) and dht (H, B) when the recurrent GEMM runs weight on the left.
     Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT and dcT (B, H), with
     respect to the final state; and x, wx, wh, hs, cs, acts as lstm_forward left them.
     """
@@ -55,31 +63,42 @@ def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, dhs, dhT, dcT, x, wx,
     H = dh0.shape[1]
     dh0[:] = dhT
     dc0[:] = dcT
+    weight_left = wh.size >= WEIGHT_LEFT_MIN
+    if weight_left:
+        transpose_into(wht, wh)
     for t in range(T - 1, -1, -1):
-        a, da, c_prev, c_now, dh_out = acts[t], dacts[t], cs[t], cs[t + 1], dhs[t]
         for b in range(B):
+            a, da = acts[t, b], dacts[t, b]
+            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            da_i, da_f, da_g, da_o = da[:H], da[H:2 * H], da[2 * H:3 * H], da[3 * H:]
+            dh, dc, dh_out, c_now, c_prev = dh0[b], dc0[b], dhs[t, b], cs[t + 1, b], cs[t, b]
             for j in range(H):
-                i = a[b, j]
-                f = a[b, H + j]
-                g = a[b, 2 * H + j]
-                o = a[b, 3 * H + j]
-                tc = tanh(c_now[b, j])
-                dh = dh0[b, j] + dh_out[b, j]
-                dc = dc0[b, j] + dh * o * (1 - tc * tc)
-                da[b, j] = dc * g * i * (1 - i)
-                da[b, H + j] = dc * c_prev[b, j] * f * (1 - f)
-                da[b, 2 * H + j] = dc * i * (1 - g * g)
-                da[b, 3 * H + j] = dh * tc * o * (1 - o)
-                dc0[b, j] = dc * f
-        np.dot(da, wh, dh0)
+                dh[j] += dh_out[j]
+            for j in range(H):
+                tc = tanh(c_now[j])
+                dc[j] += dh[j] * o[j] * (1 - tc * tc)
+                da_o[j] = dh[j] * tc * o[j] * (1 - o[j])
+            for j in range(H):
+                da_i[j] = dc[j] * g[j] * i[j] * (1 - i[j])
+                da_g[j] = dc[j] * i[j] * (1 - g[j] * g[j])
+            for j in range(H):
+                da_f[j] = dc[j] * c_prev[j] * f[j] * (1 - f[j])
+                dc[j] *= f[j]
+        if weight_left:
+            transpose_into(dat, dacts[t])
+            np.dot(wht, dat, dht)
+            transpose_into(dh0, dht)
+        else:
+            np.dot(dacts[t], wh, dh0)
     da_all = dacts.reshape(T * B, 4 * H)
     np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
     np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
     np.dot(da_all, wx, dx.reshape(T * B, n_in))
     dbx[:] = 0
     for r in range(T * B):
+        row = da_all[r]
         for k in range(4 * H):
-            dbx[k] += da_all[r, k]
+            dbx[k] += row[k]
     dbh[:] = dbx
 
 

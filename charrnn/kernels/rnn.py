@@ -2,15 +2,16 @@
 
 import numpy as np
 
-from .jit import kernel, tanh
+from .jit import WEIGHT_LEFT_MIN, kernel, tanh, transpose_into
 
 
 @kernel
-def rnn_forward(hs, acts, gh, x, wx, wh, bx, bh, h0):
+def rnn_forward(hs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0):
     """Run T steps.
 
     Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, H) is scratch for the
-    input projection; gh (B, H) is scratch. Reads x (T, B, In), wx (H, In), wh (H, H),
+    input projection; gh (B, H), ght and ht (H, B) are scratch (see lstm_forward).
+    Reads x (T, B, In), wx (H, In), wh (H, H),
     bx and bh (H,), h0 (B, H).
     """
     T, B, n_in = x.shape
@@ -18,7 +19,12 @@ def rnn_forward(hs, acts, gh, x, wx, wh, bx, bh, h0):
     np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, H))
     hs[0] = h0
     for t in range(T):
-        np.dot(hs[t], wh.T, gh)
+        if wh.size >= WEIGHT_LEFT_MIN:
+            transpose_into(ht, hs[t])
+            np.dot(wh, ht, ght)
+            transpose_into(gh, ght)
+        else:
+            np.dot(hs[t], wh.T, gh)
         a, h_out = acts[t], hs[t + 1]
         for b in range(B):
             for j in range(H):
@@ -26,23 +32,31 @@ def rnn_forward(hs, acts, gh, x, wx, wh, bx, bh, h0):
 
 
 @kernel
-def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dhs, dhT, x, wx, wh, hs):
+def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, x, wx, wh, hs):
     """Backpropagate through the T steps of rnn_forward.
 
     Writes dx (T, B, In), dwx (H, In), dwh (H, H), dbx and dbh (H,), dh0 (B, H); dacts
-    (T, B, H) is scratch. Reads dhs (T, B, H), the loss gradient with respect to each h_t;
+    (T, B, H), wht (H, H), dat and dht (H, B) are scratch. Reads dhs (T, B, H), the loss gradient with respect to each h_t;
     dhT (B, H), with respect to the final state; x, wx, wh and hs as rnn_forward left them.
     """
     T, B, n_in = x.shape
     H = dh0.shape[1]
     dh0[:] = dhT
+    weight_left = wh.size >= WEIGHT_LEFT_MIN
+    if weight_left:
+        transpose_into(wht, wh)
     for t in range(T - 1, -1, -1):
         da, h_now, dh_out = dacts[t], hs[t + 1], dhs[t]
         for b in range(B):
             for j in range(H):
                 h = h_now[b, j]
                 da[b, j] = (dh0[b, j] + dh_out[b, j]) * (1 - h * h)
-        np.dot(da, wh, dh0)
+        if weight_left:
+            transpose_into(dat, da)
+            np.dot(wht, dat, dht)
+            transpose_into(dh0, dht)
+        else:
+            np.dot(da, wh, dh0)
     da_all = dacts.reshape(T * B, H)
     np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
     np.dot(da_all.T, x.reshape(T * B, n_in), dwx)

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""One charrnn run measured the way ../../shared/bench/torch_ref.py measures itself, with the
+same flags and the same JSON fields, so benchmarks/run.py can put them side by side.
+
+Training: truncated BPTT over `--batch` streams of the file minus its last `--val-frac`;
+`train_chars_per_sec` counts after 3 warm-up steps; `--seconds` is training time only.
+Validation: 32 streams over the held-out text, carried state (the reference's protocol).
+Sampling: batch 1, temperature 1, from a newline, `--sample` characters.
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "corpora", "tinyshakespeare.txt")
+WARMUP = 3
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--model", choices=["rnn", "lstm", "gru"], default="lstm")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seq", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--clip", type=float, default=5.0)
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--iters", type=int, default=None, help="default 200 when no --seconds")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--val-frac", type=float, default=0.1)
+    p.add_argument("--no-val", action="store_true")
+    p.add_argument("--eval-at", default="", help="comma list of training seconds at which to also validate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample", type=int, default=0)
+    p.add_argument("--save", help="write a charrnn checkpoint here")
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    sys.path.insert(0, ROOT)
+    from charrnn import runtime
+
+    runtime.prepare()
+    threads = runtime.set_threads(args.threads)
+    import numpy as np
+
+    from charrnn import __version__, checkpoint
+    from charrnn.config import ModelConfig, TrainConfig
+    from charrnn.corpus import read_text, split
+    from charrnn.sample import Sampler
+    from charrnn.train import Trainer, evaluate_ids
+    from charrnn.vocab import Vocab
+
+    text = read_text([args.data])
+    vocab = Vocab.from_text(text)
+    train_ids, val_ids = split(vocab.encode(text), args.val_frac)
+    model_cfg = ModelConfig(cell=args.model, vocab_size=len(vocab), hidden=args.hidden, layers=args.layers,
+                            dropout=args.dropout)
+    iters = args.iters if args.iters is not None else (None if args.seconds else 200)
+    cfg = TrainConfig(batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip, steps=iters,
+                      seconds=args.seconds, val_frac=args.val_frac, seed=args.seed)
+    trainer = Trainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads)
+    marks = sorted(float(s) for s in args.eval_at.split(",") if s)
+    evals, losses, t_warm = [], [], None
+    while iters != 0 and not trainer.finished():
+        report = trainer.train_step()
+        losses.append(report.loss)
+        if trainer.step == WARMUP:
+            t_warm = trainer.train_seconds
+        if marks and trainer.train_seconds >= marks[0]:
+            marks.pop(0)
+            total, count = evaluate_ids(trainer.model, val_ids)
+            evals.append(dict(train_s=round(trainer.train_seconds, 2), iters=trainer.step,
+                              val_nats=round(total / count, 5), val_bpc=round(total / count / math.log(2), 5)))
+            print(f"[eval] {evals[-1]}", file=sys.stderr, flush=True)
+    res = dict(impl="charrnn", charrnn_version=__version__, model=args.model, hidden=args.hidden,
+               layers=args.layers, dropout=args.dropout, batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip,
+               seed=args.seed, threads=threads, openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
+               vocab=len(vocab), params=model_cfg.n_params(), iters=trainer.step,
+               train_seconds=round(trainer.train_seconds, 3))
+    measured = trainer.step - WARMUP
+    if measured > 0:
+        res["train_chars_per_sec"] = round(measured * args.batch * args.seq / (trainer.train_seconds - t_warm), 1)
+    if losses:
+        res["train_loss_last50"] = round(float(np.mean(losses[-50:])), 5)
+    if evals:
+        res["evals"] = evals
+    if not args.no_val:
+        t0 = time.perf_counter()
+        total, count = evaluate_ids(trainer.model, val_ids)
+        res.update(val_loss_nats=round(total / count, 5), val_bpc=round(total / count / math.log(2), 5),
+                   val_chars_scored=count, val_eval_seconds=round(time.perf_counter() - t0, 2))
+    if args.save:
+        tensors, meta = trainer.snapshot()
+        meta.update(vocab=list(vocab.chars), data=dict(sources=[args.data], chars=len(text), sha256=""),
+                    run="bench", charrnn_version=__version__, threads=threads)
+        checkpoint.save(args.save, tensors, meta)
+    if args.sample > 0:
+        sampler = Sampler(trainer.model)
+        sampler.feed(vocab.encode("\n"))
+        rng = np.random.default_rng(args.seed)
+        t0 = time.perf_counter()
+        for _ in sampler.generate(args.sample, rng, chunk=256):
+            pass
+        res.update(sample_chars=args.sample, sample_chars_per_sec=round(args.sample / (time.perf_counter() - t0), 1))
+    res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

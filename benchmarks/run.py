@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""charrnn against the references in ../../shared/bench, in one run, interleaved.
+
+    python benchmarks/run.py [--suites train,sample,cold,memory,quality] [--reps 3]
+                             [--coretype asis,unset,Haswell] [--seconds 15] [--quality-seconds 600]
+
+Every case runs --reps times, round-robin over all cases (rep 1 of everything, then rep 2,
+...), each after waiting for a quiet machine; the table gives medians and the ratio
+charrnn / reference. Each OPENBLAS_CORETYPE setting is a separate block ('asis' is the
+environment as it is). Results append to benchmarks/results/<date>.jsonl; the table
+is printed as Markdown.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BENCH = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
+DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpora", "tinyshakespeare.txt"))
+TORCH_PY = os.environ.get("TORCH_PY", "/tmp/torchenv/bin/python")
+MODELS = "/tmp/charrnn-bench-models"
+
+TRAIN = {  # line: flags shared by every implementation
+    "(a) RNN 1x128 B32 T64": "--model rnn --hidden 128 --layers 1 --batch 32 --seq 64",
+    "(b) LSTM 2x256 B32 T64": "--model lstm --hidden 256 --layers 2 --batch 32 --seq 64",
+    "(c) LSTM 2x512 B50 T50": "--model lstm --hidden 512 --layers 2 --batch 50 --seq 50",
+    "(d) LSTM 1x128 B1 T25": "--model lstm --hidden 128 --layers 1 --batch 1 --seq 25",
+    "(e) GRU 2x256 B32 T64": "--model gru --hidden 256 --layers 2 --batch 32 --seq 64",
+}
+QUALITY = "--model lstm --hidden 256 --layers 2 --batch 32 --seq 100 --lr 2e-3 --dropout 0.1 --clip 5 --threads 2"
+
+
+def impl_argv(impl, flags):
+    script = {"charrnn": [sys.executable, os.path.join(HERE, "charrnn_bench.py")],
+              "torch": [TORCH_PY, os.path.join(BENCH, "torch_ref.py")],
+              "torch-nomkldnn": [TORCH_PY, os.path.join(BENCH, "torch_ref.py"), "--no-mkldnn"],
+              "numpy": [sys.executable, os.path.join(BENCH, "numpy_ref.py")]}[impl]
+    return script + ["--data", DATA] + flags.split()
+
+
+def cases(suites, seconds, quality_seconds):
+    """(suite, line, impl, threads, argv, metric)."""
+    out = []
+    if "train" in suites:
+        for line, flags in TRAIN.items():
+            impls = ("charrnn", "torch", "numpy") if "GRU" not in line else ("charrnn", "torch")
+            for threads in (1, 2):
+                for impl in impls:
+                    out.append(("train", line, impl, threads,
+                                impl_argv(impl, f"{flags} --threads {threads} --seconds {seconds} --no-val"),
+                                "train_chars_per_sec"))
+    if "memory" in suites:
+        for line in ("(b) LSTM 2x256 B32 T64", "(c) LSTM 2x512 B50 T50"):
+            for impl in ("charrnn", "torch"):
+                out.append(("memory", line, impl, 2, impl_argv(impl, f"{TRAIN[line]} --threads 2 --iters 30 --no-val"),
+                            "max_rss_mb"))
+    if "sample" in suites:
+        for hidden in (256, 512):
+            line = f"sample LSTM 2x{hidden} B1"
+            for impl in ("charrnn", "torch", "torch-nomkldnn", "numpy"):
+                out.append(("sample", line, impl, 1,
+                            impl_argv(impl, f"--model lstm --hidden {hidden} --layers 2 --iters 0 --no-val "
+                                            f"--sample 3000 --threads 1"), "sample_chars_per_sec"))
+    if "cold" in suites:
+        out.append(("cold", "cold sample -n 200 (LSTM 2x256)", "charrnn", 1,
+                    [sys.executable, "-m", "charrnn", "sample", f"{MODELS}/charrnn-lstm256x2.safetensors", "-n", "200",
+                     "--seed", "1"], "wall_s"))
+        out.append(("cold", "cold sample -n 200 (LSTM 2x256)", "torch", 1,
+                    [TORCH_PY, os.path.join(BENCH, "torch_ref.py"), "--data", DATA, "--load",
+                     f"{MODELS}/torch-lstm256x2.pt", "--iters", "0", "--no-val", "--sample", "200", "--threads", "1"],
+                    "wall_s"))
+    if "quality" in suites:
+        for impl in ("charrnn", "torch"):
+            out.append(("quality", f"quality LSTM 2x256 {quality_seconds:g}s (val bits/char)", impl, 2,
+                        impl_argv(impl, f"{QUALITY} --seconds {quality_seconds}"), "val_bpc"))
+    return out
+
+
+def prepare_cold_models():
+    os.makedirs(MODELS, exist_ok=True)
+    if not os.path.exists(f"{MODELS}/charrnn-lstm256x2.safetensors"):
+        subprocess.run(impl_argv("charrnn", "--model lstm --hidden 256 --layers 2 --iters 0 --no-val")
+                       + ["--save", f"{MODELS}/charrnn-lstm256x2.safetensors"], check=True, stdout=subprocess.DEVNULL)
+    if not os.path.exists(f"{MODELS}/torch-lstm256x2.pt"):
+        subprocess.run(impl_argv("torch", "--model lstm --hidden 256 --layers 2 --iters 0 --no-val")
+                       + ["--save", f"{MODELS}/torch-lstm256x2.pt"], check=True, stdout=subprocess.DEVNULL)
+    # The cold line is measured with a warm kernel cache: one run to fill it.
+    subprocess.run([sys.executable, "-m", "charrnn", "sample", f"{MODELS}/charrnn-lstm256x2.safetensors", "-n", "5"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def busy_jiffies():
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values) - values[3] - values[4]
+
+
+def wait_quiet(max_wait=120.0, threshold=0.15, need=2):
+    """Wait until other processes use under `threshold` cores for `need` seconds in a row."""
+    hz, start, calm = os.sysconf("SC_CLK_TCK"), time.time(), 0
+    while time.time() - start < max_wait:
+        before = busy_jiffies()
+        time.sleep(1.0)
+        calm = calm + 1 if (busy_jiffies() - before) / hz < threshold else 0
+        if calm >= need:
+            return True
+    return False
+
+
+def run_case(argv, env):
+    """Run one case after a quiet spell; its JSON record plus wall time, peak RSS and the CPU
+    other processes used meanwhile (foreign_cpu, in cores), all from the OS."""
+    quiet = wait_quiet()
+    hz = os.sysconf("SC_CLK_TCK")
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        busy0, t0 = busy_jiffies(), time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out_f, stderr=err_f, text=True, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        busy = (busy_jiffies() - busy0) / hz
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
+    rc = os.waitstatus_to_exitcode(status)
+    record = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+    own = usage.ru_utime + usage.ru_stime
+    record.update(wall_s=round(wall, 3), rc=rc, started_quiet=quiet, max_rss_mb=round(usage.ru_maxrss / 1024, 1),
+                  foreign_cpu=round(max(0.0, busy - own) / wall, 3))
+    if rc != 0:
+        record["stderr_tail"] = err[-1500:]
+    return record
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    versions = {}
+    for mod in ("numpy", "scipy", "numba"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except ImportError:
+            versions[mod] = None
+    torch_v = subprocess.run([TORCH_PY, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                             text=True).stdout.strip() if os.path.exists(TORCH_PY) else None
+    return dict(cpu=cpu, cores=os.cpu_count(), python=platform.python_version(), torch=torch_v, **versions)
+
+
+def table(records, coretypes):
+    lines = []
+    for coretype in coretypes:
+        lines.append(f"\n**OPENBLAS_CORETYPE {coretype}**\n")
+        lines.append("| line | threads | charrnn | PyTorch | charrnn / PyTorch | NumPy | charrnn / NumPy |")
+        lines.append("|---|---|---|---|---|---|---|")
+        keys = []
+        for r in records:
+            key = (r["suite"], r["line"], r["threads"])
+            if r["coretype"] == coretype and key not in keys:
+                keys.append(key)
+        for suite, line, threads in keys:
+            def med(impl):
+                vals = [r["value"] for r in records if (r["suite"], r["line"], r["threads"], r["impl"], r["coretype"])
+                        == (suite, line, threads, impl, coretype) and r["value"] is not None]
+                return statistics.median(vals) if vals else None
+            c, t, tn, n = med("charrnn"), med("torch"), med("torch-nomkldnn"), med("numpy")
+            if suite == "sample" and tn is not None and (t is None or tn > t):
+                t = tn  # the faster PyTorch path is the reference for sampling
+            lines.append(f"| {line} | {threads} | {fmt(c)} | {fmt(t)} | {ratio(c, t, suite)} | {fmt(n)} | "
+                         f"{ratio(c, n, suite)} |")
+    return "\n".join(lines)
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    return f"{v / 1000:.1f}k" if v >= 10000 else (f"{v:.0f}" if v >= 100 else f"{v:.3f}")
+
+
+def ratio(a, b, suite):
+    if a is None or b is None or b == 0:
+        return "-"
+    # For time, memory and bits/char lower is better: show reference / charrnn so > 1 means charrnn wins.
+    return f"{(b / a if suite in ('cold', 'memory', 'quality') else a / b):.2f}x"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--suites", default="train,sample,cold,memory")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--coretype", default="asis,unset")
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--quality-seconds", type=float, default=600)
+    ap.add_argument("--only", default="", help="substring filter on line names")
+    args = ap.parse_args()
+    suites = args.suites.split(",")
+    coretypes = args.coretype.split(",")
+    todo = [c for c in cases(suites, args.seconds, args.quality_seconds) if args.only in c[1]]
+    if "cold" in suites:
+        prepare_cold_models()
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    out_path = os.path.join(HERE, "results", time.strftime("%Y%m%d-%H%M%S") + ".jsonl")
+    info = dict(machine(), openblas_coretype_env=os.environ.get("OPENBLAS_CORETYPE"), suites=suites,
+                reps=args.reps, seconds=args.seconds)
+    print(json.dumps(info), file=sys.stderr)
+    with open(out_path, "a") as f:
+        f.write(json.dumps(dict(kind="machine", **info)) + "\n")
+    records = []
+    for rep in range(args.reps):
+        for coretype in coretypes:
+            env = dict(os.environ)
+            if coretype == "unset":
+                env.pop("OPENBLAS_CORETYPE", None)
+            elif coretype != "asis":
+                env["OPENBLAS_CORETYPE"] = coretype
+            for suite, line, impl, threads, argv, metric in todo:
+                result = run_case(argv, env)
+                value = result.get(metric)
+                measured = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
+                rec = dict(measured, suite=suite, line=line, impl=impl, threads=threads, coretype=coretype, rep=rep,
+                           value=value, cmd=" ".join(argv))
+                records.append(rec)
+                with open(out_path, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                print(f"rep {rep} {coretype:>7} {line} {impl} t{threads}: {fmt(value)}"
+                      + (f"  rc={result['rc']}" if result["rc"] else ""), file=sys.stderr, flush=True)
+    print(f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
+          f"scipy {info['scipy']}, numba {info['numba']}, torch {info['torch']}; OPENBLAS_CORETYPE in the "
+          f"environment: {info['openblas_coretype_env']}. Medians of {args.reps} interleaved runs; "
+          f"{args.seconds:g} s training per run. Results: {os.path.relpath(out_path, ROOT)}")
+    print(table(records, coretypes))
+
+
+if __name__ == "__main__":
+    main()
