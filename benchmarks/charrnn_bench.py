@@ -107,6 +107,8 @@ def main():
         sampler = Sampler(trainer.model)
         sampler.feed(vocab.encode("\n"))
         rng = np.random.default_rng(args.seed)
+        for _ in sampler.generate(10, rng):  # loads (or compiles) the kernels; cold start is its own line
+            pass
         t0 = time.perf_counter()
         for _ in sampler.generate(args.sample, rng, chunk=256):
             pass

@@ -25,10 +25,8 @@ from .common import load_core, notice
 @click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
-@click.option("--threads", type=int, envvar="CHARRNN_THREADS", default=1, show_default=True,
-              help="CPU threads (env CHARRNN_THREADS); one is fastest for a single stream.")
 def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, seed, num_samples, separator,
-                   stop_at, no_prime, threads):
+                   stop_at, no_prime):
     """Generate text from CKPT: a checkpoint file, a run directory (its best checkpoint) or a
     run name under checkpoints/. Without CKPT, the most recently written run."""
     if length < 0:
@@ -43,7 +41,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         from ..corpus import decode_utf8
 
         prime = decode_utf8(prime_file.read(), prime_file.name)
-    threads = load_core(threads)
+    load_core(1)  # one stream: each step is a matrix-vector product, fastest on one thread
 
     import numpy as np
 
@@ -51,7 +49,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
     from .loading import load_model
 
     check_sampling_options(temperature, top_k, top_p)
-    model, vocab, _ = load_model(ckpt, threads)
+    model, vocab, _ = load_model(ckpt)
     if prime:
         prime_ids = vocab.encode(prime)
     else:
