@@ -107,27 +107,28 @@ def runs(root: Path) -> list[RunDir]:
     return sorted(found, key=lambda r: max(c.stat().st_mtime for c in r.checkpoints()), reverse=True)
 
 
-def resolve(arg: str | None, root: Path | None = None) -> Path:
+def resolve(arg: str | None, root: Path | None = None, *, latest: bool = False) -> Path:
     """The checkpoint file meant by `arg`: a file; a run directory (its best checkpoint,
-    else its latest); a run name under `root`; or, when None, the most recent run's."""
+    else its latest; with `latest`, the other way round); a run name under `root`; or,
+    when None, the most recent run's."""
     root = root or home()
     if arg is None:
         found = runs(root)
         if not found:
             raise CheckpointError(f"no runs in {root}; train one with 'charrnn train' or name a checkpoint")
-        return _best_of(found[0])
+        return _pick(found[0], latest)
     path = Path(arg)
     if path.is_file():
         return path
     if path.is_dir():
-        return _best_of(RunDir(path))
+        return _pick(RunDir(path), latest)
     if (root / arg).is_dir():
-        return _best_of(RunDir(root / arg))
+        return _pick(RunDir(root / arg), latest)
     raise CheckpointError(f"no checkpoint, run directory or run named {arg!r} (runs are looked up in {root})")
 
 
-def _best_of(run: RunDir) -> Path:
-    for path in (run.best, run.latest):
+def _pick(run: RunDir, latest: bool) -> Path:
+    for path in ((run.latest, run.best) if latest else (run.best, run.latest)):
         if path.is_file():
             return path
     periodic = run.periodic()

@@ -52,7 +52,9 @@ def checkpoints_list(directory, json_):
     if not rows:
         notice(f"no checkpoints under {root}")
         return
-    scored = [r for r in rows if r.get("val_bpc") is not None]
+    # a row's val bpc is its run's best so far, which latest and periodic checkpoints only
+    # inherit; best.safetensors is the one checkpoint whose own weights scored it
+    scored = [r for r in rows if r.get("val_bpc") is not None and Path(r["path"]).name == rundir.BEST]
     best = min(scored, key=lambda r: r["val_bpc"])["path"] if scored else None
     header = f"  {'checkpoint':<48} {'model':<12} {'step':>7} {'val bpc':>8} {'size':>9}  created"
     click.echo(header)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from .common import load_core, read_sources, write_json
 
 
@@ -37,6 +37,9 @@ def eval_command(ckpt, files, skip_unknown, threads, json_):
         kept = "".join(ch for ch in text if ch not in set(unknown))
         skipped = len(text) - len(kept)
         text = kept
+    if len(text) < 2:
+        raise InputError(f"the text to score has {len(text)} character{'s' if len(text) != 1 else ''}; "
+                         "it needs 2 or more (the first is only context)")
     score = score_text(model, vocab.encode(text))
     result = dict(chars=score.chars, nats_per_char=score.nats_per_char, bits_per_char=score.bits_per_char,
                   perplexity=score.perplexity, skipped_chars=skipped)

@@ -94,7 +94,8 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
 
     source = None
     if resume_from or init_from:
-        source = checkpoint.load(rundir.resolve(resume_from or init_from))
+        # a run directory means its best weights to fine-tune, but its latest state to resume
+        source = checkpoint.load(rundir.resolve(resume_from or init_from, latest=bool(resume_from)))
         _check_model_tensors(source)
     if not files:
         if not resume_from:
@@ -114,7 +115,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
                              "fine-tune on new text")
         resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
         trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
-        run = rundir.RunDir(Path(out) if out else Path(rundir.resolve(resume_from)).parent)
+        run = rundir.RunDir(Path(out) if out else source.path.parent)
         run_label = source.meta.get("run", run.path.name)
     else:
         if init_from:
@@ -224,16 +225,17 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
     if not kernels_cached(lstm_forward):
         notice("compiling kernels (first run only; cached afterwards)", quiet)
     save_kind, save_interval = save_every
-    last_save_time, last_save_step = time.monotonic(), trainer.step
+    last_periodic = time.monotonic()
     start_step, timed_steps, timed_seconds = trainer.step, 0, 0.0
     progress = _Progress(trainer, quiet)
 
     def save(best: bool, periodic: bool) -> Path:
-        nonlocal last_save_time, last_save_step
+        nonlocal last_periodic
         tensors, meta = trainer.snapshot()
         meta.update(extra_meta)
         path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=keep)
-        last_save_time, last_save_step = time.monotonic(), trainer.step
+        if periodic:
+            last_periodic = time.monotonic()
         return path
 
     def evaluate() -> bool:
@@ -256,15 +258,13 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 if trainer.step - start_step > WARMUP_STEPS:
                     timed_steps += 1
                     timed_seconds += report.seconds
-                saved = None
-                if trainer.step % cfg.eval_every == 0:
-                    improved = evaluate()
-                    if improved:
-                        saved = save(best=True, periodic=False)
-                due = (trainer.step - last_save_step >= save_interval if save_kind == "steps"
-                       else time.monotonic() - last_save_time >= save_interval)
-                if due and not trainer.finished():
-                    saved = save(best=False, periodic=True)
+                improved = trainer.step % cfg.eval_every == 0 and evaluate()
+                # periodic saves keep their own beat, whatever best saves happen in between: by steps
+                # at multiples of N (a resumed run saves where the uninterrupted one would)
+                due = (trainer.step % save_interval == 0 if save_kind == "steps"
+                       else time.monotonic() - last_periodic >= save_interval)
+                periodic = due and not trainer.finished()
+                saved = save(best=improved, periodic=periodic) if improved or periodic else None
                 progress.update(trainer, timed_chars() / timed_seconds if timed_seconds else None, saved)
             interrupted = stop.signum
             if trainer.history and trainer.history[-1]["step"] == trainer.step:
