@@ -34,6 +34,7 @@ TRAIN = {  # line: flags shared by every implementation
     "(d) LSTM 1x128 B1 T25": "--model lstm --hidden 128 --layers 1 --batch 1 --seq 25",
     "(e) GRU 2x256 B32 T64": "--model gru --hidden 256 --layers 2 --batch 32 --seq 64",
 }
+MAX_FOREIGN_CPU = 0.25  # runs during which other processes used more cores than this are left out
 QUALITY = "--model lstm --hidden 256 --layers 2 --batch 32 --seq 100 --lr 2e-3 --dropout 0.1 --clip 5 --threads 2"
 
 
@@ -168,7 +169,8 @@ def table(records, coretypes):
         for suite, line, threads in keys:
             def med(impl):
                 vals = [r["value"] for r in records if (r["suite"], r["line"], r["threads"], r["impl"], r["coretype"])
-                        == (suite, line, threads, impl, coretype) and r["value"] is not None]
+                        == (suite, line, threads, impl, coretype) and r["value"] is not None
+                        and r["foreign_cpu"] <= MAX_FOREIGN_CPU]
                 return statistics.median(vals) if vals else None
             c, t, tn, n = med("charrnn"), med("torch"), med("torch-nomkldnn"), med("numpy")
             if suite == "sample" and tn is not None and (t is None or tn > t):
@@ -234,7 +236,9 @@ def main():
     print(f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
           f"scipy {info['scipy']}, numba {info['numba']}, torch {info['torch']}; OPENBLAS_CORETYPE in the "
           f"environment: {info['openblas_coretype_env']}. Medians of {args.reps} interleaved runs; "
-          f"{args.seconds:g} s training per run. Results: {os.path.relpath(out_path, ROOT)}")
+          f"{args.seconds:g} s training per run; runs during which other processes used over "
+          f"{MAX_FOREIGN_CPU} cores left out ({sum(r['foreign_cpu'] > MAX_FOREIGN_CPU for r in records)} of "
+          f"{len(records)}). Results: {os.path.relpath(out_path, ROOT)}")
     print(table(records, coretypes))
 
 
