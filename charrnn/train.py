@@ -3,10 +3,17 @@
 A Trainer owns everything a run needs to continue exactly where it stopped: the model, the
 optimiser moments, the batch cursor, the dropout generator, the step count and the clock.
 `snapshot()` turns that into tensors and JSON-able metadata; `Trainer.restore` turns it back.
+
+A step whose loss or gradient norm is not finite is skipped (no update) and counted. After
+MAX_BAD_STEPS of them in a row the trainer goes back to its restore point, halves the
+learning rate and carries on; the restore point is an in-memory copy of the state last
+written to a checkpoint (see `set_restore_point`). After MAX_RECOVERIES such recoveries a
+further run of bad steps is a TrainingError.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import deque
@@ -20,13 +27,15 @@ from .errors import CheckpointError, TrainingError
 from .model import Model
 from .optim import Optimizer, clip_scale, global_norm, learning_rate
 
-MAX_BAD_STEPS = 5  # consecutive non-finite steps before training gives up
+MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point
+MAX_RECOVERIES = 3  # recoveries (each halving the learning rate) before training gives up
 VAL_STREAMS, VAL_CHUNK = 32, 512  # the reference's validation layout, independent of --batch
 
 
 @dataclass(frozen=True)
 class StepReport:
-    """What one training step did. loss in nats/char; skipped when it was not finite."""
+    """What one training step did. loss in nats/char; skipped when it was not finite; after a
+    recovery, `recovered_to` is the step training went back to (the trainer's step now)."""
 
     step: int
     epoch: float
@@ -35,6 +44,22 @@ class StepReport:
     lr: float
     skipped: bool
     seconds: float
+    recovered_to: int | None = None
+
+
+@dataclass(frozen=True)
+class _RestorePoint:
+    """Copies of everything the numbers of later steps depend on (not the clock, the skip
+    count, the best validation loss or the history: those record what happened)."""
+
+    flat: np.ndarray
+    optimizer: dict[str, np.ndarray]
+    optimizer_steps: int
+    state: np.ndarray
+    batches: dict
+    dropout_rng: dict
+    step: int
+    recent: list[float]
 
 
 def seed_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -59,9 +84,12 @@ class Trainer:
         self.train_seconds = 0.0
         self.skipped = 0
         self.bad_in_a_row = 0
+        self.lr_scale = 1.0  # halved by each recovery from a run of non-finite steps
+        self.recoveries = 0
         self.best_val: float | None = None
         self.history: list[dict] = []
         self.recent = deque(maxlen=100)
+        self._restore_point: _RestorePoint | None = None
 
     @classmethod
     def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32,
@@ -89,30 +117,95 @@ class Trainer:
 
     # ---- one step ---------------------------------------------------------------------------
     def train_step(self) -> StepReport:
+        """One step. A non-finite loss or gradient norm skips the update; the last of
+        MAX_BAD_STEPS such steps in a row instead goes back to the restore point with half
+        the learning rate (`recovered_to` says where), or raises TrainingError when that has
+        already happened MAX_RECOVERIES times."""
+        if self._restore_point is None and self.finite():
+            self._take_restore_point()  # where this trainer started, even within a run of bad steps
         start = time.perf_counter()
         window = self.batches.next()
         if window.reset:
             self.state[...] = 0
-        lr = learning_rate(self.cfg, self.step)
+        lr = learning_rate(self.cfg, self.step) * self.lr_scale
         model = self.model
         loss = model.loss_and_grad(window.x, window.y, self.state, dropout_rng=self.dropout_rng)
         norm = global_norm(model.grad_flat)
         skipped = not (math.isfinite(loss) and math.isfinite(norm))
+        recovered_to = None
         if skipped:
             self.skipped += 1
             self.bad_in_a_row += 1
             self.state[...] = 0
-            if self.bad_in_a_row >= MAX_BAD_STEPS:
-                raise TrainingError(f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row "
-                                    f"(at step {self.step + 1}); lower --lr or --clip")
         else:
             self.bad_in_a_row = 0
             self.optimizer.update(model.flat, model.grad_flat, lr, clip_scale(norm, self.cfg.clip))
             self.recent.append(loss)
         self.step += 1
+        step, epoch = self.step, self.epoch
+        if self.bad_in_a_row >= MAX_BAD_STEPS:
+            recovered_to = self._recover()
         elapsed = time.perf_counter() - start
         self.train_seconds += elapsed
-        return StepReport(self.step, self.epoch, loss, norm, lr, skipped, elapsed)
+        return StepReport(step, epoch, loss, norm, lr, skipped, elapsed, recovered_to)
+
+    # ---- recovering from non-finite steps -------------------------------------------------
+    def set_restore_point(self) -> bool:
+        """Remember the current state as the one to go back to when steps keep failing. The
+        training loop calls this whenever it has written a checkpoint, so the restore point
+        is that checkpoint's content, kept in memory: restoring it needs no disk (which may
+        be what is failing) and cannot meet a file that was pruned or damaged meanwhile.
+        Refused (False) unless `healthy()`."""
+        if not self.healthy():
+            return False
+        self._take_restore_point()
+        return True
+
+    def _take_restore_point(self) -> None:
+        self._restore_point = _RestorePoint(
+            flat=self.model.flat.copy(),
+            optimizer={slot: arr.copy() for slot, arr in self.optimizer.state.items()},
+            optimizer_steps=self.optimizer.step_count,
+            state=self.state.copy(),
+            batches=self.batches.state_dict(),
+            dropout_rng=copy.deepcopy(self.dropout_rng.bit_generator.state),
+            step=self.step,
+            recent=list(self.recent),
+        )
+
+    def healthy(self) -> bool:
+        """Whether the last step was finite and so are the weights, the optimiser moments and
+        the carried state: a state worth a checkpoint or a restore point."""
+        return self.bad_in_a_row == 0 and self.finite()
+
+    def finite(self) -> bool:
+        arrays = (self.model.flat, self.state, *self.optimizer.state.values())
+        return all(bool(np.isfinite(a).all()) for a in arrays)
+
+    def _recover(self) -> int:
+        point = self._restore_point
+        bad = f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row (at step {self.step})"
+        if point is None:
+            raise TrainingError(f"{bad} and no earlier state had finite weights to go back to; "
+                                "lower --lr or --clip")
+        if self.recoveries >= MAX_RECOVERIES:
+            raise TrainingError(f"{bad}, after {MAX_RECOVERIES} recoveries that each went back to the last "
+                                f"good state and halved the learning rate (now {self.lr_scale:g} x --lr); "
+                                "lower --lr or --clip")
+        self.model.flat[...] = point.flat
+        for slot, arr in self.optimizer.state.items():
+            arr[...] = point.optimizer[slot]
+        self.optimizer.step_count = point.optimizer_steps
+        self.state[...] = point.state
+        self.batches.load_state_dict(point.batches)
+        self.dropout_rng.bit_generator.state = copy.deepcopy(point.dropout_rng)
+        self.step = point.step
+        self.recent.clear()
+        self.recent.extend(point.recent)
+        self.bad_in_a_row = 0
+        self.lr_scale /= 2
+        self.recoveries += 1
+        return point.step
 
     # ---- validation -----------------------------------------------------------------------
     def evaluate(self) -> float | None:
@@ -122,7 +215,7 @@ class Trainer:
         if count == 0:
             return None
         val = total / count
-        if self.best_val is None or val < self.best_val:
+        if math.isfinite(val) and (self.best_val is None or val < self.best_val):
             self.best_val = val
         self.history.append(dict(step=self.step, seconds=round(self.train_seconds, 3),
                                  train_loss=self.train_loss, val_loss=val))
@@ -144,6 +237,9 @@ class Trainer:
             dropout_rng=self.dropout_rng.bit_generator.state,
             train_seconds=self.train_seconds,
             skipped=self.skipped,
+            bad_in_a_row=self.bad_in_a_row,
+            lr_scale=self.lr_scale,
+            recoveries=self.recoveries,
             best_val=self.best_val,
             train_loss=self.train_loss,
             recent_losses=list(self.recent),
@@ -173,10 +269,21 @@ class Trainer:
         trainer.step = int(meta["step"])
         trainer.train_seconds = float(meta["train_seconds"])
         trainer.skipped = int(meta["skipped"])
+        trainer.bad_in_a_row, trainer.lr_scale, trainer.recoveries = _recovery_state(meta)
         trainer.best_val = meta["best_val"]
         trainer.history = list(meta["history"])
         trainer.recent.extend(meta["recent_losses"])
         return trainer
+
+
+def _recovery_state(meta: dict) -> tuple[int, float, int]:
+    """Bad steps in a row, learning-rate scale and recoveries of a snapshot (older ones lack them)."""
+    bad, scale, recoveries = meta.get("bad_in_a_row", 0), meta.get("lr_scale", 1.0), meta.get("recoveries", 0)
+    if not (type(bad) is int and 0 <= bad < MAX_BAD_STEPS and type(scale) in (int, float) and 0 < scale <= 1
+            and type(recoveries) is int and 0 <= recoveries <= MAX_RECOVERIES):
+        raise CheckpointError(f"the checkpoint's recovery state is malformed (bad_in_a_row {bad!r}, "
+                              f"lr_scale {scale!r}, recoveries {recoveries!r})")
+    return bad, float(scale), recoveries
 
 
 def load_params(model: Model, tensors: dict[str, np.ndarray]) -> None:

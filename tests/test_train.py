@@ -1,6 +1,8 @@
-"""The training loop: it learns, it repeats exactly, it resumes exactly, it refuses to train
-through non-finite numbers, and its schedules do what they say."""
+"""The training loop: it learns, it repeats exactly, it resumes exactly, it skips non-finite
+steps, recovers from runs of them and gives up when they persist, and its schedules do what
+they say."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +10,9 @@ import pytest
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.corpus import read_text, split
-from charrnn.errors import ConfigError, TrainingError
+from charrnn.errors import CheckpointError, ConfigError, TrainingError
 from charrnn.optim import learning_rate
-from charrnn.train import Trainer
+from charrnn.train import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
 from charrnn.vocab import Vocab
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
@@ -71,19 +73,114 @@ def test_snapshot_restore_continues_exactly(data, optimizer):
     assert resumed.step == straight.step == 30
 
 
-def test_non_finite_steps_are_skipped_then_training_stops(data):
+def inject_nan(trainer, bad) -> list[int]:
+    """Make the loss of the trainer's k-th loss_and_grad call (from 0) NaN when bad(k); the
+    real computation still runs, so data and dropout draws stay where they would be."""
+    real, calls = trainer.model.loss_and_grad, []
+
+    def loss_and_grad(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        calls.append(len(calls))
+        return math.nan if bad(calls[-1]) else loss
+
+    trainer.model.loss_and_grad = loss_and_grad
+    return calls
+
+
+def run_to(trainer, step):
+    while trainer.step < step:
+        trainer.train_step()
+
+
+def test_non_finite_steps_are_skipped_and_counted(data):
     trainer = make_trainer(data)
     trainer.train_step()
     before = trainer.model.flat.copy()
     trainer.model.params["head.b"][0] = np.inf
     kept = trainer.model.flat.copy()
     report = trainer.train_step()
-    assert report.skipped and trainer.skipped == 1
+    assert report.skipped and trainer.skipped == 1 and trainer.bad_in_a_row == 1
     np.testing.assert_array_equal(trainer.model.flat, kept)
     assert not np.array_equal(before, kept)
-    with pytest.raises(TrainingError, match="not finite for 5 steps in a row"):
-        for _ in range(10):
-            trainer.train_step()
+    assert not trainer.healthy() and not trainer.set_restore_point()
+
+
+def test_a_run_of_bad_steps_goes_back_to_the_restore_point_at_half_the_learning_rate(data):
+    trainer = make_trainer(data, lr=1e-3)
+    run_to(trainer, 3)
+    assert trainer.set_restore_point()
+    point = {k: v.copy() for k, v in trainer.snapshot()[0].items()}, trainer.snapshot()[1]
+    run_to(trainer, 6)
+    inject_nan(trainer, lambda k: True)
+    reports = [trainer.train_step() for _ in range(MAX_BAD_STEPS)]
+    assert [r.skipped for r in reports] == [True] * MAX_BAD_STEPS
+    assert [r.recovered_to for r in reports] == [None] * (MAX_BAD_STEPS - 1) + [3]
+    assert reports[-1].step == 6 + MAX_BAD_STEPS and trainer.step == 3
+    assert trainer.lr_scale == 0.5 and trainer.recoveries == 1 and trainer.skipped == MAX_BAD_STEPS
+    tensors, meta = trainer.snapshot()
+    for name, tensor in point[0].items():  # weights, optimiser moments, carried state
+        np.testing.assert_array_equal(tensors[name], tensor, err_msg=name)
+    for key in ("step", "optimizer_steps", "batches", "dropout_rng", "recent_losses"):
+        assert meta[key] == point[1][key], key
+    # and carries on from there as a trainer resumed at step 3 with half the learning rate would
+    del trainer.model.loss_and_grad
+    _, train_ids, val_ids = data
+    reference = Trainer.restore(point[0], {**point[1], "lr_scale": 0.5}, train_ids, val_ids)
+    for _ in range(3):
+        assert trainer.train_step().lr == reference.train_step().lr == 5e-4
+    np.testing.assert_array_equal(trainer.model.flat, reference.model.flat)
+
+
+def test_training_stops_after_three_recoveries(data):
+    trainer = make_trainer(data, steps=1000)
+    run_to(trainer, 4)
+    trainer.set_restore_point()
+    calls = inject_nan(trainer, lambda k: True)
+    with pytest.raises(TrainingError) as failure:
+        run_to(trainer, 1000)
+    assert len(calls) == MAX_BAD_STEPS * (MAX_RECOVERIES + 1)
+    assert trainer.recoveries == MAX_RECOVERIES and trainer.lr_scale == 0.5 ** MAX_RECOVERIES
+    message = str(failure.value)
+    assert message.startswith(f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row (at step 9)")
+    assert f"after {MAX_RECOVERIES} recoveries" in message and "0.125 x --lr" in message and "\n" not in message
+
+
+def test_no_finite_state_to_go_back_to_is_a_training_error(data):
+    trainer = make_trainer(data)
+    trainer.model.params["head.w"][0, 0] = np.nan  # before the first step: no restore point
+    with pytest.raises(TrainingError, match="no earlier state had finite weights"):
+        run_to(trainer, 40)
+    assert trainer.skipped == MAX_BAD_STEPS and trainer.recoveries == 0
+
+
+def test_recovery_state_is_in_snapshots_and_resumes_exactly(data):
+    _, train_ids, val_ids = data
+    straight = make_trainer(data, steps=30)
+    run_to(straight, 10)
+    straight.set_restore_point()
+    calls = inject_nan(straight, lambda k: k < MAX_BAD_STEPS)
+    run_to(straight, 20)
+    assert straight.recoveries == 1 and len(calls) == MAX_BAD_STEPS + 10
+    tensors, meta = straight.snapshot()
+    assert (meta["lr_scale"], meta["recoveries"], meta["bad_in_a_row"]) == (0.5, 1, 0)
+    resumed = Trainer.restore({k: v.copy() for k, v in tensors.items()}, meta, train_ids, val_ids)
+    assert (resumed.lr_scale, resumed.recoveries) == (0.5, 1)
+    run_to(straight, 30)
+    run_to(resumed, 30)
+    np.testing.assert_array_equal(resumed.model.flat, straight.model.flat)
+    for bad in ({"lr_scale": 0.0}, {"lr_scale": 2.0}, {"recoveries": MAX_RECOVERIES + 1}, {"bad_in_a_row": -1},
+                {"recoveries": "1"}):
+        with pytest.raises(CheckpointError, match="recovery state is malformed"):
+            Trainer.restore(tensors, {**meta, **bad}, train_ids, val_ids)
+    older = {k: v for k, v in meta.items() if k not in ("lr_scale", "recoveries", "bad_in_a_row")}
+    assert Trainer.restore(tensors, older, train_ids, val_ids).lr_scale == 1.0  # checkpoints before these keys
+
+
+def test_a_non_finite_validation_loss_is_never_the_best(data):
+    trainer = make_trainer(data)
+    trainer.model.params["head.b"][0] = np.nan
+    assert math.isnan(trainer.evaluate())
+    assert trainer.best_val is None
 
 
 def test_schedules():
