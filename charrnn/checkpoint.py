@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ import numpy as np
 from .errors import CheckpointError, OutputError
 
 FORMAT_VERSION = 1
+TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")  # what save() writes before renaming
 META_KEY = "charrnn"
 MAX_HEADER_BYTES = 100_000_000
 MAX_NDIM = 32  # numpy 1.x's limit; numpy 2 allows 64
@@ -101,7 +104,7 @@ def save(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], meta: Mappi
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise OutputError(f"cannot write checkpoint {path}: {_reason(exc)}") from None
@@ -125,6 +128,14 @@ def save(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], meta: Mappi
     except OSError as exc:
         raise OutputError(f"cannot write checkpoint {path}: {_reason(exc)}") from None
     return path
+
+
+def temp_files(directory: Path) -> list[Path]:
+    """Temporary files that `save` left in `directory` because the process was killed
+    before it could rename or remove them."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if _TEMP_NAME.match(p.name))
 
 
 def _prepare(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

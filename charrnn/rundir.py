@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,6 +54,19 @@ class RunDir:
             return []
         return sorted(p for p in self.path.iterdir() if _PERIODIC.match(p.name))
 
+    def prepare(self) -> None:
+        """Make sure checkpoints can be written here before any training is spent, and remove
+        the temporary files of saves that a killed process left behind. OutputError if the
+        directory cannot be created or written."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.path):
+                pass
+            for path in checkpoint.temp_files(self.path):
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write to the run directory {self.path}: {exc.strerror or exc}") from None
+
     def save(self, tensors, meta, *, best: bool = False, periodic_step: int | None = None, keep: int = 0) -> Path:
         """Write latest (always), best (when `best`), and a periodic checkpoint for
         `periodic_step`, then drop periodic ones beyond the newest `keep`."""
@@ -73,10 +87,15 @@ class RunDir:
         return doomed
 
     def append_metrics(self, record: dict) -> None:
+        line = json.dumps(record) + "\n"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            with open(self.path / METRICS, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            with open(self.path / METRICS, "a+b") as f:
+                if f.tell() > 0:  # a process killed mid-write leaves a torn line: end it first
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        line = "\n" + line
+                f.write(line.encode("utf-8"))
         except OSError as exc:
             raise OutputError(f"cannot write {self.path / METRICS}: {exc.strerror or exc}") from None
 

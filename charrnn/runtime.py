@@ -7,8 +7,11 @@ when no cache location is writable, so a read-only install falls back to a tempo
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from .errors import OutputError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -24,7 +27,8 @@ def _writable(directory: Path) -> bool:
 
 def prepare() -> str | None:
     """Choose the Numba cache directory. Returns a notice for the user when it had to fall
-    back to a temporary directory (kernels then compile again in every new process)."""
+    back to a temporary directory (kernels then compile again after a reboot, or in every
+    process when even the shared temporary folder is not safe to use)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         if _writable(Path(os.environ["NUMBA_CACHE_DIR"])):
             return None
@@ -35,10 +39,31 @@ def prepare() -> str | None:
         if _writable(user_cache):
             os.environ["NUMBA_CACHE_DIR"] = str(user_cache)
             return None
-    fallback = Path(tempfile.gettempdir()) / f"charrnn-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-    fallback.mkdir(parents=True, exist_ok=True)
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    fallback = Path(tempfile.gettempdir()) / f"charrnn-numba-{user}"
+    until = "once per boot"
+    if not _private(fallback):
+        try:
+            fallback = Path(tempfile.mkdtemp(prefix="charrnn-numba-"))
+        except OSError as exc:
+            raise OutputError(f"no writable folder for compiled kernels ({exc.strerror or exc}); "
+                              "set NUMBA_CACHE_DIR to one") from None
+        until = "in every run"
     os.environ["NUMBA_CACHE_DIR"] = str(fallback)
-    return f"no writable cache for compiled kernels; using {fallback} (kernels compile once per boot)"
+    return f"no writable cache for compiled kernels; using {fallback} (kernels compile {until})"
+
+
+def _private(directory: Path) -> bool:
+    """Whether `directory` exists or could be made, and only this user can write to it:
+    Numba loads its cache with pickle, so a folder in a shared /tmp that someone else made
+    first (or can write to) would let them run code as this user."""
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(directory)
+    except OSError:
+        return False
+    owned = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return stat.S_ISDIR(info.st_mode) and owned and not info.st_mode & 0o022 and _writable(directory)
 
 
 def set_threads(threads: int | None) -> int:

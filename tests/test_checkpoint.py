@@ -222,17 +222,38 @@ def test_unwritable_directory_is_an_output_error(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root ignores directory permissions; the monkeypatched test above covers it")
-def test_read_only_directory_is_an_output_error(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    try:
-        with pytest.raises(OutputError, match="Permission denied"):
-            save(locked / "m.safetensors", make_tensors(), make_meta())
-        assert os.listdir(locked) == []
-    finally:
-        locked.chmod(0o700)
+def test_a_directory_nobody_may_write_is_an_output_error():
+    """A real EACCES from the kernel, for root too (which ignores permission bits): sysfs
+    lets no one create files, so /sys stands for any unwritable folder."""
+    before = os.listdir("/sys")
+    with pytest.raises(OutputError, match=r"^cannot write checkpoint /sys/m\.safetensors: Permission denied$"):
+        save("/sys/m.safetensors", make_tensors(), make_meta())
+    assert os.listdir("/sys") == before
+
+
+def test_a_second_ctrl_c_during_a_save_keeps_the_old_checkpoint(tmp_path, ckpt, monkeypatch):
+    """The CLI's second SIGINT raises KeyboardInterrupt wherever the save is; here, in fsync."""
+    before = ckpt.read_bytes()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save(ckpt, make_tensors(5), make_meta(step=99))
+    monkeypatch.undo()
+    assert ckpt.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.safetensors"]
+
+
+def test_temp_files_finds_only_what_save_leaves_behind(tmp_path):
+    names = [".latest.safetensors.0123456789abcdef.tmp", ".step-00000005.safetensors.00000000ffffffff.tmp",
+             "latest.safetensors", ".latest.safetensors.0123.tmp", "x.0123456789abcdef.tmp",
+             ".latest.safetensors.0123456789abcdeg.tmp"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert checkpoint.temp_files(tmp_path) == sorted(tmp_path / n for n in names[:2])
+    assert checkpoint.temp_files(tmp_path / "missing") == []
 
 
 def test_output_path_that_is_a_directory(tmp_path):

@@ -1,0 +1,99 @@
+"""Where compiled kernels are cached when the usual places cannot be written, and the run
+directory's own housekeeping (metrics after a torn write). Unwritable places are paths under
+a regular file: as root, permission bits would not stop anything."""
+
+import json
+import os
+import tempfile
+
+import pytest
+
+from charrnn import runtime
+from charrnn.errors import OutputError
+from charrnn.rundir import METRICS, RunDir
+
+
+def unset_numba_cache_dir(monkeypatch):
+    """Empty counts as unset; unlike delenv, setenv restores the variable after the test
+    even when prepare() has set it meanwhile."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
+
+
+@pytest.fixture
+def blocked(tmp_path, monkeypatch):
+    """No cache location is writable: not NUMBA_CACHE_DIR, not the package, not the home;
+    the temporary folder is tmp_path/tmp. Returns that folder."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    unset_numba_cache_dir(monkeypatch)
+    monkeypatch.setattr(runtime, "_PACKAGE_DIR", blocker / "package")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    return temp
+
+
+def test_the_package_folder_is_used_when_writable(monkeypatch, tmp_path):
+    unset_numba_cache_dir(monkeypatch)
+    monkeypatch.setattr(runtime, "_PACKAGE_DIR", tmp_path / "package")
+    assert runtime.prepare() is None
+    assert os.environ["NUMBA_CACHE_DIR"] == ""
+    assert (tmp_path / "package" / "kernels" / "__pycache__").is_dir()
+
+
+def test_a_read_only_install_uses_the_user_cache(blocked, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert runtime.prepare() is None
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "charrnn" / "numba")
+
+
+def test_no_writable_cache_falls_back_to_a_private_temporary_folder(blocked, monkeypatch):
+    message = runtime.prepare()
+    fallback = blocked / f"charrnn-numba-{os.getuid()}"
+    assert message == f"no writable cache for compiled kernels; using {fallback} (kernels compile once per boot)"
+    assert os.environ["NUMBA_CACHE_DIR"] == str(fallback)
+    assert fallback.stat().st_mode & 0o777 == 0o700
+    unset_numba_cache_dir(monkeypatch)
+    assert runtime.prepare() == message  # the next process reuses it
+
+
+def test_an_unwritable_numba_cache_dir_falls_back_too(blocked, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocked.parent / "file" / "numba"))
+    assert runtime.prepare().startswith("no writable cache for compiled kernels; using ")
+    assert os.environ["NUMBA_CACHE_DIR"] == str(blocked / f"charrnn-numba-{os.getuid()}")
+
+
+@pytest.mark.parametrize("how", ["writable by others", "a symlink", "a file"])
+def test_a_shared_fallback_someone_else_could_write_is_not_used(blocked, how):
+    """Numba unpickles its cache: a folder in /tmp that others can write would run their code."""
+    fallback = blocked / f"charrnn-numba-{os.getuid()}"
+    if how == "writable by others":
+        fallback.mkdir()
+        fallback.chmod(0o777)
+    elif how == "a symlink":
+        (blocked / "elsewhere").mkdir(mode=0o700)
+        fallback.symlink_to(blocked / "elsewhere")
+    else:
+        fallback.write_text("")
+    message = runtime.prepare()
+    used = os.environ["NUMBA_CACHE_DIR"]
+    assert used != str(fallback) and os.path.dirname(used) == str(blocked)
+    assert os.path.basename(used).startswith("charrnn-numba-") and os.stat(used).st_mode & 0o777 == 0o700
+    assert message == f"no writable cache for compiled kernels; using {used} (kernels compile in every run)"
+
+
+def test_no_writable_folder_at_all_is_an_output_error(blocked, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked.parent / "file" / "tmp"))
+    with pytest.raises(OutputError, match="^no writable folder for compiled kernels .*; set NUMBA_CACHE_DIR to one$"):
+        runtime.prepare()
+
+
+def test_metrics_after_a_torn_line_start_on_a_new_line(tmp_path):
+    run = RunDir(tmp_path)
+    run.append_metrics({"step": 10})
+    with open(tmp_path / METRICS, "a") as f:
+        f.write('{"step": 2')  # a process killed mid-write
+    run.append_metrics({"step": 20})
+    assert (tmp_path / METRICS).read_text().splitlines()[-1] == json.dumps({"step": 20})
+    assert [r["step"] for r in run.metrics()] == [10, 20]
