@@ -28,15 +28,15 @@ class ModelConfig:
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ConfigError(f"--model must be one of {', '.join(CELLS)}, not {self.cell!r}")
-        for name in ("vocab_size", "hidden", "layers"):
+        for name, option in (("vocab_size", "the vocabulary size"), ("hidden", "--hidden"), ("layers", "--layers")):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"{option} must be at least 1, got {getattr(self, name)}")
         if self.embed < 0:
-            raise ConfigError(f"embed must be at least 1, got {self.embed}")
+            raise ConfigError(f"--embed must be at least 1 (or 0: the hidden size), got {self.embed}")
         if self.embed == 0:
             object.__setattr__(self, "embed", self.hidden)
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
 
     @property
     def gates(self) -> int:
@@ -121,7 +121,7 @@ class TrainConfig:
             raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
-        if self.clip < 0:
+        if not self.clip >= 0:
             raise ConfigError(f"--clip must be 0 (off) or positive, got {self.clip}")
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be 0 or more, got {self.warmup}")
@@ -149,3 +149,12 @@ class TrainConfig:
             return cls(**data)
         except TypeError as exc:
             raise ConfigError(f"training config is malformed: {exc}") from None
+
+
+def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
+    if not temperature >= 0:
+        raise ConfigError(f"--temperature must be 0 (argmax) or more, got {temperature}")
+    if top_k < 0:
+        raise ConfigError(f"--top-k must be 0 (off) or more, got {top_k}")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"--top-p must be in (0, 1], got {top_p}")

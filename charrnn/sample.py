@@ -7,18 +7,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .config import check_sampling_options
 from .kernels.sampling import CELL_CODES, advance, generate
 from .model import Model
-
-
-def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
-    if not temperature >= 0:
-        raise ConfigError(f"--temperature must be 0 (argmax) or more, got {temperature}")
-    if top_k < 0:
-        raise ConfigError(f"--top-k must be 0 (off) or more, got {top_k}")
-    if not 0 < top_p <= 1:
-        raise ConfigError(f"--top-p must be in (0, 1], got {top_p}")
 
 
 class Sampler:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from charrnn.batches import StreamBatches, text_windows, validation_windows
-from charrnn.corpus import read_text, split
+from charrnn.corpus import check_encoding, decode_text, directory_files, read_text, split
 from charrnn.errors import CheckpointError, ConfigError, InputError
 from charrnn.vocab import Vocab
 
@@ -120,3 +120,42 @@ def test_validation_windows_score_streams_times_columns():
     np.testing.assert_array_equal(y0, x0 + 1)
     assert [x.size for x, _ in text_windows(ids[:20], chunk=8)] == [8, 8, 3]
     assert list(validation_windows(ids[:1])) == []
+
+
+# ---- encodings ------------------------------------------------------------------------------
+
+def test_decode_text_offsets_count_the_byte_order_mark():
+    with pytest.raises(InputError, match=r"^in\.txt is not valid UTF-8: byte 0xff at offset 5$"):
+        decode_text(b"\xef\xbb\xbfab\xff", "in.txt")
+    assert decode_text(b"\xef\xbb\xbfab\r\n", "in.txt") == "ab\r\n"
+
+
+def test_decode_text_with_other_encodings_and_replacement():
+    assert decode_text("café\n".encode("utf-16"), "x", "utf-16") == "café\n"  # NUL bytes, yet text
+    assert decode_text(b"caf\xe9", "x", "latin-1") == "café"
+    assert decode_text(b"caf\xe9 \xef\xbf\xbd", "x", errors="replace") == "caf\ufffd \ufffd"
+    with pytest.raises(InputError, match=r"^x is not valid cp1252: byte 0x81 at offset 1$"):
+        decode_text(b"a\x81", "x", "cp1252")
+    with pytest.raises(InputError, match=r"^x looks binary \(NUL character at character 1\)"):
+        decode_text("a\0b".encode("utf-16-le"), "x", "utf-16-le")
+    with pytest.raises(InputError, match="NUL byte at offset 1"):
+        decode_text(b"a\0b", "x", errors="replace")  # replacement is for bad bytes, not binary files
+
+
+@pytest.mark.parametrize("name", ["klingon", "base64", "rot13"])
+def test_unknown_or_non_text_encodings_are_config_errors(name):
+    with pytest.raises(ConfigError, match=f"--encoding '{name}' is not a text encoding"):
+        check_encoding(name)
+    assert check_encoding("UTF8") == "utf-8" and check_encoding("latin_1") == "iso8859-1"
+
+
+def test_directories_are_sniffed_in_the_chosen_encoding(tmp_path):
+    (tmp_path / "a.txt").write_bytes("é".encode("latin-1") * 5000)  # the sniff window cuts nothing
+    (tmp_path / "b.txt").write_bytes("é".encode("utf-16-le") * 5000)
+    assert read_text([str(tmp_path)], encoding="latin-1") == "é" * 5000  # b.txt has NUL bytes: skipped
+    with pytest.raises(InputError, match="has no text files"):
+        read_text([str(tmp_path)])
+    assert tmp_path / "b.txt" in directory_files(tmp_path, "utf-16-le")
+    assert directory_files(tmp_path, errors="replace") == [tmp_path / "a.txt"]
+    (tmp_path / "c.txt").write_bytes("é".encode("utf-8") * 4096 + b"x")  # é cut at byte 8192: still text
+    assert tmp_path / "c.txt" in directory_files(tmp_path)
