@@ -3,6 +3,8 @@ delegates to library code and turns the project's exceptions into one-line error
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
@@ -12,7 +14,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 class CharrnnGroup(click.Group):
-    """Maps CharrnnError to `charrnn: message` on stderr and the error's exit status."""
+    """Maps CharrnnError to `charrnn: message` on stderr and the error's exit status, and
+    Ctrl-C to one line and status 130."""
 
     def invoke(self, ctx):
         try:
@@ -20,6 +23,9 @@ class CharrnnGroup(click.Group):
         except CharrnnError as exc:
             click.echo(f"charrnn: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("charrnn: interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=CharrnnGroup, context_settings=CONTEXT_SETTINGS)
@@ -36,7 +42,14 @@ def cli():
 
 
 def main() -> None:
-    cli.main(prog_name="charrnn")
+    from .common import Stdout
+
+    stdout = sys.stdout = Stdout(sys.stdout)
+    try:
+        cli.main(prog_name="charrnn")
+    finally:
+        if stdout.failed:
+            stdout.discard()
 
 
 def _register() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import errno
+import os
 import re
 import sys
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)h)?\s*(?:(\d+(?:\.\d*)?)m(?!s))?\s*(?:(\d+(?:\.\d*)?)s?)?\s*$")
 
@@ -78,14 +81,92 @@ def load_core(threads: int | None = None, quiet: bool = False) -> int:
     return runtime.set_threads(threads)
 
 
-def read_sources(files: tuple[str, ...]) -> str:
+DEFAULT_ENCODING, DEFAULT_ERRORS = "utf-8", "strict"
+ERRORS = ("strict", "replace")
+
+
+def encoding_options(command):
+    """--encoding and --errors: how the text files are decoded. Default None so that a
+    resumed run can tell 'not given' (read as the run did) from a choice."""
+    command = click.option("--errors", type=click.Choice(ERRORS),
+                           help="Bytes that do not decode: strict (an error naming the file and byte "
+                                "offset; the default) or replace (with U+FFFD).")(command)
+    return click.option("--encoding", metavar="CODEC", callback=_check_encoding,
+                        help="Text encoding of the input, e.g. latin-1 or utf-16 (default: utf-8; a "
+                             "UTF-8 byte order mark is dropped).")(command)
+
+
+def _check_encoding(ctx, param, value):
+    from ..corpus import check_encoding
+
+    if value is None:
+        return None
+    try:
+        check_encoding(value)
+    except ConfigError:
+        raise click.BadParameter(f"{value!r} is not a text encoding Python knows") from None
+    return value
+
+
+def read_sources(files: tuple[str, ...], encoding: str | None = None, errors: str | None = None) -> str:
     """The text of FILE arguments ('-' is standard input)."""
     from ..corpus import read_text
 
-    return read_text(list(files), stdin=sys.stdin.buffer)
+    return read_text(list(files), stdin=stdin_bytes(), encoding=encoding or DEFAULT_ENCODING,
+                     errors=errors or DEFAULT_ERRORS)
+
+
+def stdin_bytes():
+    """Standard input as a binary stream; None when the process has none (closed)."""
+    return sys.stdin.buffer if sys.stdin is not None else None
 
 
 def write_json(obj) -> None:
     import json
 
     click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+class Stdout:
+    """Standard output for the commands: text goes out as UTF-8 whatever the locale says,
+    and a write that fails (standard output closed, a full disk) is an OutputError, one line
+    on stderr. A closed pipe stays BrokenPipeError, which click ends quietly (`| head`)."""
+
+    def __init__(self, stream):
+        if stream is None:  # started with descriptor 1 closed: writes fail with EBADF
+            stream = open(os.open(os.devnull, os.O_RDONLY), "w", encoding="utf-8")
+        elif hasattr(stream, "reconfigure") and codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(encoding="utf-8", errors="surrogateescape")  # file names come back as given
+        self._stream = stream
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        if text == "":  # click probes streams with empty writes; they must not fail
+            return 0
+        return self._guarded(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = True
+            reason = exc.strerror or os.strerror(exc.errno or errno.EIO)
+            raise OutputError(f"cannot write to standard output: {reason}") from None
+
+    def discard(self) -> None:
+        """After a failure: point the descriptor at /dev/null, so that what is still
+        buffered goes there when Python flushes at exit, instead of failing again."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

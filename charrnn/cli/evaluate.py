@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import ConfigError, InputError
-from .common import load_core, read_sources, write_json
+from .common import encoding_options, load_core, read_sources, write_json
 
 
 @click.command(name="eval")
@@ -16,12 +16,13 @@ from .common import load_core, read_sources, write_json
 @click.option("--skip-unknown", is_flag=True,
               help="Leave out characters the model does not know (counted) instead of failing.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS", help="CPU threads (default: all cores).")
+@encoding_options
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object instead of text.")
-def eval_command(ckpt, files, skip_unknown, threads, json_):
+def eval_command(ckpt, files, skip_unknown, threads, encoding, errors, json_):
     """Score FILES (or standard input) under CKPT: nats and bits per character and perplexity,
     every character after the first predicted with the state carried through the text."""
     if not files:
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():
             raise ConfigError("name the text to score: FILE... or - for standard input")
         files = ("-",)
     threads = load_core(threads)
@@ -30,7 +31,7 @@ def eval_command(ckpt, files, skip_unknown, threads, json_):
     from .loading import load_model
 
     model, vocab, _ = load_model(ckpt, threads)
-    text = read_sources(files)
+    text = read_sources(files, encoding, errors)
     unknown = vocab.missing(text)
     skipped = 0
     if unknown and skip_unknown:

@@ -37,6 +37,9 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         raise ConfigError("--prime and --prime-file exclude each other")
     if stop_at == "":
         raise ConfigError("--stop needs some text")
+    from ..config import check_sampling_options
+
+    check_sampling_options(temperature, top_k, top_p)
     if prime_file is not None:
         from ..corpus import decode_utf8
 
@@ -45,10 +48,9 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     import numpy as np
 
-    from ..sample import Sampler, check_sampling_options
+    from ..sample import Sampler
     from .loading import load_model
 
-    check_sampling_options(temperature, top_k, top_p)
     model, vocab, _ = load_model(ckpt)
     if prime:
         prime_ids = vocab.encode(prime)
@@ -56,7 +58,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         start = "\n" if "\n" in vocab.chars else vocab.chars[0]
         prime_ids, prime, no_prime = vocab.encode(start), start, True
     rng = np.random.default_rng(seed)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
     for index in range(num_samples):
         if index:
             _write(out, separator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import click
 
 from .. import __version__
 from ..config import CELLS, OPTIMIZERS, SCHEDULES
-from ..errors import ConfigError, InputError
-from .common import Duration, StepsOrDuration, load_core, notice, read_sources, stderr_is_terminal, write_json
+from ..errors import ConfigError, InputError, OutputError, TrainingError
+from .common import (DEFAULT_ENCODING, DEFAULT_ERRORS, Duration, StepsOrDuration, encoding_options, load_core,
+                     notice, read_sources, stderr_is_terminal, write_json)
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include compilation and page faults
 LOG_EVERY_SECONDS = 10.0
@@ -62,16 +64,19 @@ DEFAULT_EPOCHS = 10
               help="Continue a run exactly where this checkpoint left it (same text).")
 @click.option("--init-from", metavar="CKPT", help="Start from this checkpoint's weights and vocabulary "
               "(fine-tune on new text).")
+@encoding_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notices on stderr (errors still).")
 @click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end.")
 def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, optimizer, clip, schedule,
                   warmup, decay_every, decay_rate, steps, epochs, seconds, val_frac, eval_every, seed, threads,
-                  out, name, save_every, keep, resume_from, init_from, quiet, json_):
+                  out, name, save_every, keep, resume_from, init_from, encoding, errors, quiet, json_):
     """Train a model on FILES (text files, directories of them, or - for standard input).
 
-    The text is read as UTF-8; its last --val-frac is held out for validation. Checkpoints
-    go to the run directory: latest, best (by validation loss) and --keep periodic ones,
-    with metrics.jsonl. Ctrl-C saves and stops; a second Ctrl-C aborts.
+    The text is read as UTF-8 (see --encoding); its last --val-frac is held out for
+    validation. Checkpoints go to the run directory: latest, best (by validation loss) and
+    --keep periodic ones, with metrics.jsonl. Ctrl-C saves and stops; a second Ctrl-C aborts.
+    Non-finite steps are skipped; five in a row send training back to the last checkpoint
+    with half the learning rate, at most three times.
     """
     from ..config import ModelConfig, TrainConfig
 
@@ -90,7 +95,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
     from .. import checkpoint, rundir
     from ..corpus import split
     from ..train import Trainer, load_params
-    from ..vocab import Vocab
+    from ..vocab import Vocab, describe
 
     source = None
     if resume_from or init_from:
@@ -101,18 +106,29 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
         if not resume_from:
             raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
         files = tuple(source.meta["data"]["sources"])
-    text = read_sources(files)
+    if resume_from:  # the text must be read as it was
+        encoding = encoding or source.meta["data"].get("encoding", DEFAULT_ENCODING)
+        errors = errors or source.meta["data"].get("errors", DEFAULT_ERRORS)
+    encoding, errors = encoding or DEFAULT_ENCODING, errors or DEFAULT_ERRORS
+    text = read_sources(files, encoding, errors)
     vocab = Vocab(source.meta["vocab"]) if source else Vocab.from_text(text)
+    changed = "the text differs from the one this run was trained on"
+    unknown = vocab.missing(text) if resume_from else []
+    if unknown:
+        raise InputError(f"{changed}: it has {len(unknown)} character{'s' if len(unknown) != 1 else ''} the "
+                         f"model does not know ({describe(unknown)}); --resume needs the same text")
     ids = vocab.encode(text)
     fingerprint = dict(sources=[f if f == "-" else str(Path(f).resolve()) for f in files], chars=len(ids),
-                       sha256=hashlib.sha256(ids.astype("<i4").tobytes()).hexdigest())
+                       sha256=hashlib.sha256(ids.astype("<i4").tobytes()).hexdigest(), encoding=encoding,
+                       errors=errors)
     train_ids, val_ids = split(ids, val_frac if not resume_from else source.meta["train"]["val_frac"])
 
     if resume_from:
         recorded = source.meta["data"]
         if (recorded["chars"], recorded["sha256"]) != (fingerprint["chars"], fingerprint["sha256"]):
-            raise InputError("the text differs from the one this run was trained on; use --init-from to "
-                             "fine-tune on new text")
+            size = (f"{fingerprint['chars']} characters, {recorded['chars']} then"
+                    if fingerprint["chars"] != recorded["chars"] else "same length, other characters")
+            raise InputError(f"{changed} ({size}); use --init-from to fine-tune on new text")
         resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
         trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         run = rundir.RunDir(Path(out) if out else source.path.parent)
@@ -131,6 +147,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
         run_label = name or rundir.run_name(model_cfg.cell, model_cfg.layers, model_cfg.hidden)
         run = rundir.RunDir(Path(out) if out else rundir.home() / run_label)
 
+    run.prepare()
     extra_meta = dict(vocab=list(vocab.chars), data=fingerprint, run=run_label, charrnn_version=__version__,
                       threads=threads)
     summary = _train_loop(trainer, run, extra_meta, save_every, keep, quiet)
@@ -206,20 +223,31 @@ class _Progress:
             self.bar.update(trainer.step - self.bar.n)
             self.bar.set_postfix_str(f"epoch {trainer.epoch:.2f} " + " ".join(fields), refresh=False)
             if saved is not None:
-                self.bar.write(f"charrnn: saved {saved}")
+                self.bar.write(f"charrnn: saved {saved}", file=sys.stderr)
         elif saved is not None or time.monotonic() - self.last_log >= LOG_EVERY_SECONDS:
             self.last_log = time.monotonic()
             line = f"step {trainer.step} epoch {trainer.epoch:.2f} " + " ".join(fields)
             notice(line + (f" saved {saved}" if saved is not None else ""))
 
+    def write(self, message: str) -> None:
+        """A notice that does not break the bar."""
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(f"charrnn: {message}", file=sys.stderr)
+        else:
+            notice(message)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bool) -> dict:
     from ..kernels.lstm import lstm_forward
     from ..runtime import kernels_cached
+    from ..train import MAX_BAD_STEPS, MAX_RECOVERIES
 
     cfg = trainer.cfg
     if not kernels_cached(lstm_forward):
@@ -236,6 +264,7 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
         path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=keep)
         if periodic:
             last_periodic = time.monotonic()
+        trainer.set_restore_point()
         return path
 
     def evaluate() -> bool:
@@ -258,12 +287,18 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 if trainer.step - start_step > WARMUP_STEPS:
                     timed_steps += 1
                     timed_seconds += report.seconds
+                if report.recovered_to is not None:
+                    progress.write(f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row at "
+                                   f"step {report.step}; went back to step {report.recovered_to} and halved the "
+                                   f"learning rate (recovery {trainer.recoveries} of {MAX_RECOVERIES})")
+                    continue  # the state it went back to was evaluated and saved already
                 improved = trainer.step % cfg.eval_every == 0 and evaluate()
                 # periodic saves keep their own beat, whatever best saves happen in between: by steps
-                # at multiples of N (a resumed run saves where the uninterrupted one would)
+                # at multiples of N (a resumed run saves where the uninterrupted one would); but
+                # none within a run of non-finite steps, which the last good checkpoint may undo
                 due = (trainer.step % save_interval == 0 if save_kind == "steps"
                        else time.monotonic() - last_periodic >= save_interval)
-                periodic = due and not trainer.finished()
+                periodic = due and not trainer.finished() and trainer.healthy()
                 saved = save(best=improved, periodic=periodic) if improved or periodic else None
                 progress.update(trainer, timed_chars() / timed_seconds if timed_seconds else None, saved)
             interrupted = stop.signum
@@ -273,6 +308,14 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 improved = evaluate() if interrupted is None else False
             best_missing = not run.best.exists() and trainer.val_ids.size < 2
             latest = save(best=improved or best_missing, periodic=False)
+    except TrainingError as exc:
+        raise TrainingError(f"{exc}; {_kept(run, 'best')}") from None
+    except OutputError as exc:
+        raise OutputError(f"{exc}; training stopped at step {trainer.step}, {_kept(run, 'latest')}") from None
+    except KeyboardInterrupt:  # the second Ctrl-C: a save in progress was abandoned, its file removed
+        progress.close()
+        notice(f"aborted at step {trainer.step}; {_kept(run, 'latest')}")
+        raise click.exceptions.Exit(128 + signal.SIGINT) from None
     finally:
         progress.close()
     if interrupted is not None:
@@ -285,5 +328,13 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 chars=trainer.step * cfg.batch * cfg.seq,
                 chars_per_sec=round(timed_chars() / timed_seconds, 1) if timed_seconds else None,
                 train_loss=trainer.train_loss, val_loss=val, val_bpc=val / math.log(2) if val is not None else None,
-                skipped_steps=trainer.skipped, interrupted=interrupted is not None,
-                exit_code=128 + interrupted if interrupted is not None else 0)
+                skipped_steps=trainer.skipped, recoveries=trainer.recoveries, lr_scale=trainer.lr_scale,
+                interrupted=interrupted is not None, exit_code=128 + interrupted if interrupted is not None else 0)
+
+
+def _kept(run, which: str) -> str:
+    """Which checkpoint the user still has, for a message after a failure."""
+    for path in ((run.best, run.latest) if which == "best" else (run.latest, run.best)):
+        if path.is_file():
+            return f"the {'best' if path == run.best else 'last'} checkpoint is {path}"
+    return "no checkpoint was written"
