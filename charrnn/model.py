@@ -20,10 +20,10 @@ import numpy as np
 
 from .config import ModelConfig
 from .kernels.embedding import embedding_backward, embedding_forward
-from .kernels.gru import gru_backward, gru_forward, gru_step
+from .kernels.gru import gru_backward, gru_forward
 from .kernels.head import head_backward, head_forward_backward, head_loss
-from .kernels.lstm import lstm_backward, lstm_forward, lstm_step
-from .kernels.rnn import rnn_backward, rnn_forward, rnn_step
+from .kernels.lstm import lstm_backward, lstm_forward
+from .kernels.rnn import rnn_backward, rnn_forward
 
 
 def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -272,24 +272,13 @@ class Model:
         embedding_backward(g["embed"], dtop, x)
         return total
 
-    # ---- one step, for sampling -------------------------------------------------------------
+    # ---- one step ---------------------------------------------------------------------------
     def step(self, ids: np.ndarray, state: np.ndarray, logits: np.ndarray) -> None:
         """Advance `state` (L, S, B, H) by one character per stream, ids (B,), and write the
-        next-character logits (B, V)."""
-        cfg, p = self.config, self.params
+        next-character logits (B, V): the window forward with T = 1 (generation itself runs in
+        kernels/sampling.py; this is the reference it is tested against)."""
+        p = self.params
         B = ids.shape[0]
-        ws = self._workspace(1, B)
-        inp = p["embed"][ids]
-        for layer in range(cfg.layers):
-            wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
-            bx, bh = p[f"layer{layer}.bx"], p[f"layer{layer}.bh"]
-            h = state[layer, 0]
-            if cfg.cell == "lstm":
-                lstm_step(h, state[layer, 1], ws.acts[layer][0], ws.gh, inp, wx, wh, bx, bh)
-            elif cfg.cell == "gru":
-                gru_step(h, ws.acts[layer][0], ws.gh, inp, wx, wh, bx, bh)
-            else:
-                rnn_step(h, ws.acts[layer][0], ws.gh, inp, wx, wh, bx, bh)
-            inp = h
-        np.dot(inp, p["head.w"].T, out=logits)
+        top = self._forward(self._workspace(1, B), ids.reshape(1, B), state, None)
+        np.dot(top[0], p["head.w"].T, out=logits)
         logits += p["head.b"]

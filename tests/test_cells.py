@@ -96,17 +96,16 @@ def test_forward_matches_naive_reference_float32(cell):
 def test_step_matches_window_forward(cell):
     a = make_inputs(cell, np.float64)
     out, h_final, c_final, _ = forward(cell, a)
-    G = GATES[cell]
     h, c = a["h0"].copy(), a["c0"].copy()
-    s1, s2 = np.zeros((B, G * H)), np.zeros((B, G * H))
     for t in range(T):
-        w = (a["x"][t], a["wx"], a["wh"], a["bx"], a["bh"])
+        gx = a["x"][t] @ a["wx"].T + a["bx"]
+        gh = h @ a["wh"].T + a["bh"]
         if cell == "lstm":
-            lstm_step(h, c, s1, s2, *w)
+            lstm_step(h, c, gx, gh)
         elif cell == "gru":
-            gru_step(h, s1, s2, *w)
+            gru_step(h, gx, gh)
         else:
-            rnn_step(h, s1[:, :H], s2[:, :H], *w)
+            rnn_step(h, gx, gh)
         np.testing.assert_allclose(h, out[t], rtol=0, atol=1e-14)
     if cell == "lstm":
         np.testing.assert_allclose(c, c_final, rtol=0, atol=1e-14)

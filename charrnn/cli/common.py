@@ -65,9 +65,10 @@ def stderr_is_terminal() -> bool:
         return False
 
 
-def load_core(threads: int | None = None, quiet: bool = False) -> int:
+def load_core(threads: int | None = None, quiet: bool = False, blas: bool = True) -> int:
     """Prepare the Numba cache and the threads; call before importing the core. Returns
-    the number of threads the model should run on."""
+    the number of threads the model should run on. Without `blas` (generation, whose kernels
+    call no BLAS), BLAS is left alone and SciPy, its slowest import, is never loaded."""
     from .. import runtime
 
     message = runtime.prepare()
@@ -75,7 +76,7 @@ def load_core(threads: int | None = None, quiet: bool = False) -> int:
         notice(message, quiet)
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    return runtime.set_threads(threads)
+    return runtime.set_threads(threads) if blas else threads or 1
 
 
 def read_sources(files: tuple[str, ...]) -> str:

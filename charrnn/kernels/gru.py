@@ -105,14 +105,14 @@ def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dh
 
 
 @kernel
-def gru_step(h, gx, gh, x, wx, wh, bx, bh):
-    """One step for sampling: update h (B, H) in place from x (B, In); gx and gh (B, 3H) are scratch."""
+def gru_step(h, gx, gh):
+    """One step for sampling: update h (B, H) in place from the gate pre-activations, gx
+    (B, 3H) the input part (x wx^T + bx) and gh (B, 3H) the recurrent part (h wh^T + bh)."""
     B, H = h.shape
-    np.dot(x, wx.T, gx)
-    np.dot(h, wh.T, gh)
     for b in range(B):
+        xa, ha, hb = gx[b], gh[b], h[b]
         for j in range(H):
-            r = sigmoid(gx[b, j] + bx[j] + gh[b, j] + bh[j])
-            z = sigmoid(gx[b, H + j] + bx[H + j] + gh[b, H + j] + bh[H + j])
-            n = tanh(gx[b, 2 * H + j] + bx[2 * H + j] + r * (gh[b, 2 * H + j] + bh[2 * H + j]))
-            h[b, j] = (1 - z) * n + z * h[b, j]
+            r = sigmoid(xa[j] + ha[j])
+            z = sigmoid(xa[H + j] + ha[H + j])
+            n = tanh(xa[2 * H + j] + r * ha[2 * H + j])
+            hb[j] = (1 - z) * n + z * hb[j]

@@ -103,20 +103,17 @@ def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, d
 
 
 @kernel
-def lstm_step(h, c, gates, gh, x, wx, wh, bx, bh):
-    """One step for sampling: update h and c (B, H) in place from x (B, In).
-
-    gates and gh (B, 4H) are scratch.
-    """
+def lstm_step(h, c, gx, gh):
+    """One step for sampling: update h and c (B, H) in place from the gate pre-activations,
+    gx (B, 4H) the input part (x wx^T + bx) and gh (B, 4H) the recurrent part (h wh^T + bh)."""
     B, H = h.shape
-    np.dot(x, wx.T, gates)
-    np.dot(h, wh.T, gh)
     for b in range(B):
+        xa, ha, hb, cb = gx[b], gh[b], h[b], c[b]
         for j in range(H):
-            i = sigmoid(gates[b, j] + gh[b, j] + bx[j] + bh[j])
-            f = sigmoid(gates[b, H + j] + gh[b, H + j] + bx[H + j] + bh[H + j])
-            g = tanh(gates[b, 2 * H + j] + gh[b, 2 * H + j] + bx[2 * H + j] + bh[2 * H + j])
-            o = sigmoid(gates[b, 3 * H + j] + gh[b, 3 * H + j] + bx[3 * H + j] + bh[3 * H + j])
-            cn = f * c[b, j] + i * g
-            c[b, j] = cn
-            h[b, j] = o * tanh(cn)
+            i = sigmoid(xa[j] + ha[j])
+            f = sigmoid(xa[H + j] + ha[H + j])
+            g = tanh(xa[2 * H + j] + ha[2 * H + j])
+            o = sigmoid(xa[3 * H + j] + ha[3 * H + j])
+            cn = f * cb[j] + i * g
+            cb[j] = cn
+            hb[j] = o * tanh(cn)

@@ -69,11 +69,11 @@ def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, x,
 
 
 @kernel
-def rnn_step(h, gx, gh, x, wx, wh, bx, bh):
-    """One step for sampling: update h (B, H) in place from x (B, In); gx and gh (B, H) are scratch."""
+def rnn_step(h, gx, gh):
+    """One step for sampling: update h (B, H) in place from the pre-activation's input part
+    gx (B, H) (x wx^T + bx) and recurrent part gh (B, H) (h wh^T + bh)."""
     B, H = h.shape
-    np.dot(x, wx.T, gx)
-    np.dot(h, wh.T, gh)
     for b in range(B):
+        xa, ha, hb = gx[b], gh[b], h[b]
         for j in range(H):
-            h[b, j] = tanh(gx[b, j] + gh[b, j] + bx[j] + bh[j])
+            hb[j] = tanh(xa[j] + ha[j])
