@@ -10,6 +10,7 @@ from charrnn.config import GATES
 from charrnn.kernels.gru import gru_backward, gru_forward, gru_step
 from charrnn.kernels.jit import WEIGHT_LEFT_MIN
 from charrnn.kernels.lstm import lstm_backward, lstm_forward, lstm_step
+from charrnn.kernels.projection import input_backward, input_forward
 from charrnn.kernels.rnn import rnn_backward, rnn_forward, rnn_step
 
 CELLS = ("rnn", "lstm", "gru")
@@ -25,12 +26,14 @@ def make_inputs(cell, dtype, seed=0, T=T):
 
 
 def forward(cell, a):
-    """Run the kernel; return (outputs (T, B, H), final h, final c or None, saved activations)."""
+    """Run the input projection and the cell kernel; return (outputs (T, B, H), final h,
+    final c or None, saved activations)."""
     T_, dtype, G = a["x"].shape[0], a["x"].dtype, GATES[cell]
     hs = np.zeros((T_ + 1, B, H), dtype)
     acts = np.zeros((T_, B, G * H), dtype)
+    input_forward(acts, a["x"], a["wx"])
     scratch = (np.zeros((B, G * H), dtype), np.zeros((G * H, B), dtype), np.zeros((H, B), dtype))
-    args = (a["x"], a["wx"], a["wh"], a["bx"], a["bh"], a["h0"])
+    args = (a["wh"], a["bx"], a["bh"], a["h0"])
     if cell == "lstm":
         cs = np.zeros((T_ + 1, B, H), dtype)
         lstm_forward(hs, cs, acts, *scratch, *args, a["c0"])
@@ -49,8 +52,8 @@ def backward(cell, a, saved, dhs, dhT, dcT):
     g = {k: np.zeros_like(a[k]) for k in ("x", "wx", "wh", "bx", "bh", "h0", "c0")}
     dacts = np.zeros((T_, B, G * H), dtype)
     scratch = (np.zeros((H, G * H), dtype), np.zeros((G * H, B), dtype), np.zeros((H, B), dtype))
-    outs = (g["x"], g["wx"], g["wh"], g["bx"], g["bh"], g["h0"])
-    ins = (a["x"], a["wx"], a["wh"], saved["hs"])
+    outs = (g["wh"], g["bx"], g["bh"], g["h0"])
+    ins = (a["wh"], saved["hs"])
     if cell == "lstm":
         lstm_backward(*outs, g["c0"], dacts, *scratch, dhs, dhT, dcT, *ins, saved["cs"], saved["acts"])
     elif cell == "gru":
@@ -58,6 +61,7 @@ def backward(cell, a, saved, dhs, dhT, dcT):
                      saved["acts"], saved["hn"])
     else:
         rnn_backward(*outs, dacts, *scratch, dhs, dhT, *ins)
+    input_backward(g["x"], g["wx"], dacts, a["x"], a["wx"])
     if cell != "lstm":
         del g["c0"]
     return g

@@ -12,18 +12,17 @@ from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
 
 
 @kernel
-def gru_forward(hs, acts, hn, gh, ght, ht, x, wx, wh, bx, bh, h0):
+def gru_forward(hs, acts, hn, gh, ght, ht, wh, bx, bh, h0):
     """Run T steps.
 
-    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, 3H), the gate
-    activations r, z, n; hn (T, B, H), the recurrent part of n before the reset gate
+    acts (T, B, 3H) holds on entry the input part of the pre-activations, x wx^T (see
+    projection.py), and on return the gate activations r, z, n. Writes hs (T+1, B, H) with
+    hs[0] = h0 and hs[t+1] = h_t; hn (T, B, H), the recurrent part of n before the reset gate
     (h wh_n^T + bh_n). gh (B, 3H), ght (3H, B) and ht (H, B) are scratch (see lstm_forward).
-    Reads x (T, B, In), wx (3H, In), wh (3H, H),
-    bx and bh (3H,), h0 (B, H).
+    Reads wh (3H, H), bx and bh (3H,), h0 (B, H).
     """
-    T, B, n_in = x.shape
+    T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, 3 * H))
     hs[0] = h0
     for t in range(T):
         if wh.size >= WEIGHT_LEFT_MIN:
@@ -48,18 +47,17 @@ def gru_forward(hs, acts, hn, gh, ght, ht, x, wx, wh, bx, bh, h0):
 
 
 @kernel
-def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dhs, dhT, x, wx, wh, hs, acts, hn):
+def gru_backward(dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dhs, dhT, wh, hs, acts, hn):
     """Backpropagate through the T steps of gru_forward.
 
-    Writes dx (T, B, In), dwx (3H, In), dwh (3H, H), dbx and dbh (3H,), dh0 (B, H).
-    dacts (T, B, 3H) and dgh (T, B, 3H) are scratch: gradients of the input and of the
-    recurrent pre-activations (they differ in the n block, where the reset gate sits);
-    dhz (B, H), wht (H, 3H), dat (3H, B) and dht (H, B) are scratch too.
-    Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT (B, H), with respect
-    to the final state; x, wx, wh, hs, acts, hn as gru_forward left them.
+    Writes dwh (3H, H), dbx and dbh (3H,), dh0 (B, H), and dacts (T, B, 3H), the gradients
+    of the input part of the pre-activations (projection.py takes the input's and wx's from
+    them). dgh (T, B, 3H) is scratch: the gradients of the recurrent part (they differ from
+    dacts in the n block, where the reset gate sits); dhz (B, H), wht (H, 3H), dat (3H, B) and
+    dht (H, B) are scratch too. Reads dhs (T, B, H), the loss gradient with respect to each
+    h_t; dhT (B, H), with respect to the final state; wh, hs, acts, hn as gru_forward left them.
     """
-    T, B, n_in = x.shape
-    H = dh0.shape[1]
+    T, B, H = dhs.shape
     dh0[:] = dhT
     weight_left = wh.size >= WEIGHT_LEFT_MIN
     if weight_left:
@@ -94,8 +92,6 @@ def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dh
     da_all = dacts.reshape(T * B, 3 * H)
     dgh_all = dgh.reshape(T * B, 3 * H)
     np.dot(dgh_all.T, hs[:T].reshape(T * B, H), dwh)
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
     dbx[:] = 0
     dbh[:] = 0
     for row in range(T * B):

@@ -11,17 +11,17 @@ from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
 
 
 @kernel
-def lstm_forward(hs, cs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0, c0):
+def lstm_forward(hs, cs, acts, gh, ght, ht, wh, bx, bh, h0, c0):
     """Run T steps.
 
-    Writes hs (T+1, B, H) and cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t;
-    acts (T, B, 4H), the gate activations i, f, g, o. gh (B, 4H) is scratch, and so are ght
-    (4H, B) and ht (H, B) when the recurrent GEMM runs weight on the left (WEIGHT_LEFT_MIN).
-    Reads x (T, B, In), wx (4H, In), wh (4H, H), bx and bh (4H,), h0 and c0 (B, H).
+    acts (T, B, 4H) holds on entry the input part of the pre-activations, x wx^T (see
+    projection.py), and on return the gate activations i, f, g, o. Writes hs (T+1, B, H) and
+    cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t. gh (B, 4H) is scratch, and
+    so are ght (4H, B) and ht (H, B) when the recurrent GEMM runs weight on the left
+    (WEIGHT_LEFT_MIN). Reads wh (4H, H), bx and bh (4H,), h0 and c0 (B, H).
     """
-    T, B, n_in = x.shape
+    T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, 4 * H))
     bias = bx + bh
     hs[0] = h0
     cs[0] = c0
@@ -50,17 +50,17 @@ def lstm_forward(hs, cs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0, c0):
 
 
 @kernel
-def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, dhT, dcT, x, wx, wh, hs, cs, acts):
+def lstm_backward(dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, dhT, dcT, wh, hs, cs, acts):
     """Backpropagate through the T steps of lstm_forward.
 
-    Writes dx (T, B, In), dwx (4H, In), dwh (4H, H), dbx and dbh (4H,), dh0 and dc0 (B, H);
-    dacts (T, B, 4H) is scratch (gradients of the gate pre-activations), and so are wht
-    (H, 4H), dat (4H, B) and dht (H, B) when the recurrent GEMM runs weight on the left.
-    Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT and dcT (B, H), with
-    respect to the final state; and x, wx, wh, hs, cs, acts as lstm_forward left them.
+    Writes dwh (4H, H), dbx and dbh (4H,), dh0 and dc0 (B, H), and dacts (T, B, 4H), the
+    gradients of the gate pre-activations, from which projection.py takes the input's and
+    wx's. wht (H, 4H), dat (4H, B) and dht (H, B) are scratch when the recurrent GEMM runs
+    weight on the left. Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT
+    and dcT (B, H), with respect to the final state; and wh, hs, cs, acts as lstm_forward
+    left them.
     """
-    T, B, n_in = x.shape
-    H = dh0.shape[1]
+    T, B, H = dhs.shape
     dh0[:] = dhT
     dc0[:] = dcT
     weight_left = wh.size >= WEIGHT_LEFT_MIN
@@ -92,8 +92,6 @@ def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, d
             np.dot(dacts[t], wh, dh0)
     da_all = dacts.reshape(T * B, 4 * H)
     np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
     dbx[:] = 0
     for r in range(T * B):
         row = da_all[r]

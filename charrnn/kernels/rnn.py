@@ -6,17 +6,15 @@ from .jit import WEIGHT_LEFT_MIN, kernel, tanh, transpose_into
 
 
 @kernel
-def rnn_forward(hs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0):
+def rnn_forward(hs, acts, gh, ght, ht, wh, bx, bh, h0):
     """Run T steps.
 
-    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, H) is scratch for the
-    input projection; gh (B, H), ght and ht (H, B) are scratch (see lstm_forward).
-    Reads x (T, B, In), wx (H, In), wh (H, H),
-    bx and bh (H,), h0 (B, H).
+    acts (T, B, H) holds the input part of the pre-activations, x wx^T (see projection.py).
+    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; gh (B, H), ght and ht (H, B)
+    are scratch (see lstm_forward). Reads wh (H, H), bx and bh (H,), h0 (B, H).
     """
-    T, B, n_in = x.shape
+    T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, H))
     hs[0] = h0
     for t in range(T):
         if wh.size >= WEIGHT_LEFT_MIN:
@@ -32,15 +30,15 @@ def rnn_forward(hs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0):
 
 
 @kernel
-def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, x, wx, wh, hs):
+def rnn_backward(dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, wh, hs):
     """Backpropagate through the T steps of rnn_forward.
 
-    Writes dx (T, B, In), dwx (H, In), dwh (H, H), dbx and dbh (H,), dh0 (B, H); dacts
-    (T, B, H), wht (H, H), dat and dht (H, B) are scratch. Reads dhs (T, B, H), the loss gradient with respect to each h_t;
-    dhT (B, H), with respect to the final state; x, wx, wh and hs as rnn_forward left them.
+    Writes dwh (H, H), dbx and dbh (H,), dh0 (B, H), and dacts (T, B, H), the gradients of
+    the pre-activations (projection.py takes the input's and wx's from them); wht (H, H), dat
+    and dht (H, B) are scratch. Reads dhs (T, B, H), the loss gradient with respect to each
+    h_t; dhT (B, H), with respect to the final state; wh and hs as rnn_forward left them.
     """
-    T, B, n_in = x.shape
-    H = dh0.shape[1]
+    T, B, H = dhs.shape
     dh0[:] = dhT
     weight_left = wh.size >= WEIGHT_LEFT_MIN
     if weight_left:
@@ -59,8 +57,6 @@ def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, x,
             np.dot(da, wh, dh0)
     da_all = dacts.reshape(T * B, H)
     np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
     dbx[:] = 0
     for r in range(T * B):
         for k in range(H):
