@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .kernels.embedding import embedding_backward, embedding_forward
+from .kernels.gemm import packed_size, scratch_size
 from .kernels.gru import gru_backward, gru_forward
 from .kernels.head import head_backward, head_forward_backward, head_loss
 from .kernels.lstm import lstm_backward, lstm_forward
@@ -36,6 +37,16 @@ def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np
     return views
 
 
+def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
+    """The most scratch any product of a window (T, B) needs (see kernels/gemm.py)."""
+    V, E, H, GH, N = cfg.vocab_size, cfg.embed, cfg.hidden, cfg.gates * cfg.hidden, T * B
+    products = [(N, V, H), (N, H, V), (V, H, N), (GH, H, N), (V, E, GH), (GH, E, V)]
+    for n_in in {E, H}:
+        products += [(N, GH, n_in), (GH, n_in, N), (N, n_in, GH)]
+    return max([scratch_size(*mnk, dtype) for mnk in products]
+               + [packed_size(B, GH, H, dtype), packed_size(B, H, GH, dtype)])
+
+
 class _Workspace:
     """Activations and scratch for one window shape (T, B); reused from step to step."""
 
@@ -49,11 +60,7 @@ class _Workspace:
         self.acts = [z(T, B, G * H) for _ in range(L)]
         self.dropped = [z(T, B, H) for _ in range(L)] if cfg.dropout > 0 else None
         self.gh = z(B, G * H)
-        self.ght = z(G * H, B)
-        self.ht = z(H, B)
-        self.wht = z(H, G * H)
-        self.dat = z(G * H, B)
-        self.dht = z(H, B)
+        self.scratch = z(_scratch_elements(cfg, T, B, dtype))
         self.logits = z(T * B, cfg.vocab_size)
         self.dlogits = z(T * B, cfg.vocab_size)
         self.dacts = z(T, B, G * H)
@@ -86,6 +93,7 @@ class Model:
         self._shard_grads: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._table: np.ndarray | None = None
+        self._table_scratch: np.ndarray | None = None
 
     # ---- set-up -------------------------------------------------------------------------
     def init_weights(self, rng: np.random.Generator) -> None:
@@ -170,15 +178,15 @@ class Model:
             if inp is None:
                 table_gather(acts, x, table)
             else:
-                input_forward(acts, inp, wx)
+                input_forward(acts, inp, wx, ws.scratch)
             if cfg.cell == "lstm":
                 cs = ws.cs[layer]
-                lstm_forward(hs, cs, acts, ws.gh, ws.ght, ws.ht, wh, bx, bh, h0, state[layer, 1])
+                lstm_forward(hs, cs, acts, ws.gh, ws.scratch, wh, bx, bh, h0, state[layer, 1])
                 state[layer, 1] = cs[T]
             elif cfg.cell == "gru":
-                gru_forward(hs, acts, ws.hn[layer], ws.gh, ws.ght, ws.ht, wh, bx, bh, h0)
+                gru_forward(hs, acts, ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, h0)
             else:
-                rnn_forward(hs, acts, ws.gh, ws.ght, ws.ht, wh, bx, bh, h0)
+                rnn_forward(hs, acts, ws.gh, ws.scratch, wh, bx, bh, h0)
             state[layer, 0] = hs[T]
             out = hs[1:]
             if masks is not None:
@@ -194,9 +202,12 @@ class Model:
         shard_B = -(-B // min(self.threads, B))
         if self.config.vocab_size > T * shard_B:
             return None
+        cfg = self.config
         if self._table is None:
-            self._table = np.zeros((self.config.vocab_size, self.config.gates * self.config.hidden), self.dtype)
-        table_forward(self._table, self.params["embed"], self.params["layer0.wx"])
+            self._table = np.zeros((cfg.vocab_size, cfg.gates * cfg.hidden), self.dtype)
+            self._table_scratch = np.zeros(scratch_size(cfg.vocab_size, cfg.gates * cfg.hidden, cfg.embed, self.dtype),
+                                           self.dtype)
+        table_forward(self._table, self.params["embed"], self.params["layer0.wx"], self._table_scratch)
         return self._table
 
     def loss(self, x: np.ndarray, y: np.ndarray, state: np.ndarray) -> float:
@@ -209,7 +220,8 @@ class Model:
         def shard_loss(k, xs, ys, st):
             ws = self._workspace(T, xs.shape[1], k)
             top = self._forward(ws, xs, st, None, table)
-            return head_loss(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ys.reshape(-1))
+            return head_loss(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ys.reshape(-1),
+                             ws.scratch)
 
         return sum(self._over_shards(x, y, state, shard_loss))
 
@@ -274,8 +286,9 @@ class Model:
         N = T * B
         top = self._forward(ws, x, state, masks, table)
         total = head_forward_backward(ws.dlogits, ws.logits, top.reshape(N, -1), p["head.w"], p["head.b"],
-                                      y.reshape(N), weight)
-        head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"])
+                                      y.reshape(N), weight, ws.scratch)
+        head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"],
+                      ws.scratch)
         dtop = ws.dtop
         zero = ws.zero_state
         for layer in range(cfg.layers - 1, -1, -1):
@@ -285,18 +298,18 @@ class Model:
             grads = (g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
             ds = dstate[layer]
             if cfg.cell == "lstm":
-                lstm_backward(*grads, ds[0], ds[1], ws.dacts, ws.wht, ws.dat, ws.dht, dtop, zero[0], zero[1], wh,
+                lstm_backward(*grads, ds[0], ds[1], ws.dacts, ws.scratch, dtop, zero[0], zero[1], wh,
                               ws.hs[layer], ws.cs[layer], ws.acts[layer])
             elif cfg.cell == "gru":
-                gru_backward(*grads, ds[0], ws.dacts, ws.dgh, ws.dhz, ws.wht, ws.dat, ws.dht, dtop, zero[0], wh,
+                gru_backward(*grads, ds[0], ws.dacts, ws.dgh, ws.dhz, ws.scratch, dtop, zero[0], wh,
                              ws.hs[layer], ws.acts[layer], ws.hn[layer])
             else:
-                rnn_backward(*grads, ds[0], ws.dacts, ws.wht, ws.dat, ws.dht, dtop, zero[0], wh, ws.hs[layer])
+                rnn_backward(*grads, ds[0], ws.dacts, ws.scratch, dtop, zero[0], wh, ws.hs[layer])
             inp, wx, dwx = ws.inputs[layer], p[f"layer{layer}.wx"], g[f"layer{layer}.wx"]
             if inp is None:
-                table_backward(g["embed"], dwx, ws.dtable, ws.dacts, x, p["embed"], wx)
+                table_backward(g["embed"], dwx, ws.dtable, ws.dacts, x, p["embed"], wx, ws.scratch)
             else:
-                input_backward(ws.dinput[layer], dwx, ws.dacts, inp, wx)
+                input_backward(ws.dinput[layer], dwx, ws.dacts, inp, wx, ws.scratch)
                 dtop = ws.dinput[layer]
         if table is None:
             embedding_backward(g["embed"], dtop, x)

@@ -65,10 +65,9 @@ def stderr_is_terminal() -> bool:
         return False
 
 
-def load_core(threads: int | None = None, quiet: bool = False, blas: bool = True) -> int:
-    """Prepare the Numba cache and the threads; call before importing the core. Returns
-    the number of threads the model should run on. Without `blas` (generation, whose kernels
-    call no BLAS), BLAS is left alone and SciPy, its slowest import, is never loaded."""
+def load_core(threads: int | None = None, quiet: bool = False) -> int:
+    """Prepare the Numba cache; call before importing the core. Returns the number of
+    threads the model should run on."""
     from .. import runtime
 
     message = runtime.prepare()
@@ -76,7 +75,7 @@ def load_core(threads: int | None = None, quiet: bool = False, blas: bool = True
         notice(message, quiet)
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    return runtime.set_threads(threads) if blas else threads or 1
+    return runtime.thread_count(threads)
 
 
 def read_sources(files: tuple[str, ...]) -> str:

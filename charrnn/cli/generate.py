@@ -41,7 +41,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         from ..corpus import decode_utf8
 
         prime = decode_utf8(prime_file.read(), prime_file.name)
-    load_core(1, blas=False)
+    load_core(1)
 
     import numpy as np
 

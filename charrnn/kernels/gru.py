@@ -6,31 +6,28 @@
     h_t = (1 - z) * n + z * h_{t-1}
 """
 
-import numpy as np
-
-from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
+from .gemm import matmul, matmul_packed, pack_rows, pack_weight, packed_views
+from .jit import kernel, sigmoid, tanh
 
 
 @kernel
-def gru_forward(hs, acts, hn, gh, ght, ht, wh, bx, bh, h0):
+def gru_forward(hs, acts, hn, gh, scratch, wh, bx, bh, h0):
     """Run T steps.
 
     acts (T, B, 3H) holds on entry the input part of the pre-activations, x wx^T (see
     projection.py), and on return the gate activations r, z, n. Writes hs (T+1, B, H) with
     hs[0] = h0 and hs[t+1] = h_t; hn (T, B, H), the recurrent part of n before the reset gate
-    (h wh_n^T + bh_n). gh (B, 3H), ght (3H, B) and ht (H, B) are scratch (see lstm_forward).
+    (h wh_n^T + bh_n). gh (B, 3H) and scratch (packed_size(B, 3H, H) elements) are scratch.
     Reads wh (3H, H), bx and bh (3H,), h0 (B, H).
     """
     T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
     hs[0] = h0
+    ap, wp, edge = packed_views(scratch, B, 3 * H, H)
+    pack_weight(wp, wh, False)
     for t in range(T):
-        if wh.size >= WEIGHT_LEFT_MIN:
-            transpose_into(ht, hs[t])
-            np.dot(wh, ht, ght)
-            transpose_into(gh, ght)
-        else:
-            np.dot(hs[t], wh.T, gh)
+        pack_rows(ap, hs[t], False)
+        matmul_packed(gh, ap, wp, edge, False)
         for b in range(B):
             # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
             a, g_rec, u = acts[t, b], gh[b], hn[t, b]
@@ -47,21 +44,21 @@ def gru_forward(hs, acts, hn, gh, ght, ht, wh, bx, bh, h0):
 
 
 @kernel
-def gru_backward(dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dhs, dhT, wh, hs, acts, hn):
+def gru_backward(dwh, dbx, dbh, dh0, dacts, dgh, dhz, scratch, dhs, dhT, wh, hs, acts, hn):
     """Backpropagate through the T steps of gru_forward.
 
     Writes dwh (3H, H), dbx and dbh (3H,), dh0 (B, H), and dacts (T, B, 3H), the gradients
     of the input part of the pre-activations (projection.py takes the input's and wx's from
     them). dgh (T, B, 3H) is scratch: the gradients of the recurrent part (they differ from
-    dacts in the n block, where the reset gate sits); dhz (B, H), wht (H, 3H), dat (3H, B) and
-    dht (H, B) are scratch too. Reads dhs (T, B, H), the loss gradient with respect to each
-    h_t; dhT (B, H), with respect to the final state; wh, hs, acts, hn as gru_forward left them.
+    dacts in the n block, where the reset gate sits); dhz (B, H) and scratch (the larger of
+    packed_size(B, H, 3H) and scratch_size(3H, H, T*B) elements) are scratch too. Reads dhs
+    (T, B, H), the loss gradient with respect to each h_t; dhT (B, H), with respect to the
+    final state; wh, hs, acts, hn as gru_forward left them.
     """
     T, B, H = dhs.shape
     dh0[:] = dhT
-    weight_left = wh.size >= WEIGHT_LEFT_MIN
-    if weight_left:
-        transpose_into(wht, wh)
+    ap, wp, edge = packed_views(scratch, B, H, 3 * H)
+    pack_weight(wp, wh, True)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             a, da, drh = acts[t, b], dacts[t, b], dgh[t, b]
@@ -82,16 +79,12 @@ def gru_backward(dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dhs, dhT, w
                 da_z[j] = dh[j] * (h_prev[j] - n[j]) * z[j] * (1 - z[j])
                 drh_z[j] = da_z[j]
                 dh_direct[j] = dh[j] * z[j]
-        if weight_left:
-            transpose_into(dat, dgh[t])
-            np.dot(wht, dat, dht)
-            transpose_into(dh0, dht)
-        else:
-            np.dot(dgh[t], wh, dh0)
+        pack_rows(ap, dgh[t], False)
+        matmul_packed(dh0, ap, wp, edge, False)
         dh0 += dhz
     da_all = dacts.reshape(T * B, 3 * H)
     dgh_all = dgh.reshape(T * B, 3 * H)
-    np.dot(dgh_all.T, hs[:T].reshape(T * B, H), dwh)
+    matmul(dwh, dgh_all, hs[:T].reshape(T * B, H), True, True, scratch)
     dbx[:] = 0
     dbh[:] = 0
     for row in range(T * B):

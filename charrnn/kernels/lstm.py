@@ -5,33 +5,30 @@
     c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
 """
 
-import numpy as np
-
-from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
+from .gemm import matmul, matmul_packed, pack_rows, pack_weight, packed_views
+from .jit import kernel, sigmoid, tanh
 
 
 @kernel
-def lstm_forward(hs, cs, acts, gh, ght, ht, wh, bx, bh, h0, c0):
+def lstm_forward(hs, cs, acts, gh, scratch, wh, bx, bh, h0, c0):
     """Run T steps.
 
     acts (T, B, 4H) holds on entry the input part of the pre-activations, x wx^T (see
     projection.py), and on return the gate activations i, f, g, o. Writes hs (T+1, B, H) and
-    cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t. gh (B, 4H) is scratch, and
-    so are ght (4H, B) and ht (H, B) when the recurrent GEMM runs weight on the left
-    (WEIGHT_LEFT_MIN). Reads wh (4H, H), bx and bh (4H,), h0 and c0 (B, H).
+    cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t. gh (B, 4H) and scratch
+    (packed_size(B, 4H, H) elements) are scratch. Reads wh (4H, H), bx and bh (4H,), h0 and
+    c0 (B, H).
     """
     T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
     bias = bx + bh
     hs[0] = h0
     cs[0] = c0
+    ap, wp, edge = packed_views(scratch, B, 4 * H, H)
+    pack_weight(wp, wh, False)
     for t in range(T):
-        if wh.size >= WEIGHT_LEFT_MIN:
-            transpose_into(ht, hs[t])
-            np.dot(wh, ht, ght)
-            transpose_into(gh, ght)
-        else:
-            np.dot(hs[t], wh.T, gh)
+        pack_rows(ap, hs[t], False)
+        matmul_packed(gh, ap, wp, edge, False)
         for b in range(B):
             # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
             a, g_rec = acts[t, b], gh[b]
@@ -50,22 +47,20 @@ def lstm_forward(hs, cs, acts, gh, ght, ht, wh, bx, bh, h0, c0):
 
 
 @kernel
-def lstm_backward(dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, dhT, dcT, wh, hs, cs, acts):
+def lstm_backward(dwh, dbx, dbh, dh0, dc0, dacts, scratch, dhs, dhT, dcT, wh, hs, cs, acts):
     """Backpropagate through the T steps of lstm_forward.
 
     Writes dwh (4H, H), dbx and dbh (4H,), dh0 and dc0 (B, H), and dacts (T, B, 4H), the
     gradients of the gate pre-activations, from which projection.py takes the input's and
-    wx's. wht (H, 4H), dat (4H, B) and dht (H, B) are scratch when the recurrent GEMM runs
-    weight on the left. Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT
-    and dcT (B, H), with respect to the final state; and wh, hs, cs, acts as lstm_forward
-    left them.
+    wx's. scratch holds the larger of packed_size(B, H, 4H) and scratch_size(4H, H, T*B)
+    elements. Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT and dcT
+    (B, H), with respect to the final state; and wh, hs, cs, acts as lstm_forward left them.
     """
     T, B, H = dhs.shape
     dh0[:] = dhT
     dc0[:] = dcT
-    weight_left = wh.size >= WEIGHT_LEFT_MIN
-    if weight_left:
-        transpose_into(wht, wh)
+    ap, wp, edge = packed_views(scratch, B, H, 4 * H)
+    pack_weight(wp, wh, True)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             a, da = acts[t, b], dacts[t, b]
@@ -84,14 +79,10 @@ def lstm_backward(dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, dhT, dcT, 
             for j in range(H):
                 da_f[j] = dc[j] * c_prev[j] * f[j] * (1 - f[j])
                 dc[j] *= f[j]
-        if weight_left:
-            transpose_into(dat, dacts[t])
-            np.dot(wht, dat, dht)
-            transpose_into(dh0, dht)
-        else:
-            np.dot(dacts[t], wh, dh0)
+        pack_rows(ap, dacts[t], False)
+        matmul_packed(dh0, ap, wp, edge, False)
     da_all = dacts.reshape(T * B, 4 * H)
-    np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
+    matmul(dwh, da_all, hs[:T].reshape(T * B, H), True, True, scratch)
     dbx[:] = 0
     for r in range(T * B):
         row = da_all[r]

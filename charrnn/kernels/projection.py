@@ -7,33 +7,34 @@ table is cheaper to compute than the window's GEMM, and its gradients reduce to 
 pre-activation gradients per character: for an LSTM 2x256 with V = 65 and 32x64 windows that
 removes a quarter of the training arithmetic. Both routes are the same function of the
 parameters; only the order of the float sums differs.
+
+`scratch` (1-D) in each holds at least gemm.scratch_size elements for its products.
 """
 
-import numpy as np
-
+from .gemm import matmul
 from .jit import kernel
 
 
 @kernel
-def input_forward(acts, x, wx):
+def input_forward(acts, x, wx, scratch):
     """acts (T, B, G*H) = x (T, B, In) wx^T, wx (G*H, In)."""
     T, B, n_in = x.shape
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, wx.shape[0]))
+    matmul(acts.reshape(T * B, wx.shape[0]), x.reshape(T * B, n_in), wx, False, False, scratch)
 
 
 @kernel
-def input_backward(dx, dwx, dacts, x, wx):
+def input_backward(dx, dwx, dacts, x, wx, scratch):
     """Write dx (T, B, In) = dacts wx and dwx (G*H, In) = dacts^T x from dacts (T, B, G*H)."""
     T, B, n_in = x.shape
     da_all = dacts.reshape(T * B, wx.shape[0])
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
+    matmul(dwx, da_all, x.reshape(T * B, n_in), True, True, scratch)
+    matmul(dx.reshape(T * B, n_in), da_all, wx, False, True, scratch)
 
 
 @kernel
-def table_forward(table, embed, wx):
+def table_forward(table, embed, wx, scratch):
     """table (V, G*H) = embed (V, E) wx^T, wx (G*H, E)."""
-    np.dot(embed, wx.T, table)
+    matmul(table, embed, wx, False, False, scratch)
 
 
 @kernel
@@ -46,7 +47,7 @@ def table_gather(acts, ids, table):
 
 
 @kernel
-def table_backward(dembed, dwx, dtable, dacts, ids, embed, wx):
+def table_backward(dembed, dwx, dtable, dacts, ids, embed, wx, scratch):
     """Write dembed (V, E) and dwx (G*H, E) from dacts (T, B, G*H), the gradients of the rows
     gathered at ids (T, B); dtable (V, G*H) is scratch (their sums per character)."""
     T, B = ids.shape
@@ -54,5 +55,5 @@ def table_backward(dembed, dwx, dtable, dacts, ids, embed, wx):
     for t in range(T):
         for b in range(B):
             dtable[ids[t, b]] += dacts[t, b]
-    np.dot(dtable, wx, dembed)
-    np.dot(dtable.T, embed, dwx)
+    matmul(dembed, dtable, wx, False, True, scratch)
+    matmul(dwx, dtable, embed, True, True, scratch)
