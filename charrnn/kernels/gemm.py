@@ -134,26 +134,36 @@ def pack_weight(wp, w, transposed):
 @kernel
 def pack_rows(ap, a, transposed):
     """Pack A for matmul_packed: ap (Q, K, MR) with ap[q, k, r] = A[q*MR + r, k], where A is
-    a (M, K), or a^T when `transposed` (a is (K, M)); zero where q*MR + r >= M."""
-    Q, K, rows = ap.shape
+    a (M, K), or a^T when `transposed` (a is (K, M)); zero where q*MR + r >= M.
+    The copies run over the constant MR, so each ap[q, k] is written as one vector."""
+    Q, K, _ = ap.shape
     M = a.shape[1] if transposed else a.shape[0]
-    for q in range(Q):
-        m_valid = min(rows, M - q * rows)
-        if transposed:
+    full = M // MR
+    if transposed:
+        for k in range(K):
+            src = a[k]
+            for q in range(full):
+                dst = ap[q, k]
+                for r in range(MR):
+                    dst[r] = src[q * MR + r]
+    else:
+        for q in range(full):
+            block = a[q * MR:(q + 1) * MR]
             for k in range(K):
-                row, src = ap[q, k], a[k]
-                for r in range(m_valid):
-                    row[r] = src[q * rows + r]
-                for r in range(m_valid, rows):
-                    row[r] = 0
-        else:
-            for r in range(m_valid):
-                src = a[q * rows + r]
-                for k in range(K):
-                    ap[q, k, r] = src[k]
-            for k in range(K):
-                for r in range(m_valid, rows):
-                    ap[q, k, r] = 0
+                dst = ap[q, k]
+                for r in range(MR):
+                    dst[r] = block[r, k]
+    for q in range(full, Q):
+        for k in range(K):
+            dst = ap[q, k]
+            for r in range(MR):
+                m = q * MR + r
+                if m >= M:
+                    dst[r] = 0
+                elif transposed:
+                    dst[r] = a[k, m]
+                else:
+                    dst[r] = a[m, k]
 
 
 @kernel
