@@ -125,6 +125,14 @@ def test_sample_due_by_steps_or_by_clock(monkeypatch):
     assert by_clock.due(2)
 
 
+def test_default_prime_is_a_newline_or_the_first_character():
+    from charrnn.cli.watch import default_prime
+    from charrnn.vocab import Vocab
+
+    assert default_prime(Vocab.from_text("ab\nba"), "ab\nba") == "\n"
+    assert default_prime(Vocab.from_text("to be"), "to be") == "t"
+
+
 def test_quiet_shows_no_samples(corpus, tmp_path):
     result = ok("train", corpus, *TINY, "--steps", 10, "--sample-every", 5, "-q", "--out", tmp_path / "run")
     assert result.stderr == ""

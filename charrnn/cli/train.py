@@ -73,11 +73,13 @@ DEFAULT_EPOCHS = 10
               help="Characters generated per --sample-every sample.")
 @click.option("--sample-temperature", type=float, default=0.8, show_default=True,
               help="Temperature of --sample-every samples.")
-@click.option("--sample-prime", help="Text --sample-every samples start from (default: a newline).")
+@click.option("--sample-prime", help="Text --sample-every samples start from (default: a newline, or the "
+              "text's first character when it has none).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notices on stderr (errors still).")
-@click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end (with --dry-run, "
+              "the estimates).")
 def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, optimizer, clip, schedule,
                   warmup, decay_every, decay_rate, steps, epochs, seconds, val_frac, eval_every, seed, threads,
                   out, name, save_every, keep, resume_from, init_from, sample_every, sample_length,
