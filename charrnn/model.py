@@ -74,6 +74,14 @@ class _Workspace:
         self.masks: list[np.ndarray] | None = None
 
 
+def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32) -> int:
+    """Bytes of the activations and scratch that a window of shape (T, B) keeps. Counted on
+    a real workspace: np.zeros leaves large arrays' pages untouched, so this costs no memory."""
+    ws = _Workspace(config, T, B, dtype)
+    arrays = [a for value in vars(ws).values() for a in (value if isinstance(value, list) else [value])]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
 class Model:
     """A character-level language model of the shape `config`, in float32 or float64, whose
     windows run on up to `threads` threads."""

@@ -52,6 +52,16 @@ class StepsOrDuration(click.ParamType):
         return ("seconds", Duration().convert(text, param, ctx))
 
 
+def format_duration(seconds: float) -> str:
+    """42s, 3m05s, 1h02m: short enough for a progress line."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def notice(message: str, quiet: bool = False) -> None:
     """A message for the user, on stderr."""
     if not quiet:
