@@ -54,7 +54,7 @@ DEFAULT_EPOCHS = 10
 @click.option("--val-frac", type=float, default=0.1, show_default=True,
               help="Fraction of the text, at its end, held out for validation.")
 @click.option("--eval-every", type=int, default=500, show_default=True, help="Validate every this many steps.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and dropout.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for weights and dropout.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS",
               help="CPU threads (default: all cores; env CHARRNN_THREADS).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: checkpoints/<name>).")
