@@ -49,7 +49,7 @@ def main():
     from charrnn import runtime
 
     runtime.prepare()
-    threads = runtime.set_threads(args.threads)
+    threads = runtime.thread_count(args.threads)
     import numpy as np
 
     from charrnn import __version__, checkpoint

@@ -4,8 +4,10 @@ the user chooses another encoding or to replace bytes that do not decode."""
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -136,3 +138,54 @@ def split(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"--val-frac must be in [0, 1), got {val_frac}")
     n_val = int(len(ids) * val_frac)
     return ids[:len(ids) - n_val], ids[len(ids) - n_val:]
+
+
+@dataclass(frozen=True)
+class KnownCorpus:
+    """A public corpus charrnn can download and check (it is not shipped: third-party text)."""
+
+    name: str
+    url: str
+    sha256: str
+    size: int  # bytes
+    about: str
+
+
+KNOWN_CORPORA = {corpus.name: corpus for corpus in (
+    KnownCorpus("tinyshakespeare",
+                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+                "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1_115_394,
+                "40,000 lines of Shakespeare's plays, the file of karpathy/char-rnn (public domain text)"),
+)}
+
+
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file, or None when there is no such file."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def fetch(url: str, sha256: str, dest: Path, timeout: float = 60.0) -> Path:
+    """Download `url` into `dest`, written only when its SHA-256 is `sha256`."""
+    import urllib.error
+    import urllib.request
+
+    from .rundir import write_file
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            data = response.read()
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise InputError(f"cannot download {url}: {exc.reason}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot download {url}: {exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise InputError(f"{url} is not the expected file (SHA-256 {digest}, expected {sha256}); nothing written")
+    return write_file(dest, data)

@@ -20,10 +20,12 @@ import numpy as np
 
 from .config import ModelConfig
 from .kernels.embedding import embedding_backward, embedding_forward
-from .kernels.gru import gru_backward, gru_forward, gru_step
+from .kernels.gemm import packed_size, scratch_size
+from .kernels.gru import gru_backward, gru_forward
 from .kernels.head import head_backward, head_forward_backward, head_loss
-from .kernels.lstm import lstm_backward, lstm_forward, lstm_step
-from .kernels.rnn import rnn_backward, rnn_forward, rnn_step
+from .kernels.lstm import lstm_backward, lstm_forward
+from .kernels.projection import input_backward, input_forward, table_backward, table_forward, table_gather
+from .kernels.rnn import rnn_backward, rnn_forward
 
 
 def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -33,6 +35,16 @@ def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np
         views[name] = flat[offset:offset + size].reshape(shape)
         offset += size
     return views
+
+
+def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
+    """The most scratch any product of a window (T, B) needs (see kernels/gemm.py)."""
+    V, E, H, GH, N = cfg.vocab_size, cfg.embed, cfg.hidden, cfg.gates * cfg.hidden, T * B
+    products = [(N, V, H), (N, H, V), (V, H, N), (GH, H, N), (V, E, GH), (GH, E, V)]
+    for n_in in {E, H}:
+        products += [(N, GH, n_in), (GH, n_in, N), (N, n_in, GH)]
+    return max([scratch_size(*mnk, dtype) for mnk in products]
+               + [packed_size(B, GH, H, dtype), packed_size(B, H, GH, dtype)])
 
 
 class _Workspace:
@@ -48,21 +60,26 @@ class _Workspace:
         self.acts = [z(T, B, G * H) for _ in range(L)]
         self.dropped = [z(T, B, H) for _ in range(L)] if cfg.dropout > 0 else None
         self.gh = z(B, G * H)
-        self.ght = z(G * H, B)
-        self.ht = z(H, B)
-        self.wht = z(H, G * H)
-        self.dat = z(G * H, B)
-        self.dht = z(H, B)
+        self.scratch = z(_scratch_elements(cfg, T, B, dtype))
         self.logits = z(T * B, cfg.vocab_size)
         self.dlogits = z(T * B, cfg.vocab_size)
         self.dacts = z(T, B, G * H)
         self.dgh = z(T, B, G * H) if cfg.cell == "gru" else None
         self.dtop = z(T, B, H)
         self.dinput = [z(T, B, cfg.embed if layer == 0 else H) for layer in range(L)]
+        self.dtable = z(cfg.vocab_size, G * H)
         self.zero_state = z(cfg.n_states, B, H)
         self.dhz = z(B, H)
         self.inputs: list[np.ndarray] = []
         self.masks: list[np.ndarray] | None = None
+
+
+def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32) -> int:
+    """Bytes of the activations and scratch that a window of shape (T, B) keeps. Counted on
+    a real workspace: np.zeros leaves large arrays' pages untouched, so this costs no memory."""
+    ws = _Workspace(config, T, B, dtype)
+    arrays = [a for value in vars(ws).values() for a in (value if isinstance(value, list) else [value])]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
 class Model:
@@ -83,6 +100,8 @@ class Model:
         self._masks: dict[tuple[int, int], list[np.ndarray]] = {}
         self._shard_grads: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._table: np.ndarray | None = None
+        self._table_scratch: np.ndarray | None = None
 
     # ---- set-up -------------------------------------------------------------------------
     def init_weights(self, rng: np.random.Generator) -> None:
@@ -144,31 +163,38 @@ class Model:
 
     # ---- forward --------------------------------------------------------------------------
     def _forward(self, ws: _Workspace, x: np.ndarray, state: np.ndarray,
-                 masks: list[np.ndarray] | None) -> np.ndarray:
+                 masks: list[np.ndarray] | None, table: np.ndarray | None) -> np.ndarray:
         """Run the embedding and the cells over x (T, B); return the head's input (T, B, H).
 
         Writes the final state into `state` (L, S, B, H). `masks` (T, B, H) per layer, when
-        given, drop out each layer's output (training).
+        given, drop out each layer's output (training). `table` (V, G*H), when given, is
+        layer 0's input projection per character (see _input_table).
         """
         cfg, p = self.config, self.params
         T, B = x.shape
-        embedding_forward(ws.emb, x, p["embed"])
-        inp = ws.emb
+        inp = None
+        if table is None:
+            embedding_forward(ws.emb, x, p["embed"])
+            inp = ws.emb
         ws.masks = masks
         ws.inputs = []
         for layer in range(cfg.layers):
             ws.inputs.append(inp)
             wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
             bx, bh = p[f"layer{layer}.bx"], p[f"layer{layer}.bh"]
-            hs, h0 = ws.hs[layer], state[layer, 0]
+            hs, h0, acts = ws.hs[layer], state[layer, 0], ws.acts[layer]
+            if inp is None:
+                table_gather(acts, x, table)
+            else:
+                input_forward(acts, inp, wx, ws.scratch)
             if cfg.cell == "lstm":
                 cs = ws.cs[layer]
-                lstm_forward(hs, cs, ws.acts[layer], ws.gh, ws.ght, ws.ht, inp, wx, wh, bx, bh, h0, state[layer, 1])
+                lstm_forward(hs, cs, acts, ws.gh, ws.scratch, wh, bx, bh, h0, state[layer, 1])
                 state[layer, 1] = cs[T]
             elif cfg.cell == "gru":
-                gru_forward(hs, ws.acts[layer], ws.hn[layer], ws.gh, ws.ght, ws.ht, inp, wx, wh, bx, bh, h0)
+                gru_forward(hs, acts, ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, h0)
             else:
-                rnn_forward(hs, ws.acts[layer], ws.gh, ws.ght, ws.ht, inp, wx, wh, bx, bh, h0)
+                rnn_forward(hs, acts, ws.gh, ws.scratch, wh, bx, bh, h0)
             state[layer, 0] = hs[T]
             out = hs[1:]
             if masks is not None:
@@ -177,16 +203,33 @@ class Model:
             inp = out
         return inp
 
+    def _input_table(self, T: int, B: int) -> np.ndarray | None:
+        """Layer 0's input projection per character, embed wx^T (V, G*H), when that is cheaper
+        than projecting the window's T*B inputs (see kernels/projection.py); else None.
+        Computed once per window, before the batch shards read it."""
+        shard_B = -(-B // min(self.threads, B))
+        if self.config.vocab_size > T * shard_B:
+            return None
+        cfg = self.config
+        if self._table is None:
+            self._table = np.zeros((cfg.vocab_size, cfg.gates * cfg.hidden), self.dtype)
+            self._table_scratch = np.zeros(scratch_size(cfg.vocab_size, cfg.gates * cfg.hidden, cfg.embed, self.dtype),
+                                           self.dtype)
+        table_forward(self._table, self.params["embed"], self.params["layer0.wx"], self._table_scratch)
+        return self._table
+
     def loss(self, x: np.ndarray, y: np.ndarray, state: np.ndarray) -> float:
         """Summed negative log-likelihood (nats) of targets y (T, B) given inputs x (T, B),
         without dropout; carries `state` (L, S, B, H) forward in place."""
         T, B = x.shape
         p = self.params
+        table = self._input_table(T, B)
 
         def shard_loss(k, xs, ys, st):
             ws = self._workspace(T, xs.shape[1], k)
-            top = self._forward(ws, xs, st, None)
-            return head_loss(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ys.reshape(-1))
+            top = self._forward(ws, xs, st, None, table)
+            return head_loss(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ys.reshape(-1),
+                             ws.scratch)
 
         return sum(self._over_shards(x, y, state, shard_loss))
 
@@ -222,9 +265,11 @@ class Model:
             [[np.ascontiguousarray(m[:, b0:b1]) for m in masks] if len(shards) > 1 else masks for b0, b1 in shards]
         shard_dstates = [np.zeros_like(state[:, :, b0:b1]) for b0, b1 in shards]
         grads = [self.grads] + [self._extra_grads(k)[1] for k in range(1, len(shards))]
+        table = self._input_table(T, B)
 
         def shard_grad(k, xs, ys, st, ms, ds, gs):
-            return self._shard_loss_and_grad(self._workspace(T, xs.shape[1], k), xs, ys, st, ms, gs, ds, weight)
+            return self._shard_loss_and_grad(self._workspace(T, xs.shape[1], k), xs, ys, st, ms, gs, ds, weight,
+                                             table)
 
         totals = self._over_shards(x, y, state, shard_grad, shard_masks, shard_dstates, grads)
         for k in range(1, len(shards)):
@@ -241,55 +286,50 @@ class Model:
             self._shard_grads[shard] = (flat, _views(flat, self.shapes))
         return self._shard_grads[shard]
 
-    def _shard_loss_and_grad(self, ws: _Workspace, x, y, state, masks, g, dstate, weight) -> float:
+    def _shard_loss_and_grad(self, ws: _Workspace, x, y, state, masks, g, dstate, weight, table) -> float:
         """Summed NLL of one shard; writes its gradients (scaled by `weight`) into the views
         `g` and the initial-state gradient into dstate."""
         cfg, p = self.config, self.params
         T, B = x.shape
         N = T * B
-        top = self._forward(ws, x, state, masks)
+        top = self._forward(ws, x, state, masks, table)
         total = head_forward_backward(ws.dlogits, ws.logits, top.reshape(N, -1), p["head.w"], p["head.b"],
-                                      y.reshape(N), weight)
-        head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"])
+                                      y.reshape(N), weight, ws.scratch)
+        head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"],
+                      ws.scratch)
         dtop = ws.dtop
         zero = ws.zero_state
         for layer in range(cfg.layers - 1, -1, -1):
             if masks is not None:
                 dtop *= masks[layer]
-            inp = ws.inputs[layer]
-            wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
-            grads = (g[f"layer{layer}.wx"], g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
-            dx, ds = ws.dinput[layer], dstate[layer]
+            wh = p[f"layer{layer}.wh"]
+            grads = (g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
+            ds = dstate[layer]
             if cfg.cell == "lstm":
-                lstm_backward(dx, *grads, ds[0], ds[1], ws.dacts, ws.wht, ws.dat, ws.dht, dtop, zero[0], zero[1], inp, wx, wh,
+                lstm_backward(*grads, ds[0], ds[1], ws.dacts, ws.scratch, dtop, zero[0], zero[1], wh,
                               ws.hs[layer], ws.cs[layer], ws.acts[layer])
             elif cfg.cell == "gru":
-                gru_backward(dx, *grads, ds[0], ws.dacts, ws.dgh, ws.dhz, ws.wht, ws.dat, ws.dht, dtop, zero[0], inp, wx, wh,
+                gru_backward(*grads, ds[0], ws.dacts, ws.dgh, ws.dhz, ws.scratch, dtop, zero[0], wh,
                              ws.hs[layer], ws.acts[layer], ws.hn[layer])
             else:
-                rnn_backward(dx, *grads, ds[0], ws.dacts, ws.wht, ws.dat, ws.dht, dtop, zero[0], inp, wx, wh, ws.hs[layer])
-            dtop = dx
-        embedding_backward(g["embed"], dtop, x)
+                rnn_backward(*grads, ds[0], ws.dacts, ws.scratch, dtop, zero[0], wh, ws.hs[layer])
+            inp, wx, dwx = ws.inputs[layer], p[f"layer{layer}.wx"], g[f"layer{layer}.wx"]
+            if inp is None:
+                table_backward(g["embed"], dwx, ws.dtable, ws.dacts, x, p["embed"], wx, ws.scratch)
+            else:
+                input_backward(ws.dinput[layer], dwx, ws.dacts, inp, wx, ws.scratch)
+                dtop = ws.dinput[layer]
+        if table is None:
+            embedding_backward(g["embed"], dtop, x)
         return total
 
-    # ---- one step, for sampling -------------------------------------------------------------
+    # ---- one step ---------------------------------------------------------------------------
     def step(self, ids: np.ndarray, state: np.ndarray, logits: np.ndarray) -> None:
         """Advance `state` (L, S, B, H) by one character per stream, ids (B,), and write the
-        next-character logits (B, V)."""
-        cfg, p = self.config, self.params
+        next-character logits (B, V): the window forward with T = 1 (generation itself runs in
+        kernels/sampling.py; this is the reference it is tested against)."""
+        p = self.params
         B = ids.shape[0]
-        ws = self._workspace(1, B)
-        inp = p["embed"][ids]
-        for layer in range(cfg.layers):
-            wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
-            bx, bh = p[f"layer{layer}.bx"], p[f"layer{layer}.bh"]
-            h = state[layer, 0]
-            if cfg.cell == "lstm":
-                lstm_step(h, state[layer, 1], ws.acts[layer][0], ws.gh, inp, wx, wh, bx, bh)
-            elif cfg.cell == "gru":
-                gru_step(h, ws.acts[layer][0], ws.gh, inp, wx, wh, bx, bh)
-            else:
-                rnn_step(h, ws.acts[layer][0], ws.gh, inp, wx, wh, bx, bh)
-            inp = h
-        np.dot(inp, p["head.w"].T, out=logits)
+        top = self._forward(self._workspace(1, B), ids.reshape(1, B), state, None, None)
+        np.dot(top[0], p["head.w"].T, out=logits)
         logits += p["head.b"]

@@ -8,6 +8,7 @@ metrics.jsonl, one JSON object per evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -116,6 +117,36 @@ class RunDir:
     def checkpoints(self) -> list[Path]:
         names = [p for p in (self.latest, self.best) if p.is_file()]
         return names + self.periodic()
+
+
+def history(run: RunDir, meta: dict | None = None, upto: int | None = None) -> list[dict]:
+    """A run's evaluation records (step, seconds, train_loss, val_loss), by step: those of
+    metrics.jsonl, completed by a checkpoint's history (`meta`) for steps the file lacks. For
+    a step recorded twice (a run resumed from an earlier checkpoint) the file's last record
+    wins. With `upto`, only steps up to it (a checkpoint's own curve)."""
+    by_step = {}
+    for record in [*(meta or {}).get("history", []), *run.metrics()]:
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            by_step[record["step"]] = record
+    return [by_step[step] for step in sorted(by_step) if upto is None or step <= upto]
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (temporary file, fsync, rename); OutputError if it cannot."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def runs(root: Path) -> list[RunDir]:

@@ -66,14 +66,10 @@ def _private(directory: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and owned and not info.st_mode & 0o022 and _writable(directory)
 
 
-def set_threads(threads: int | None) -> int:
-    """The number of threads the model runs windows on (None: all cores). Each runs a shard
-    of the batch with single-threaded BLAS, so BLAS (NumPy's and SciPy's, which the kernels
-    call) is held to one thread: no oversubscription, and no BLAS barrier per time step."""
-    import scipy.linalg.cython_blas  # noqa: F401  (Numba's np.dot calls it; load it so the limit reaches it)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
+def thread_count(threads: int | None) -> int:
+    """The number of threads the model runs windows on: `threads`, or all the cores this
+    process may use. Each thread runs a shard of the batch through single-threaded kernels
+    (no BLAS: see kernels/gemm.py), so nothing else spawns threads to compete with them."""
     if threads:
         return threads
     if hasattr(os, "sched_getaffinity"):

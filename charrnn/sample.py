@@ -12,8 +12,15 @@ from .kernels.sampling import CELL_CODES, advance, generate
 from .model import Model
 
 
+# Layer 0's input part is precomputed for every character (a (V, G*H) table) unless the table
+# would exceed this many elements (256 MB in float32): then the embedding row goes through wx.
+PROJECTED_TABLE_MAX = 64 * 1024 * 1024
+
+
 class Sampler:
-    """Runs `model` one character at a time for `batch` independent streams."""
+    """Runs `model` one character at a time for `batch` independent streams, on a copy of its
+    weights laid out for generation (transposed, layer 0's input projected per character):
+    later changes to the model do not reach a Sampler already made."""
 
     def __init__(self, model: Model, batch: int = 1):
         cfg, p = model.config, model.params
@@ -29,12 +36,20 @@ class Sampler:
         self._gh = np.zeros((batch, G * H), dtype)
         self._ids = np.zeros(batch, np.int64)
         layers = range(cfg.layers)
+        wxts = [np.ascontiguousarray(p[f"layer{layer}.wx"].T) for layer in layers]
+        if V * G * H <= PROJECTED_TABLE_MAX:
+            table = p["embed"] @ wxts[0] + p["layer0.bx"]
+            wxts[0] = np.zeros((0, G * H), dtype)
+        else:
+            table = np.zeros((0, G * H), dtype)
         self._weights = (
-            CELL_CODES[cfg.cell], p["embed"],
-            tuple(p[f"layer{layer}.wx"] for layer in layers), tuple(p[f"layer{layer}.wh"] for layer in layers),
-            tuple(p[f"layer{layer}.bx"] for layer in layers), tuple(p[f"layer{layer}.bh"] for layer in layers),
-            p["head.w"], p["head.b"],
+            CELL_CODES[cfg.cell], p["embed"].copy(), np.ascontiguousarray(table, dtype), tuple(wxts),
+            tuple(np.ascontiguousarray(p[f"layer{layer}.wh"].T) for layer in layers),
+            tuple(p[f"layer{layer}.bx"].copy() for layer in layers),
+            tuple(p[f"layer{layer}.bh"].copy() for layer in layers),
+            np.ascontiguousarray(p["head.w"].T), p["head.b"].copy(),
         )
+        self.projected = table.shape[0] > 0
         self.fed = False
 
     def feed(self, ids: Sequence[int]) -> None:

@@ -12,6 +12,15 @@ from charrnn.model import Model
 V, E, H, T, B = 7, 5, 6, 4, 3
 
 
+@pytest.fixture(params=["table", "embedding"])
+def input_route(request, monkeypatch):
+    """Layer 0's input through the per-character table (V <= T*B, as here) or through the
+    embedding rows and a GEMM (forced): both must give the model's exact function."""
+    if request.param == "embedding":
+        monkeypatch.setattr(Model, "_input_table", lambda self, T, B: None)
+    return request.param
+
+
 def make_model(cell, layers, dropout=0.0, dtype=np.float64, seed=0):
     model = Model(ModelConfig(cell=cell, vocab_size=V, hidden=H, layers=layers, embed=E, dropout=dropout), dtype)
     model.init_weights(np.random.default_rng(seed))
@@ -28,7 +37,7 @@ def make_data(model, seed=1, T=T):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_loss_matches_naive_reference(cell, layers):
+def test_loss_matches_naive_reference(cell, layers, input_route):
     model = make_model(cell, layers)
     x, y, state = make_data(model)
     expected = naive.model_loss(model.params, cell, layers, x, y, state)
@@ -38,7 +47,7 @@ def test_loss_matches_naive_reference(cell, layers):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers,dropout", [(1, 0.0), (2, 0.0), (2, 0.3)])
-def test_gradients_match_finite_differences(cell, layers, dropout):
+def test_gradients_match_finite_differences(cell, layers, dropout, input_route):
     """Every parameter and the initial state. With dropout, each evaluation draws the same masks."""
     model = make_model(cell, layers, dropout)
     x, y, state = make_data(model)
@@ -66,7 +75,7 @@ def view_offset(model, name):
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_state_carry_across_windows_equals_one_window(cell):
+def test_state_carry_across_windows_equals_one_window(cell, input_route):
     model = make_model(cell, 2)
     x, y, state = make_data(model, T=12)
     whole_state = state.copy()
@@ -95,7 +104,7 @@ def test_same_seed_same_weights_and_float32_kernels_compile():
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_batch_shards_on_threads_give_the_same_window(cell):
+def test_batch_shards_on_threads_give_the_same_window(cell, input_route):
     """Two threads split the batch; loss, gradients, final and initial-state gradients
     equal the one-thread run up to float64 rounding (the gradient sum changes order)."""
     one, two = make_model(cell, 2, dropout=0.3), make_model(cell, 2, dropout=0.3)

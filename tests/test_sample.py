@@ -6,6 +6,7 @@ import pytest
 from charrnn.config import ModelConfig
 from charrnn.kernels.sampling import choose
 from charrnn.model import Model
+from charrnn import sample
 from charrnn.sample import Sampler
 
 V = 11
@@ -18,9 +19,15 @@ def make_model(cell, dtype=np.float64):
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_greedy_generation_follows_the_models_own_steps(cell):
+@pytest.mark.parametrize("projected", [True, False], ids=["projected-table", "embedding-rows"])
+def test_greedy_generation_follows_the_models_own_steps(cell, projected, monkeypatch):
+    """The generation kernels (transposed weights, layer 0 from a projected table or from the
+    embedding) against the training forward run one step at a time."""
+    if not projected:
+        monkeypatch.setattr(sample, "PROJECTED_TABLE_MAX", 0)
     model = make_model(cell)
     sampler = Sampler(model, batch=1)
+    assert sampler.projected == projected
     sampler.feed([3, 1, 4])
     got = np.concatenate(list(sampler.generate(20, np.random.default_rng(0), temperature=0, chunk=7)))[:, 0]
 

@@ -54,11 +54,14 @@ def main() -> None:
 
 def _register() -> None:
     from .checkpoints import checkpoints_group
+    from .corpus import corpus_group
     from .evaluate import eval_command
     from .generate import sample_command
+    from .plot import plot_command
     from .train import train_command
 
-    for command in (train_command, sample_command, eval_command, checkpoints_group):
+    for command in (train_command, sample_command, eval_command, plot_command, checkpoints_group,
+                    corpus_group):
         cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ from ..errors import CheckpointError, ConfigError
 from .common import notice, write_json
 
 SPARK = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 60
 
 
 @click.group(name="checkpoints")
@@ -35,7 +36,8 @@ def _summary(path: Path) -> dict:
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--json", "json_", is_flag=True, help="One JSON array of checkpoints.")
 def checkpoints_list(directory, json_):
-    """List runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), best run first."""
+    """List runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), the most recently
+    written first; the best checkpoint of all (lowest validation bits/char) is marked with *."""
     from .. import rundir
 
     root = Path(directory) if directory else rundir.home()
@@ -97,7 +99,9 @@ def checkpoints_show(ckpt, json_):
     best = meta.get("best_val")
     if best is not None:
         click.echo(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
-    history = [h for h in meta.get("history", []) if h.get("val_loss") is not None]
+    # metrics.jsonl fills in what the checkpoint's own history lacks (a short or missing one)
+    records = rundir.history(rundir.RunDir(path.parent), meta, upto=meta.get("step"))
+    history = [h for h in records if h.get("val_loss") is not None]
     if history:
         click.echo(f"val loss     {_sparkline([h['val_loss'] for h in history])}  "
                    f"(steps {history[0]['step']}..{history[-1]['step']}, "
@@ -151,7 +155,10 @@ def checkpoints_export(ckpt, output, format_):
     click.echo(f"wrote {output}")
 
 
-def _sparkline(values: list[float]) -> str:
+def _sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
+    """One block per value; a longer series is cut into `width` runs of values, each shown by its last."""
+    if len(values) > width:
+        values = [values[(k + 1) * len(values) // width - 1] for k in range(width)]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
     return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * len(SPARK)))] for v in values)

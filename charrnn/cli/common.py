@@ -55,6 +55,16 @@ class StepsOrDuration(click.ParamType):
         return ("seconds", Duration().convert(text, param, ctx))
 
 
+def format_duration(seconds: float) -> str:
+    """42s, 3m05s, 1h02m: short enough for a progress line."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def notice(message: str, quiet: bool = False) -> None:
     """A message for the user, on stderr."""
     if not quiet:
@@ -69,8 +79,8 @@ def stderr_is_terminal() -> bool:
 
 
 def load_core(threads: int | None = None, quiet: bool = False) -> int:
-    """Prepare the Numba cache and the threads; call before importing the core. Returns
-    the number of threads the model should run on."""
+    """Prepare the Numba cache; call before importing the core. Returns the number of
+    threads the model should run on."""
     from .. import runtime
 
     message = runtime.prepare()
@@ -78,7 +88,7 @@ def load_core(threads: int | None = None, quiet: bool = False) -> int:
         notice(message, quiet)
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    return runtime.set_threads(threads)
+    return runtime.thread_count(threads)
 
 
 DEFAULT_ENCODING, DEFAULT_ERRORS = "utf-8", "strict"

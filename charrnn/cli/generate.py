@@ -20,7 +20,7 @@ from .common import load_core, notice
 @click.option("--top-k", type=int, default=0, help="Sample only among the K most likely characters (0: off).")
 @click.option("--top-p", type=float, default=1.0, show_default=True,
               help="Sample only among the most likely characters whose probability adds up to P.")
-@click.option("--seed", type=int, help="Seed for repeatable output (default: random).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for repeatable output (default: random).")
 @click.option("--num-samples", type=int, default=1, show_default=True, help="Independent samples to write.")
 @click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
@@ -44,7 +44,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         from ..corpus import decode_utf8
 
         prime = decode_utf8(prime_file.read(), prime_file.name)
-    load_core(1)  # one stream: each step is a matrix-vector product, fastest on one thread
+    load_core(1)
 
     import numpy as np
 

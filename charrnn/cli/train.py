@@ -14,8 +14,11 @@ import click
 from .. import __version__
 from ..config import CELLS, OPTIMIZERS, SCHEDULES
 from ..errors import ConfigError, InputError, OutputError, TrainingError
-from .common import (DEFAULT_ENCODING, DEFAULT_ERRORS, Duration, StepsOrDuration, encoding_options, load_core,
-                     notice, read_sources, stderr_is_terminal, write_json)
+from .common import (DEFAULT_ENCODING, DEFAULT_ERRORS, Duration, StepsOrDuration, encoding_options, format_duration,
+                     load_core, notice, read_sources, stderr_is_terminal, write_json)
+from .dryrun import dry_run as dry_run_report
+from .dryrun import echo_dry_run
+from .watch import LiveSamples, check_sample_options, default_prime
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include compilation and page faults
 LOG_EVERY_SECONDS = 10.0
@@ -23,7 +26,7 @@ DEFAULT_EPOCHS = 10
 
 
 @click.command(name="train")
-@click.argument("files", nargs=-1)
+@click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @click.option("--model", "cell", type=click.Choice(CELLS), default="lstm", show_default=True, help="Cell type.")
 @click.option("--hidden", type=int, default=256, show_default=True, help="Hidden units per layer (H).")
 @click.option("--layers", type=int, default=2, show_default=True, help="Stacked recurrent layers (L).")
@@ -51,7 +54,7 @@ DEFAULT_EPOCHS = 10
 @click.option("--val-frac", type=float, default=0.1, show_default=True,
               help="Fraction of the text, at its end, held out for validation.")
 @click.option("--eval-every", type=int, default=500, show_default=True, help="Validate every this many steps.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and dropout.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for weights and dropout.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS",
               help="CPU threads (default: all cores; env CHARRNN_THREADS).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: checkpoints/<name>).")
@@ -64,12 +67,24 @@ DEFAULT_EPOCHS = 10
               help="Continue a run exactly where this checkpoint left it (same text).")
 @click.option("--init-from", metavar="CKPT", help="Start from this checkpoint's weights and vocabulary "
               "(fine-tune on new text).")
+@click.option("--sample-every", type=StepsOrDuration(),
+              help="Print a short sample on stderr every N steps or every duration (e.g. 500 or 30s).")
+@click.option("--sample-length", type=int, default=200, show_default=True,
+              help="Characters generated per --sample-every sample.")
+@click.option("--sample-temperature", type=float, default=0.8, show_default=True,
+              help="Temperature of --sample-every samples.")
+@click.option("--sample-prime", help="Text --sample-every samples start from (default: a newline, or the "
+              "text's first character when it has none).")
+@click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
+              "timed steps, then exit without writing anything.")
 @encoding_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notices on stderr (errors still).")
-@click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end (with --dry-run, "
+              "the estimates).")
 def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, optimizer, clip, schedule,
                   warmup, decay_every, decay_rate, steps, epochs, seconds, val_frac, eval_every, seed, threads,
-                  out, name, save_every, keep, resume_from, init_from, encoding, errors, quiet, json_):
+                  out, name, save_every, keep, resume_from, init_from, sample_every, sample_length,
+                  sample_temperature, sample_prime, dry_run, encoding, errors, quiet, json_):
     """Train a model on FILES (text files, directories of them, or - for standard input).
 
     The text is read as UTF-8 (see --encoding); its last --val-frac is held out for
@@ -84,6 +99,8 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
         raise ConfigError("--resume and --init-from exclude each other")
     if keep < 0:
         raise ConfigError(f"--keep must be 0 or more, got {keep}")
+    if sample_every is not None:
+        check_sample_options(sample_length, sample_temperature, sample_prime)
     if steps is None and epochs is None and seconds is None and not resume_from:
         epochs = DEFAULT_EPOCHS
     train_cfg = TrainConfig(batch=batch, seq=seq, lr=lr, optimizer=optimizer, clip=clip, schedule=schedule,
@@ -147,10 +164,22 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
         run_label = name or rundir.run_name(model_cfg.cell, model_cfg.layers, model_cfg.hidden)
         run = rundir.RunDir(Path(out) if out else rundir.home() / run_label)
 
+    if dry_run:
+        _notice_compiling(quiet)
+        report = dry_run_report(trainer, threads)
+        if json_:
+            write_json(report)
+        else:
+            echo_dry_run(report)
+        return
+    live = None
+    if sample_every is not None and not quiet:
+        live = LiveSamples(sample_every, sample_length, sample_temperature, sample_prime or default_prime(vocab, text),
+                           vocab, trainer.cfg.seed)
     run.prepare()
     extra_meta = dict(vocab=list(vocab.chars), data=fingerprint, run=run_label, charrnn_version=__version__,
                       threads=threads)
-    summary = _train_loop(trainer, run, extra_meta, save_every, keep, quiet)
+    summary = _train_loop(trainer, run, extra_meta, save_every, keep, quiet, live)
     if json_:
         write_json(summary)
     if summary["interrupted"]:
@@ -194,49 +223,61 @@ class _Stop:
 
 
 class _Progress:
-    """A tqdm bar on a terminal, otherwise a plain line every LOG_EVERY_SECONDS; nothing when quiet."""
+    """A tqdm bar on a terminal, otherwise a plain line every LOG_EVERY_SECONDS and at every
+    save; nothing when quiet. Both show the step, epoch, training loss, the last validation
+    loss, speed, the time left and the last checkpoint written."""
 
     def __init__(self, trainer, quiet: bool):
         self.quiet = quiet
         self.bar = None
         self.last_log = time.monotonic()
         self.val = None
-        cfg = trainer.cfg
-        total = cfg.steps
-        if total is None and cfg.epochs is not None:
-            total = math.ceil(cfg.epochs * trainer.batches.steps_per_epoch)
+        self.saved_step = None
+        self.total = _budget_steps(trainer)
         if not quiet and stderr_is_terminal():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=trainer.step, unit="step", dynamic_ncols=True, leave=True)
+            bar_format = ("{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]" if self.total
+                          else "step {n_fmt} [{elapsed}{postfix}]")
+            self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True, leave=True,
+                            bar_format=bar_format)
 
     def update(self, trainer, chars_per_sec: float | None, saved: Path | None = None) -> None:
         if self.quiet:
             return
+        if saved is not None:
+            self.saved_step = trainer.step
         loss = trainer.train_loss
-        fields = [f"loss {loss:.3f}" if loss is not None else "loss -"]
+        fields = [f"epoch {trainer.epoch:.2f}", f"loss {loss:.3f}" if loss is not None else "loss -"]
         if self.val is not None:
             fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} bpc)")
         if chars_per_sec:
             fields.append(f"{chars_per_sec / 1000:.1f}k chars/s")
+            left = _time_left(trainer, self.total, trainer.cfg.batch * trainer.cfg.seq / chars_per_sec)
+            if left is not None:
+                fields.append(f"{format_duration(left)} left")
         if self.bar is not None:
             self.bar.update(trainer.step - self.bar.n)
-            self.bar.set_postfix_str(f"epoch {trainer.epoch:.2f} " + " ".join(fields), refresh=False)
+            if self.saved_step is not None:
+                fields.append(f"saved at step {self.saved_step}")
+            self.bar.set_postfix_str(", ".join(fields), refresh=False)
             if saved is not None:
-                self.bar.write(f"charrnn: saved {saved}", file=sys.stderr)
+                self.write(f"charrnn: saved {saved} at step {trainer.step}")
         elif saved is not None or time.monotonic() - self.last_log >= LOG_EVERY_SECONDS:
             self.last_log = time.monotonic()
-            line = f"step {trainer.step} epoch {trainer.epoch:.2f} " + " ".join(fields)
-            notice(line + (f" saved {saved}" if saved is not None else ""))
+            if saved is not None:
+                fields.append(f"saved {saved}")
+            elif self.saved_step is not None:
+                fields.append(f"last saved at step {self.saved_step}")
+            notice(f"step {trainer.step} " + " ".join(fields))
 
     def write(self, message: str) -> None:
-        """A notice that does not break the bar."""
-        if self.quiet:
-            return
+        """A message between progress updates (above the bar on a terminal). tqdm.write
+        defaults to stdout, which carries only data."""
         if self.bar is not None:
-            self.bar.write(f"charrnn: {message}", file=sys.stderr)
+            self.bar.write(message, file=sys.stderr)
         else:
-            notice(message)
+            click.echo(message, err=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -244,14 +285,38 @@ class _Progress:
             self.bar = None
 
 
-def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bool) -> dict:
+def _budget_steps(trainer) -> int | None:
+    """The step the run stops at by --steps or --epochs (whichever is sooner); None for --time alone."""
+    cfg = trainer.cfg
+    limits = [cfg.steps] if cfg.steps is not None else []
+    if cfg.epochs is not None:
+        limits.append(math.ceil(cfg.epochs * trainer.batches.steps_per_epoch))
+    return min(limits) if limits else None
+
+
+def _time_left(trainer, total: int | None, seconds_per_step: float) -> float | None:
+    """Training time left by the budget (steps, epochs or --time, whichever ends first)."""
+    left = []
+    if total is not None:
+        left.append(max(0, total - trainer.step) * seconds_per_step)
+    if trainer.cfg.seconds is not None:
+        left.append(max(0.0, trainer.cfg.seconds - trainer.train_seconds))
+    return min(left) if left else None
+
+
+def _notice_compiling(quiet: bool) -> None:
     from ..kernels.lstm import lstm_forward
     from ..runtime import kernels_cached
+
+    if not kernels_cached(lstm_forward):
+        notice("compiling kernels (first run only; cached afterwards)", quiet)
+
+
+def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bool, live=None) -> dict:
     from ..train import MAX_BAD_STEPS, MAX_RECOVERIES
 
     cfg = trainer.cfg
-    if not kernels_cached(lstm_forward):
-        notice("compiling kernels (first run only; cached afterwards)", quiet)
+    _notice_compiling(quiet)
     save_kind, save_interval = save_every
     last_periodic = time.monotonic()
     start_step, timed_steps, timed_seconds = trainer.step, 0, 0.0
@@ -288,9 +353,10 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                     timed_steps += 1
                     timed_seconds += report.seconds
                 if report.recovered_to is not None:
-                    progress.write(f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row at "
-                                   f"step {report.step}; went back to step {report.recovered_to} and halved the "
-                                   f"learning rate (recovery {trainer.recoveries} of {MAX_RECOVERIES})")
+                    if not quiet:
+                        progress.write(f"charrnn: the loss or gradient was not finite for {MAX_BAD_STEPS} steps in "
+                                       f"a row at step {report.step}; went back to step {report.recovered_to} and "
+                                       f"halved the learning rate (recovery {trainer.recoveries} of {MAX_RECOVERIES})")
                     continue  # the state it went back to was evaluated and saved already
                 improved = trainer.step % cfg.eval_every == 0 and evaluate()
                 # periodic saves keep their own beat, whatever best saves happen in between: by steps
@@ -301,6 +367,8 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 periodic = due and not trainer.finished() and trainer.healthy()
                 saved = save(best=improved, periodic=periodic) if improved or periodic else None
                 progress.update(trainer, timed_chars() / timed_seconds if timed_seconds else None, saved)
+                if live is not None and live.due(trainer.step):
+                    progress.write(live.message(trainer.model, trainer.step))
             interrupted = stop.signum
             if trainer.history and trainer.history[-1]["step"] == trainer.step:
                 improved = False

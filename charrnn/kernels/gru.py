@@ -6,32 +6,28 @@
     h_t = (1 - z) * n + z * h_{t-1}
 """
 
-import numpy as np
-
-from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
+from .gemm import matmul, matmul_packed, pack_rows, pack_weight, packed_views
+from .jit import kernel, sigmoid, tanh
 
 
 @kernel
-def gru_forward(hs, acts, hn, gh, ght, ht, x, wx, wh, bx, bh, h0):
+def gru_forward(hs, acts, hn, gh, scratch, wh, bx, bh, h0):
     """Run T steps.
 
-    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, 3H), the gate
-    activations r, z, n; hn (T, B, H), the recurrent part of n before the reset gate
-    (h wh_n^T + bh_n). gh (B, 3H), ght (3H, B) and ht (H, B) are scratch (see lstm_forward).
-    Reads x (T, B, In), wx (3H, In), wh (3H, H),
-    bx and bh (3H,), h0 (B, H).
+    acts (T, B, 3H) holds on entry the input part of the pre-activations, x wx^T (see
+    projection.py), and on return the gate activations r, z, n. Writes hs (T+1, B, H) with
+    hs[0] = h0 and hs[t+1] = h_t; hn (T, B, H), the recurrent part of n before the reset gate
+    (h wh_n^T + bh_n). gh (B, 3H) and scratch (packed_size(B, 3H, H) elements) are scratch.
+    Reads wh (3H, H), bx and bh (3H,), h0 (B, H).
     """
-    T, B, n_in = x.shape
+    T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, 3 * H))
     hs[0] = h0
+    ap, wp, edge = packed_views(scratch, B, 3 * H, H)
+    pack_weight(wp, wh, False)
     for t in range(T):
-        if wh.size >= WEIGHT_LEFT_MIN:
-            transpose_into(ht, hs[t])
-            np.dot(wh, ht, ght)
-            transpose_into(gh, ght)
-        else:
-            np.dot(hs[t], wh.T, gh)
+        pack_rows(ap, hs[t], False)
+        matmul_packed(gh, ap, wp, edge, False)
         for b in range(B):
             # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
             a, g_rec, u = acts[t, b], gh[b], hn[t, b]
@@ -48,22 +44,21 @@ def gru_forward(hs, acts, hn, gh, ght, ht, x, wx, wh, bx, bh, h0):
 
 
 @kernel
-def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dhs, dhT, x, wx, wh, hs, acts, hn):
+def gru_backward(dwh, dbx, dbh, dh0, dacts, dgh, dhz, scratch, dhs, dhT, wh, hs, acts, hn):
     """Backpropagate through the T steps of gru_forward.
 
-    Writes dx (T, B, In), dwx (3H, In), dwh (3H, H), dbx and dbh (3H,), dh0 (B, H).
-    dacts (T, B, 3H) and dgh (T, B, 3H) are scratch: gradients of the input and of the
-    recurrent pre-activations (they differ in the n block, where the reset gate sits);
-    dhz (B, H), wht (H, 3H), dat (3H, B) and dht (H, B) are scratch too.
-    Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT (B, H), with respect
-    to the final state; x, wx, wh, hs, acts, hn as gru_forward left them.
+    Writes dwh (3H, H), dbx and dbh (3H,), dh0 (B, H), and dacts (T, B, 3H), the gradients
+    of the input part of the pre-activations (projection.py takes the input's and wx's from
+    them). dgh (T, B, 3H) is scratch: the gradients of the recurrent part (they differ from
+    dacts in the n block, where the reset gate sits); dhz (B, H) and scratch (the larger of
+    packed_size(B, H, 3H) and scratch_size(3H, H, T*B) elements) are scratch too. Reads dhs
+    (T, B, H), the loss gradient with respect to each h_t; dhT (B, H), with respect to the
+    final state; wh, hs, acts, hn as gru_forward left them.
     """
-    T, B, n_in = x.shape
-    H = dh0.shape[1]
+    T, B, H = dhs.shape
     dh0[:] = dhT
-    weight_left = wh.size >= WEIGHT_LEFT_MIN
-    if weight_left:
-        transpose_into(wht, wh)
+    ap, wp, edge = packed_views(scratch, B, H, 3 * H)
+    pack_weight(wp, wh, True)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             a, da, drh = acts[t, b], dacts[t, b], dgh[t, b]
@@ -84,18 +79,12 @@ def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dh
                 da_z[j] = dh[j] * (h_prev[j] - n[j]) * z[j] * (1 - z[j])
                 drh_z[j] = da_z[j]
                 dh_direct[j] = dh[j] * z[j]
-        if weight_left:
-            transpose_into(dat, dgh[t])
-            np.dot(wht, dat, dht)
-            transpose_into(dh0, dht)
-        else:
-            np.dot(dgh[t], wh, dh0)
+        pack_rows(ap, dgh[t], False)
+        matmul_packed(dh0, ap, wp, edge, False)
         dh0 += dhz
     da_all = dacts.reshape(T * B, 3 * H)
     dgh_all = dgh.reshape(T * B, 3 * H)
-    np.dot(dgh_all.T, hs[:T].reshape(T * B, H), dwh)
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
+    matmul(dwh, dgh_all, hs[:T].reshape(T * B, H), True, True, scratch)
     dbx[:] = 0
     dbh[:] = 0
     for row in range(T * B):
@@ -105,14 +94,14 @@ def gru_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, dgh, dhz, wht, dat, dht, dh
 
 
 @kernel
-def gru_step(h, gx, gh, x, wx, wh, bx, bh):
-    """One step for sampling: update h (B, H) in place from x (B, In); gx and gh (B, 3H) are scratch."""
+def gru_step(h, gx, gh):
+    """One step for sampling: update h (B, H) in place from the gate pre-activations, gx
+    (B, 3H) the input part (x wx^T + bx) and gh (B, 3H) the recurrent part (h wh^T + bh)."""
     B, H = h.shape
-    np.dot(x, wx.T, gx)
-    np.dot(h, wh.T, gh)
     for b in range(B):
+        xa, ha, hb = gx[b], gh[b], h[b]
         for j in range(H):
-            r = sigmoid(gx[b, j] + bx[j] + gh[b, j] + bh[j])
-            z = sigmoid(gx[b, H + j] + bx[H + j] + gh[b, H + j] + bh[H + j])
-            n = tanh(gx[b, 2 * H + j] + bx[2 * H + j] + r * (gh[b, 2 * H + j] + bh[2 * H + j]))
-            h[b, j] = (1 - z) * n + z * h[b, j]
+            r = sigmoid(xa[j] + ha[j])
+            z = sigmoid(xa[H + j] + ha[H + j])
+            n = tanh(xa[2 * H + j] + r * ha[2 * H + j])
+            hb[j] = (1 - z) * n + z * hb[j]

@@ -4,19 +4,20 @@ import math
 
 import numpy as np
 
+from .gemm import matmul
 from .jit import kernel
 
 
 @kernel
-def head_forward_backward(dlogits, logits, h, w, b, targets, weight):
+def head_forward_backward(dlogits, logits, h, w, b, targets, weight, scratch):
     """Mean cross-entropy of the head's predictions, and its gradient with respect to the logits.
 
     Writes logits and dlogits (N, V); returns the summed negative log-likelihood (nats).
     Reads h (N, H), w (V, H), b (V,), targets (N,) integer; `weight` scales the gradient
-    (1/N for a mean over the window).
+    (1/N for a mean over the window). scratch: gemm.scratch_size(N, V, H) elements.
     """
     N, V = logits.shape
-    np.dot(h, w.T, logits)
+    matmul(logits, h, w, False, False, scratch)
     total = 0.0
     for r in range(N):
         row, drow = logits[r], dlogits[r]
@@ -38,11 +39,12 @@ def head_forward_backward(dlogits, logits, h, w, b, targets, weight):
 
 
 @kernel
-def head_backward(dh, dw, db, dlogits, h, w):
-    """Write dh (N, H), dw (V, H) and db (V,) from dlogits (N, V), h (N, H) and w (V, H)."""
+def head_backward(dh, dw, db, dlogits, h, w, scratch):
+    """Write dh (N, H), dw (V, H) and db (V,) from dlogits (N, V), h (N, H) and w (V, H);
+    scratch holds the larger of gemm.scratch_size(N, H, V) and (V, H, N) elements."""
     N, V = dlogits.shape
-    np.dot(dlogits, w, dh)
-    np.dot(dlogits.T, h, dw)
+    matmul(dh, dlogits, w, False, True, scratch)
+    matmul(dw, dlogits, h, True, True, scratch)
     db[:] = 0
     for r in range(N):
         for k in range(V):
@@ -50,10 +52,11 @@ def head_backward(dh, dw, db, dlogits, h, w):
 
 
 @kernel
-def head_loss(logits, h, w, b, targets):
-    """Summed negative log-likelihood (nats) of targets (N,) under the head; logits (N, V) is scratch."""
+def head_loss(logits, h, w, b, targets, scratch):
+    """Summed negative log-likelihood (nats) of targets (N,) under the head; logits (N, V) and
+    scratch (gemm.scratch_size(N, V, H) elements) are scratch."""
     N, V = logits.shape
-    np.dot(h, w.T, logits)
+    matmul(logits, h, w, False, False, scratch)
     total = 0.0
     for r in range(N):
         row = logits[r]

@@ -31,11 +31,6 @@ _Q2 = np.float32(0.02452931987048148)
 _Q3 = np.float32(0.0002558591380853487)
 _ONE = np.float32(1.0)
 
-# The per-step recurrent GEMM (batch B, weight G*H x H) runs as wh @ h^T, the weight on the
-# left, when the weight has at least this many elements: OpenBLAS then runs it 1.1-1.7x
-# faster than h @ wh^T (measured for B 4-50, H 256-512), which pays for transposing h. For
-# smaller weights the transposes cost more than they save.
-WEIGHT_LEFT_MIN = 128 * 1024
 _HALF = np.float32(0.5)
 
 
@@ -71,16 +66,3 @@ def _sigmoid_impl(x):
     if _is_float32(x):
         return lambda x: _HALF * (_ONE + tanh(_HALF * x))
     return lambda x: 0.5 * (1.0 + math.tanh(0.5 * x))
-
-
-@kernel
-def transpose_into(dst, src):
-    """dst (n, m) = src (m, n).T, in 16x16 tiles so both sides stay in cache lines."""
-    m, n = src.shape
-    for i0 in range(0, m, 16):
-        i1 = min(i0 + 16, m)
-        for j0 in range(0, n, 16):
-            j1 = min(j0 + 16, n)
-            for j in range(j0, j1):
-                for i in range(i0, i1):
-                    dst[j, i] = src[i, j]

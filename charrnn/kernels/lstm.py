@@ -5,33 +5,30 @@
     c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
 """
 
-import numpy as np
-
-from .jit import WEIGHT_LEFT_MIN, kernel, sigmoid, tanh, transpose_into
+from .gemm import matmul, matmul_packed, pack_rows, pack_weight, packed_views
+from .jit import kernel, sigmoid, tanh
 
 
 @kernel
-def lstm_forward(hs, cs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0, c0):
+def lstm_forward(hs, cs, acts, gh, scratch, wh, bx, bh, h0, c0):
     """Run T steps.
 
-    Writes hs (T+1, B, H) and cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t;
-    acts (T, B, 4H), the gate activations i, f, g, o. gh (B, 4H) is scratch, and so are ght
-    (4H, B) and ht (H, B) when the recurrent GEMM runs weight on the left (WEIGHT_LEFT_MIN).
-    Reads x (T, B, In), wx (4H, In), wh (4H, H), bx and bh (4H,), h0 and c0 (B, H).
+    acts (T, B, 4H) holds on entry the input part of the pre-activations, x wx^T (see
+    projection.py), and on return the gate activations i, f, g, o. Writes hs (T+1, B, H) and
+    cs (T+1, B, H) with hs[0] = h0, cs[0] = c0 and hs[t+1] = h_t. gh (B, 4H) and scratch
+    (packed_size(B, 4H, H) elements) are scratch. Reads wh (4H, H), bx and bh (4H,), h0 and
+    c0 (B, H).
     """
-    T, B, n_in = x.shape
+    T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, 4 * H))
     bias = bx + bh
     hs[0] = h0
     cs[0] = c0
+    ap, wp, edge = packed_views(scratch, B, 4 * H, H)
+    pack_weight(wp, wh, False)
     for t in range(T):
-        if wh.size >= WEIGHT_LEFT_MIN:
-            transpose_into(ht, hs[t])
-            np.dot(wh, ht, ght)
-            transpose_into(gh, ght)
-        else:
-            np.dot(hs[t], wh.T, gh)
+        pack_rows(ap, hs[t], False)
+        matmul_packed(gh, ap, wp, edge, False)
         for b in range(B):
             # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
             a, g_rec = acts[t, b], gh[b]
@@ -50,22 +47,20 @@ def lstm_forward(hs, cs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0, c0):
 
 
 @kernel
-def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, dhT, dcT, x, wx, wh, hs, cs, acts):
+def lstm_backward(dwh, dbx, dbh, dh0, dc0, dacts, scratch, dhs, dhT, dcT, wh, hs, cs, acts):
     """Backpropagate through the T steps of lstm_forward.
 
-    Writes dx (T, B, In), dwx (4H, In), dwh (4H, H), dbx and dbh (4H,), dh0 and dc0 (B, H);
-    dacts (T, B, 4H) is scratch (gradients of the gate pre-activations), and so are wht
-    (H, 4H), dat (4H, B) and dht (H, B) when the recurrent GEMM runs weight on the left.
-    Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT and dcT (B, H), with
-    respect to the final state; and x, wx, wh, hs, cs, acts as lstm_forward left them.
+    Writes dwh (4H, H), dbx and dbh (4H,), dh0 and dc0 (B, H), and dacts (T, B, 4H), the
+    gradients of the gate pre-activations, from which projection.py takes the input's and
+    wx's. scratch holds the larger of packed_size(B, H, 4H) and scratch_size(4H, H, T*B)
+    elements. Reads dhs (T, B, H), the loss gradient with respect to each h_t; dhT and dcT
+    (B, H), with respect to the final state; and wh, hs, cs, acts as lstm_forward left them.
     """
-    T, B, n_in = x.shape
-    H = dh0.shape[1]
+    T, B, H = dhs.shape
     dh0[:] = dhT
     dc0[:] = dcT
-    weight_left = wh.size >= WEIGHT_LEFT_MIN
-    if weight_left:
-        transpose_into(wht, wh)
+    ap, wp, edge = packed_views(scratch, B, H, 4 * H)
+    pack_weight(wp, wh, True)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             a, da = acts[t, b], dacts[t, b]
@@ -84,16 +79,10 @@ def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, d
             for j in range(H):
                 da_f[j] = dc[j] * c_prev[j] * f[j] * (1 - f[j])
                 dc[j] *= f[j]
-        if weight_left:
-            transpose_into(dat, dacts[t])
-            np.dot(wht, dat, dht)
-            transpose_into(dh0, dht)
-        else:
-            np.dot(dacts[t], wh, dh0)
+        pack_rows(ap, dacts[t], False)
+        matmul_packed(dh0, ap, wp, edge, False)
     da_all = dacts.reshape(T * B, 4 * H)
-    np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
+    matmul(dwh, da_all, hs[:T].reshape(T * B, H), True, True, scratch)
     dbx[:] = 0
     for r in range(T * B):
         row = da_all[r]
@@ -103,20 +92,17 @@ def lstm_backward(dx, dwx, dwh, dbx, dbh, dh0, dc0, dacts, wht, dat, dht, dhs, d
 
 
 @kernel
-def lstm_step(h, c, gates, gh, x, wx, wh, bx, bh):
-    """One step for sampling: update h and c (B, H) in place from x (B, In).
-
-    gates and gh (B, 4H) are scratch.
-    """
+def lstm_step(h, c, gx, gh):
+    """One step for sampling: update h and c (B, H) in place from the gate pre-activations,
+    gx (B, 4H) the input part (x wx^T + bx) and gh (B, 4H) the recurrent part (h wh^T + bh)."""
     B, H = h.shape
-    np.dot(x, wx.T, gates)
-    np.dot(h, wh.T, gh)
     for b in range(B):
+        xa, ha, hb, cb = gx[b], gh[b], h[b], c[b]
         for j in range(H):
-            i = sigmoid(gates[b, j] + gh[b, j] + bx[j] + bh[j])
-            f = sigmoid(gates[b, H + j] + gh[b, H + j] + bx[H + j] + bh[H + j])
-            g = tanh(gates[b, 2 * H + j] + gh[b, 2 * H + j] + bx[2 * H + j] + bh[2 * H + j])
-            o = sigmoid(gates[b, 3 * H + j] + gh[b, 3 * H + j] + bx[3 * H + j] + bh[3 * H + j])
-            cn = f * c[b, j] + i * g
-            c[b, j] = cn
-            h[b, j] = o * tanh(cn)
+            i = sigmoid(xa[j] + ha[j])
+            f = sigmoid(xa[H + j] + ha[H + j])
+            g = tanh(xa[2 * H + j] + ha[2 * H + j])
+            o = sigmoid(xa[3 * H + j] + ha[3 * H + j])
+            cn = f * cb[j] + i * g
+            cb[j] = cn
+            hb[j] = o * tanh(cn)

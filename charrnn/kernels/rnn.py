@@ -1,30 +1,25 @@
 """Vanilla RNN cell, PyTorch's nn.RNN with tanh: h_t = tanh(x wx^T + bx + h_{t-1} wh^T + bh)."""
 
-import numpy as np
-
-from .jit import WEIGHT_LEFT_MIN, kernel, tanh, transpose_into
+from .gemm import matmul, matmul_packed, pack_rows, pack_weight, packed_views
+from .jit import kernel, tanh
 
 
 @kernel
-def rnn_forward(hs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0):
+def rnn_forward(hs, acts, gh, scratch, wh, bx, bh, h0):
     """Run T steps.
 
-    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; acts (T, B, H) is scratch for the
-    input projection; gh (B, H), ght and ht (H, B) are scratch (see lstm_forward).
-    Reads x (T, B, In), wx (H, In), wh (H, H),
-    bx and bh (H,), h0 (B, H).
+    acts (T, B, H) holds the input part of the pre-activations, x wx^T (see projection.py).
+    Writes hs (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t; gh (B, H) and scratch
+    (packed_size(B, H, H) elements) are scratch. Reads wh (H, H), bx and bh (H,), h0 (B, H).
     """
-    T, B, n_in = x.shape
+    T, B = acts.shape[0], acts.shape[1]
     H = h0.shape[1]
-    np.dot(x.reshape(T * B, n_in), wx.T, acts.reshape(T * B, H))
     hs[0] = h0
+    ap, wp, edge = packed_views(scratch, B, H, H)
+    pack_weight(wp, wh, False)
     for t in range(T):
-        if wh.size >= WEIGHT_LEFT_MIN:
-            transpose_into(ht, hs[t])
-            np.dot(wh, ht, ght)
-            transpose_into(gh, ght)
-        else:
-            np.dot(hs[t], wh.T, gh)
+        pack_rows(ap, hs[t], False)
+        matmul_packed(gh, ap, wp, edge, False)
         a, h_out = acts[t], hs[t + 1]
         for b in range(B):
             for j in range(H):
@@ -32,35 +27,29 @@ def rnn_forward(hs, acts, gh, ght, ht, x, wx, wh, bx, bh, h0):
 
 
 @kernel
-def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, x, wx, wh, hs):
+def rnn_backward(dwh, dbx, dbh, dh0, dacts, scratch, dhs, dhT, wh, hs):
     """Backpropagate through the T steps of rnn_forward.
 
-    Writes dx (T, B, In), dwx (H, In), dwh (H, H), dbx and dbh (H,), dh0 (B, H); dacts
-    (T, B, H), wht (H, H), dat and dht (H, B) are scratch. Reads dhs (T, B, H), the loss gradient with respect to each h_t;
-    dhT (B, H), with respect to the final state; x, wx, wh and hs as rnn_forward left them.
+    Writes dwh (H, H), dbx and dbh (H,), dh0 (B, H), and dacts (T, B, H), the gradients of
+    the pre-activations (projection.py takes the input's and wx's from them); scratch (the
+    larger of packed_size(B, H, H) and scratch_size(H, H, T*B) elements) is scratch. Reads
+    dhs (T, B, H), the loss gradient with respect to each h_t; dhT (B, H), with respect to
+    the final state; wh and hs as rnn_forward left them.
     """
-    T, B, n_in = x.shape
-    H = dh0.shape[1]
+    T, B, H = dhs.shape
     dh0[:] = dhT
-    weight_left = wh.size >= WEIGHT_LEFT_MIN
-    if weight_left:
-        transpose_into(wht, wh)
+    ap, wp, edge = packed_views(scratch, B, H, H)
+    pack_weight(wp, wh, True)
     for t in range(T - 1, -1, -1):
         da, h_now, dh_out = dacts[t], hs[t + 1], dhs[t]
         for b in range(B):
             for j in range(H):
                 h = h_now[b, j]
                 da[b, j] = (dh0[b, j] + dh_out[b, j]) * (1 - h * h)
-        if weight_left:
-            transpose_into(dat, da)
-            np.dot(wht, dat, dht)
-            transpose_into(dh0, dht)
-        else:
-            np.dot(da, wh, dh0)
+        pack_rows(ap, da, False)
+        matmul_packed(dh0, ap, wp, edge, False)
     da_all = dacts.reshape(T * B, H)
-    np.dot(da_all.T, hs[:T].reshape(T * B, H), dwh)
-    np.dot(da_all.T, x.reshape(T * B, n_in), dwx)
-    np.dot(da_all, wx, dx.reshape(T * B, n_in))
+    matmul(dwh, da_all, hs[:T].reshape(T * B, H), True, True, scratch)
     dbx[:] = 0
     for r in range(T * B):
         for k in range(H):
@@ -69,11 +58,11 @@ def rnn_backward(dx, dwx, dwh, dbx, dbh, dh0, dacts, wht, dat, dht, dhs, dhT, x,
 
 
 @kernel
-def rnn_step(h, gx, gh, x, wx, wh, bx, bh):
-    """One step for sampling: update h (B, H) in place from x (B, In); gx and gh (B, H) are scratch."""
+def rnn_step(h, gx, gh):
+    """One step for sampling: update h (B, H) in place from the pre-activation's input part
+    gx (B, H) (x wx^T + bx) and recurrent part gh (B, H) (h wh^T + bh)."""
     B, H = h.shape
-    np.dot(x, wx.T, gx)
-    np.dot(h, wh.T, gh)
     for b in range(B):
+        xa, ha, hb = gx[b], gh[b], h[b]
         for j in range(H):
-            h[b, j] = tanh(gx[b, j] + gh[b, j] + bx[j] + bh[j])
+            hb[j] = tanh(xa[j] + ha[j])

@@ -1,6 +1,7 @@
 """Generation: every layer, the head and the choice of the next character in one compiled
-loop, so a character costs no Python. Cells are chosen by CELL_CODES; weights come as
-tuples of per-layer arrays (all of one dtype and rank, so Numba types them uniformly)."""
+loop, so a character costs no Python, and no BLAS: the products are add_matmul's passes over
+weights stored transposed. Cells are chosen by CELL_CODES; per-layer weights come as tuples of
+arrays (all of one dtype and rank, so Numba types them uniformly)."""
 
 import math
 
@@ -9,33 +10,49 @@ import numpy as np
 from .gru import gru_step
 from .jit import kernel
 from .lstm import lstm_step
+from .matvec import add_matmul
 from .rnn import rnn_step
 
 CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
 
 
 @kernel
-def advance(logits, state, inp, gx, gh, ids, cell, embed, wxs, whs, bxs, bhs, head_w, head_b):
+def advance(logits, state, inp, gx, gh, ids, cell, embed, table, wxts, whts, bxs, bhs, head_wt, head_b):
     """Feed one character per stream, ids (B,), through every layer; write logits (B, V).
 
     state (L, S, B, H) is updated in place; inp (B, E), gx and gh (B, G*H) are scratch.
+    table (V, G*H), when it has rows, is layer 0's input part for every character
+    (embed wx^T + bx), so layer 0 reads one row instead of its input weights. wxts[l] (In, G*H)
+    and whts[l] (H, G*H) are the layers' weights transposed; bxs[l], bhs[l] (G*H,) their
+    biases; head_wt (H, V) and head_b (V,) the head's.
     """
     B = ids.shape[0]
-    for b in range(B):
-        inp[b] = embed[ids[b]]
-    x = inp
     for layer in range(state.shape[0]):
-        h = state[layer, 0]
-        if cell == 1:
-            lstm_step(h, state[layer, 1], gx, gh, x, wxs[layer], whs[layer], bxs[layer], bhs[layer])
-        elif cell == 2:
-            gru_step(h, gx, gh, x, wxs[layer], whs[layer], bxs[layer], bhs[layer])
+        if layer == 0 and table.shape[0] > 0:
+            for b in range(B):
+                gx[b] = table[ids[b]]
         else:
-            rnn_step(h, gx, gh, x, wxs[layer], whs[layer], bxs[layer], bhs[layer])
-        x = h
-    np.dot(x, head_w.T, logits)
+            for b in range(B):
+                gx[b] = bxs[layer]
+            if layer == 0:
+                for b in range(B):
+                    inp[b] = embed[ids[b]]
+                add_matmul(gx, inp, wxts[0])
+            else:
+                add_matmul(gx, state[layer - 1, 0], wxts[layer])
+        h = state[layer, 0]
+        for b in range(B):
+            gh[b] = bhs[layer]
+        add_matmul(gh, h, whts[layer])
+        if cell == 1:
+            lstm_step(h, state[layer, 1], gx, gh)
+        elif cell == 2:
+            gru_step(h, gx, gh)
+        else:
+            rnn_step(h, gx, gh)
     for b in range(B):
-        logits[b] += head_b
+        logits[b] = head_b
+    add_matmul(logits, state[state.shape[0] - 1, 0], head_wt)
 
 
 @kernel
@@ -89,8 +106,8 @@ def choose(logits, order, u, inv_temperature, top_k, top_p):
 
 
 @kernel
-def generate(out, uniforms, logits, order, state, inp, gx, gh, ids, cell, embed, wxs, whs, bxs, bhs,
-             head_w, head_b, inv_temperature, top_k, top_p):
+def generate(out, uniforms, logits, order, state, inp, gx, gh, ids, cell, embed, table, wxts, whts, bxs, bhs,
+             head_wt, head_b, inv_temperature, top_k, top_p):
     """Generate out.shape[0] characters per stream. out (n, B) receives the ids; uniforms
     (n, B) are the draws; logits (B, V) holds the distribution after the last fed character
     and is advanced in place; ids (B,) is scratch. Other arguments as in advance and choose."""
@@ -99,4 +116,4 @@ def generate(out, uniforms, logits, order, state, inp, gx, gh, ids, cell, embed,
         for b in range(B):
             ids[b] = choose(logits[b], order, uniforms[t, b], inv_temperature, top_k, top_p)
             out[t, b] = ids[b]
-        advance(logits, state, inp, gx, gh, ids, cell, embed, wxs, whs, bxs, bhs, head_w, head_b)
+        advance(logits, state, inp, gx, gh, ids, cell, embed, table, wxts, whts, bxs, bhs, head_wt, head_b)
