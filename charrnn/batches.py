@@ -63,7 +63,11 @@ class StreamBatches:
         try:
             if (state["n_col"], state["batch"], state["seq"]) != (self.n_col, self.batch, self.seq):
                 raise CheckpointError("the checkpoint's data position does not fit this text and batch layout")
-            self.pos, self.wraps, self.started = int(state["pos"]), int(state["wraps"]), bool(state["started"])
+            pos, wraps, started = state["pos"], state["wraps"], state["started"]
+            if not (type(pos) is int and 0 <= pos <= self.n_col and type(wraps) is int and wraps >= 0
+                    and type(started) is bool):
+                raise ValueError(f"pos {pos!r}, wraps {wraps!r}, started {started!r}")
+            self.pos, self.wraps, self.started = pos, wraps, started
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint's data position is malformed ({exc})") from None
 

@@ -26,6 +26,7 @@ class ModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
+        _check_types(self, ints=("vocab_size", "hidden", "layers", "embed"), numbers=("dropout",))
         if self.cell not in CELLS:
             raise ConfigError(f"--model must be one of {', '.join(CELLS)}, not {self.cell!r}")
         for name, option in (("vocab_size", "the vocabulary size"), ("hidden", "--hidden"), ("layers", "--layers")):
@@ -85,6 +86,24 @@ class ModelConfig:
             raise ConfigError(f"model config is incomplete or malformed: {exc}") from None
 
 
+def _check_types(config, ints: tuple[str, ...], numbers: tuple[str, ...]) -> None:
+    """Whole numbers where counts go, finite numbers elsewhere (None where a budget is off):
+    the options ensure it, a config read from a checkpoint made by hand may not."""
+    for name in ints + numbers:
+        value = getattr(config, name)
+        if value is None and name in ("steps", "epochs", "seconds"):
+            continue
+        if name in ints:
+            valid, kind = type(value) is int, "a whole number"
+        else:  # NaN passes here and fails the range checks, which say what range
+            valid = type(value) in (int, float) and (value != value or -1e308 < value < 1e308)
+            kind = "a finite number"
+        if not valid:
+            option = {"seconds": "--time", "min_lr_frac": "min_lr_frac", "vocab_size": "the vocabulary size"}.get(
+                name, f"--{name.replace('_', '-')}")
+            raise ConfigError(f"{option} must be {kind}, got {str(value)[:40]}")
+
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 
@@ -112,6 +131,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
+        _check_types(self, ints=("batch", "seq", "warmup", "decay_every", "steps", "eval_every", "seed"),
+                     numbers=("lr", "clip", "decay_rate", "min_lr_frac", "epochs", "seconds", "val_frac"))
         for name in ("batch", "seq", "eval_every", "decay_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")

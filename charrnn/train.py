@@ -250,30 +250,56 @@ class Trainer:
     @classmethod
     def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
                 cfg: TrainConfig | None = None, threads: int = 1) -> "Trainer":
-        """Rebuild a trainer from `snapshot()` output; `cfg` may extend the budget."""
-        model_cfg = ModelConfig.from_dict(meta["model"])
-        cfg = cfg or TrainConfig.from_dict(meta["train"])
+        """Rebuild a trainer from `snapshot()` output; `cfg` may extend the budget.
+        CheckpointError for anything missing or malformed."""
+        _check_progress(meta)
+        model_cfg = ModelConfig.from_dict(meta.get("model"))
+        cfg = cfg or TrainConfig.from_dict(meta.get("train"))
         model = Model(model_cfg, np.float32, threads)
         load_params(model, tensors)
         rng = np.random.default_rng()
         try:
-            rng.bit_generator.state = meta["dropout_rng"]
+            rng.bit_generator.state = meta.get("dropout_rng")
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint's random state is unusable: {exc}") from None
         trainer = cls(model, cfg, train_ids, val_ids, rng)
         for slot, arr in trainer.optimizer.state.items():
             arr[...] = _tensor(tensors, f"optim/{slot}", arr.shape)
-        trainer.optimizer.step_count = int(meta["optimizer_steps"])
+        trainer.optimizer.step_count = meta["optimizer_steps"]
         trainer.state[...] = _tensor(tensors, "state", trainer.state.shape)
-        trainer.batches.load_state_dict(meta["batches"])
-        trainer.step = int(meta["step"])
+        trainer.batches.load_state_dict(meta.get("batches"))
+        trainer.step = meta["step"]
         trainer.train_seconds = float(meta["train_seconds"])
-        trainer.skipped = int(meta["skipped"])
+        trainer.skipped = meta["skipped"]
         trainer.bad_in_a_row, trainer.lr_scale, trainer.recoveries = _recovery_state(meta)
         trainer.best_val = meta["best_val"]
         trainer.history = list(meta["history"])
         trainer.recent.extend(meta["recent_losses"])
         return trainer
+
+
+def _check_progress(meta: dict) -> None:
+    """CheckpointError unless a snapshot's counters, clock and records have the types and
+    ranges `snapshot()` writes (a checksum shows a file is intact, not that it is sane)."""
+
+    def number(value, allow_none=False) -> bool:  # finite, without float() overflowing on a huge int
+        return (value is None and allow_none) or (type(value) in (int, float) and -1e308 < value < 1e308)
+
+    checks = {
+        "step": lambda v: type(v) is int and v >= 0,
+        "optimizer_steps": lambda v: type(v) is int and v >= 0,
+        "skipped": lambda v: type(v) is int and v >= 0,
+        "train_seconds": lambda v: number(v) and v >= 0,
+        "best_val": lambda v: number(v, allow_none=True),
+        "history": lambda v: isinstance(v, list) and all(
+            isinstance(h, dict) and type(h.get("step")) is int and number(h.get("val_loss"), allow_none=True)
+            for h in v),
+        "recent_losses": lambda v: isinstance(v, list) and all(number(x) for x in v),
+    }
+    for name, valid in checks.items():
+        if name not in meta or not valid(meta[name]):
+            found = "missing" if name not in meta else repr(meta[name])[:40]
+            raise CheckpointError(f"the checkpoint's {name} is malformed ({found})")
 
 
 def _recovery_state(meta: dict) -> tuple[int, float, int]:

@@ -3,6 +3,7 @@ steps (recovered from, then given up on), a full disk or an unwritable directory
 other encodings, invalid options, and resuming on changed text. Faults are injected by
 monkeypatching; every file goes under tmp_path."""
 
+import copy
 import errno
 import json
 import math
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from charrnn import checkpoint
 from charrnn.model import Model
@@ -268,7 +271,8 @@ def test_invalid_utf8_names_the_file_and_offset_and_the_way_out(tmp_path):
     assert result.stderr == f"charrnn: {path} is not valid UTF-8: byte 0xe9 at offset {data.index(0xE9)}{hint}\n"
     result = invoke("train", "-", *TINY, "--steps", 2, "--out", tmp_path / "out", input=b"\xef\xbb\xbf" + data)
     assert_one_line_error(result, 3)  # the offset counts the byte order mark
-    assert result.stderr == f"charrnn: standard input is not valid UTF-8: byte 0xe9 at offset {3 + data.index(0xE9)}{hint}\n"
+    offset = 3 + data.index(0xE9)
+    assert result.stderr == f"charrnn: standard input is not valid UTF-8: byte 0xe9 at offset {offset}{hint}\n"
 
 
 def test_encoding_and_errors_replace(tmp_path):
@@ -417,3 +421,64 @@ def test_resume_refuses_changed_text_in_place(run_on_text, change):
     assert result.stderr.startswith("charrnn: the text differs from the one this run was trained on")
     assert result.stderr.rstrip("\n").endswith(CHANGES[change])
     assert checkpoint_files(run) == before
+
+
+# ---- checkpoints made by hand ---------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.sampled_from([10**400, -1, 0, 1, 2]) |
+    st.floats(allow_nan=False) | st.text(max_size=4) | st.lists(st.characters(), max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6)
+
+
+@pytest.fixture(scope="module")
+def genuine(corpus, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("genuine") / "run"
+    ok("train", corpus, *TINY, "--steps", 3, "--eval-every", 3, "-q", "--out", run)
+    return run / "latest.safetensors"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_checkpoints_made_by_hand_are_refused_in_one_line(genuine, corpus, tmp_path_factory, data):
+    """The checksum shows a file is intact, not that whoever wrote it meant well: with any
+    metadata value replaced or removed (and the checksum made to fit), resume, sample, eval
+    and show either work or fail in one line, never with a traceback."""
+    genuine = checkpoint.load(genuine)
+    meta = copy.deepcopy(genuine.meta)
+    for _ in range(data.draw(st.integers(1, 2))):
+        target = data.draw(st.sampled_from([meta] + [v for v in meta.values() if isinstance(v, dict) and v]))
+        key = data.draw(st.sampled_from(sorted(target)))
+        if data.draw(st.booleans()):
+            del target[key]
+        else:
+            target[key] = data.draw(json_values)
+    folder = tmp_path_factory.mktemp("crafted")
+    path = checkpoint.save(folder / "latest.safetensors", genuine.tensors, meta)
+    for args in (["train", "--resume", path, "--steps", 5, "-q"], ["sample", path, "-n", 5, "--seed", 1],
+                 ["eval", path, corpus], ["checkpoints", "show", path], ["checkpoints", "list", folder]):
+        result = invoke(*args)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exc_info)
+        if result.exit_code:
+            assert_one_line_error(result)
+
+
+def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused(genuine, corpus, tmp_path):
+    """One character more than the embedding has rows: ids past its end would be read, so
+    every command that builds a model refuses the file (4) before building anything."""
+    genuine = checkpoint.load(genuine)
+    V = genuine.meta["model"]["vocab_size"]
+    longer = checkpoint.save(tmp_path / "longer.safetensors", genuine.tensors,
+                             {**genuine.meta, "vocab": genuine.meta["vocab"] + ["\u2603"]})
+    narrower = checkpoint.save(tmp_path / "narrower.safetensors",
+                               {**genuine.tensors, "param/embed": genuine.tensors["param/embed"][:-1]}, genuine.meta)
+    for args in (["sample", "{}", "-n", 5], ["eval", "{}", corpus], ["train", "--resume", "{}", "--steps", 5],
+                 ["train", corpus, "--init-from", "{}", "--steps", 5, "--out", tmp_path / "out"]):
+        result = invoke(*[str(a).format(longer) for a in args])
+        assert_one_line_error(result, 4)
+        assert result.stderr == f"charrnn: {longer} is inconsistent: {V + 1} characters but a model for {V}\n"
+        result = invoke(*[str(a).format(narrower) for a in args])
+        assert_one_line_error(result, 4)
+        assert f"{narrower} does not fit this model: tensor 'param/embed' has shape ({V - 1}, 16)" in result.stderr
+    assert not (tmp_path / "out").exists()

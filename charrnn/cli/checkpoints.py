@@ -20,16 +20,23 @@ def checkpoints_group():
 
 
 def _summary(path: Path) -> dict:
+    """A checkpoint's row; values of the wrong type (a checkpoint made by hand) become None."""
     from .. import checkpoint
 
     meta = checkpoint.read_meta(path)
-    model = meta.get("model", {})
-    best_val = meta.get("best_val")
+    model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    best_val = _number(meta.get("best_val"))
+    step = meta.get("step")
     return dict(
         path=str(path), run=meta.get("run"), cell=model.get("cell"), layers=model.get("layers"),
-        hidden=model.get("hidden"), vocab=model.get("vocab_size"), step=meta.get("step"),
+        hidden=model.get("hidden"), vocab=model.get("vocab_size"), step=step if type(step) is int else None,
         val_loss=best_val, val_bpc=best_val / math.log(2) if best_val is not None else None,
-        train_loss=meta.get("train_loss"), bytes=path.stat().st_size, created=meta.get("created"))
+        train_loss=_number(meta.get("train_loss")), bytes=path.stat().st_size,
+        created=meta.get("created") if isinstance(meta.get("created"), str) else None)
+
+
+def _number(value) -> float | None:
+    return value if type(value) in (int, float) and -1e308 < value < 1e308 else None
 
 
 @checkpoints_group.command(name="list")
@@ -67,7 +74,8 @@ def checkpoints_list(directory, json_):
         mark = "*" if r["path"] == best else " "
         model = f"{r['cell']} {r['layers']}x{r['hidden']}"
         bpc = f"{r['val_bpc']:.3f}" if r["val_bpc"] is not None else "-"
-        click.echo(f"{mark} {_short(r['path'], 48):<48} {model:<12} {r['step']:>7} {bpc:>8} "
+        step = r["step"] if r["step"] is not None else "-"
+        click.echo(f"{mark} {_short(r['path'], 48):<48} {model:<12} {step:>7} {bpc:>8} "
                    f"{_size(r['bytes']):>9}  {(r['created'] or '')[:19]}")
     if best:
         click.echo(f"* best: {best}")
@@ -83,29 +91,44 @@ def checkpoints_show(ckpt, json_):
     path = rundir.resolve(ckpt)
     meta = checkpoint.read_meta(path)
     if json_:
-        write_json(dict(path=str(path), **meta))
+        write_json({"path": str(path), **{k: v for k, v in meta.items() if k != "path"}})
         return
+    try:
+        lines = _show(path, meta)
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # a checkpoint made by hand
+        raise CheckpointError(f"{path} has malformed metadata ({exc})") from None
+    for line in lines:
+        click.echo(line)
+
+
+def _show(path: Path, meta: dict) -> list[str]:
+    from .. import rundir
+
     model, train = meta.get("model", {}), meta.get("train", {})
     vocab = meta.get("vocab", [])
-    click.echo(f"checkpoint   {path} ({_size(path.stat().st_size)})")
-    click.echo(f"run          {meta.get('run')}   created {meta.get('created')}   charrnn {meta.get('charrnn_version')}")
-    click.echo(f"model        {model.get('cell')} {model.get('layers')}x{model.get('hidden')}, embedding "
-               f"{model.get('embed')}, dropout {model.get('dropout')}")
-    click.echo(f"vocabulary   {len(vocab)} characters: {''.join(vocab)!r}")
-    click.echo(f"training     step {meta.get('step')}, {meta.get('train_seconds', 0):.0f} s, batch {train.get('batch')}"
-               f" x seq {train.get('seq')}, {train.get('optimizer')} lr {train.get('lr')} ({train.get('schedule')})")
+    lines = [
+        f"checkpoint   {path} ({_size(path.stat().st_size)})",
+        f"run          {meta.get('run')}   created {meta.get('created')}   charrnn {meta.get('charrnn_version')}",
+        f"model        {model.get('cell')} {model.get('layers')}x{model.get('hidden')}, embedding "
+        f"{model.get('embed')}, dropout {model.get('dropout')}",
+        f"vocabulary   {len(vocab)} characters: {''.join(vocab)!r}",
+        f"training     step {meta.get('step')}, {meta.get('train_seconds', 0):.0f} s, batch {train.get('batch')}"
+        f" x seq {train.get('seq')}, {train.get('optimizer')} lr {train.get('lr')} ({train.get('schedule')})",
+    ]
     data = meta.get("data", {})
-    click.echo(f"data         {data.get('chars')} characters from {', '.join(data.get('sources', []))}")
+    lines.append(f"data         {data.get('chars')} characters from {', '.join(data.get('sources', []))}")
     best = meta.get("best_val")
     if best is not None:
-        click.echo(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
+        lines.append(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
     # metrics.jsonl fills in what the checkpoint's own history lacks (a short or missing one)
-    records = rundir.history(rundir.RunDir(path.parent), meta, upto=meta.get("step"))
+    step = meta.get("step")
+    records = rundir.history(rundir.RunDir(path.parent), meta, upto=step if type(step) is int else None)
     history = [h for h in records if h.get("val_loss") is not None]
     if history:
-        click.echo(f"val loss     {_sparkline([h['val_loss'] for h in history])}  "
-                   f"(steps {history[0]['step']}..{history[-1]['step']}, "
-                   f"{history[0]['val_loss']:.3f} -> {history[-1]['val_loss']:.3f})")
+        lines.append(f"val loss     {_sparkline([h['val_loss'] for h in history])}  "
+                     f"(steps {history[0]['step']}..{history[-1]['step']}, "
+                     f"{history[0]['val_loss']:.3f} -> {history[-1]['val_loss']:.3f})")
+    return lines
 
 
 @checkpoints_group.command(name="prune")

@@ -13,9 +13,9 @@ import click
 
 from .. import __version__
 from ..config import CELLS, OPTIMIZERS, SCHEDULES
-from ..errors import ConfigError, InputError, OutputError, TrainingError
-from .common import (DEFAULT_ENCODING, DEFAULT_ERRORS, Duration, StepsOrDuration, encoding_options, format_duration,
-                     load_core, notice, read_sources, stderr_is_terminal, write_json)
+from ..errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
+from .common import (DEFAULT_ENCODING, DEFAULT_ERRORS, ERRORS, Duration, StepsOrDuration, encoding_options,
+                     format_duration, load_core, notice, read_sources, stderr_is_terminal, write_json)
 from .dryrun import dry_run as dry_run_report
 from .dryrun import echo_dry_run
 from .watch import LiveSamples, check_sample_options, default_prime
@@ -109,7 +109,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
     ModelConfig(cell=cell, vocab_size=1, hidden=hidden, layers=layers, embed=embed, dropout=dropout)
     threads = load_core(threads, quiet)
 
-    from .. import checkpoint, rundir
+    from .. import rundir
     from ..corpus import split
     from ..train import Trainer, load_params
     from ..vocab import Vocab, describe
@@ -117,18 +117,18 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
     source = None
     if resume_from or init_from:
         # a run directory means its best weights to fine-tune, but its latest state to resume
-        source = checkpoint.load(rundir.resolve(resume_from or init_from, latest=bool(resume_from)))
-        _check_model_tensors(source)
+        source, source_cfg, source_vocab = _load_source(rundir.resolve(resume_from or init_from,
+                                                                       latest=bool(resume_from)))
+    if resume_from:
+        recorded, recorded_cfg = _recorded_run(source)
+        files = files or tuple(recorded["sources"])
+        encoding = encoding or recorded.get("encoding", DEFAULT_ENCODING)  # the text must be read as it was
+        errors = errors or recorded.get("errors", DEFAULT_ERRORS)
     if not files:
-        if not resume_from:
-            raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
-        files = tuple(source.meta["data"]["sources"])
-    if resume_from:  # the text must be read as it was
-        encoding = encoding or source.meta["data"].get("encoding", DEFAULT_ENCODING)
-        errors = errors or source.meta["data"].get("errors", DEFAULT_ERRORS)
+        raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
     encoding, errors = encoding or DEFAULT_ENCODING, errors or DEFAULT_ERRORS
     text = read_sources(files, encoding, errors)
-    vocab = Vocab(source.meta["vocab"]) if source else Vocab.from_text(text)
+    vocab = source_vocab if source else Vocab.from_text(text)
     changed = "the text differs from the one this run was trained on"
     unknown = vocab.missing(text) if resume_from else []
     if unknown:
@@ -138,23 +138,21 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
     fingerprint = dict(sources=[f if f == "-" else str(Path(f).resolve()) for f in files], chars=len(ids),
                        sha256=hashlib.sha256(ids.astype("<i4").tobytes()).hexdigest(), encoding=encoding,
                        errors=errors)
-    train_ids, val_ids = split(ids, val_frac if not resume_from else source.meta["train"]["val_frac"])
+    train_ids, val_ids = split(ids, recorded_cfg.val_frac if resume_from else val_frac)
 
     if resume_from:
-        recorded = source.meta["data"]
         if (recorded["chars"], recorded["sha256"]) != (fingerprint["chars"], fingerprint["sha256"]):
             size = (f"{fingerprint['chars']} characters, {recorded['chars']} then"
                     if fingerprint["chars"] != recorded["chars"] else "same length, other characters")
             raise InputError(f"{changed} ({size}); use --init-from to fine-tune on new text")
-        resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
+        resumed_cfg = TrainConfig.from_dict({**recorded_cfg.to_dict(), **_budget(steps, epochs, seconds)})
         trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         run = rundir.RunDir(Path(out) if out else source.path.parent)
         run_label = source.meta.get("run", run.path.name)
     else:
         if init_from:
-            base = ModelConfig.from_dict(source.meta["model"])
-            model_cfg = ModelConfig(cell=base.cell, vocab_size=base.vocab_size, hidden=base.hidden,
-                                    layers=base.layers, embed=base.embed, dropout=dropout)
+            model_cfg = ModelConfig(cell=source_cfg.cell, vocab_size=source_cfg.vocab_size, hidden=source_cfg.hidden,
+                                    layers=source_cfg.layers, embed=source_cfg.embed, dropout=dropout)
         else:
             model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
                                     dropout=dropout)
@@ -192,12 +190,33 @@ def _budget(steps, epochs, seconds) -> dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _check_model_tensors(source) -> None:
-    from ..checkpoint import load
-    from ..config import ModelConfig
+def _load_source(path: Path):
+    """The checkpoint to resume or fine-tune from, its model and vocabulary, all checked."""
+    from .. import checkpoint
+    from .loading import model_description
 
-    shapes = {f"param/{k}": v for k, v in ModelConfig.from_dict(source.meta["model"]).param_shapes().items()}
-    load(source.path, expected_shapes=shapes)
+    cfg, _ = model_description(path, checkpoint.read_meta(path))
+    source = checkpoint.load(path, expected_shapes={f"param/{k}": v for k, v in cfg.param_shapes().items()})
+    cfg, vocab = model_description(path, source.meta)
+    return source, cfg, vocab
+
+
+def _recorded_run(source):
+    """What a checkpoint records of its run's text and training settings, checked:
+    (data fingerprint, TrainConfig)."""
+    from ..config import TrainConfig
+    from ..corpus import check_encoding
+
+    data = source.meta.get("data")
+    try:
+        if not (isinstance(data, dict) and isinstance(data.get("sources"), list) and data["sources"]
+                and all(isinstance(f, str) for f in data["sources"]) and type(data.get("chars")) is int
+                and isinstance(data.get("sha256"), str) and data.get("errors", DEFAULT_ERRORS) in ERRORS):
+            raise ConfigError(f"the text it was trained on is described as {str(data)[:60]}")
+        check_encoding(data.get("encoding", DEFAULT_ENCODING))
+        return data, TrainConfig.from_dict(source.meta["train"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{source.path} cannot be resumed: {exc}") from None
 
 
 class _Stop:
