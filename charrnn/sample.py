@@ -29,9 +29,10 @@ PROJECTED_TABLE_MAX = 64 * 1024 * 1024
 class Sampler:
     """Runs `model` one character at a time for `batch` independent streams, on a copy of its
     weights laid out for generation (transposed, layer 0's input projected per character):
-    later changes to the model do not reach a Sampler already made."""
+    later changes to the model do not reach a Sampler already made. The id `banned` (a
+    vocabulary's unknown symbol) is never generated."""
 
-    def __init__(self, model: Model, batch: int = 1):
+    def __init__(self, model: Model, batch: int = 1, banned: int | None = None):
         cfg, p = model.config, model.params
         self.model = model
         self.batch = batch
@@ -59,6 +60,7 @@ class Sampler:
             np.ascontiguousarray(p["head.w"].T), p["head.b"].copy(),
         )
         self.projected = table.shape[0] > 0
+        self.banned = -1 if banned is None else int(banned)
         self.fed = False
 
     def feed(self, ids: Sequence[int]) -> None:
@@ -82,6 +84,6 @@ class Sampler:
             uniforms = rng.random((n, self.batch))
             out = np.zeros((n, self.batch), np.int64)
             generate(out, uniforms, self.logits, self._order, self.state, self._inp, self._gx, self._gh,
-                     self._ids, *self._weights, inv_temperature, top_k, top_p)
+                     self._ids, *self._weights, inv_temperature, top_k, top_p, self.banned)
             done += n
             yield out

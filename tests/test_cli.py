@@ -385,7 +385,7 @@ def test_checkpoints_prune_every_run_under_home(periodic_run, home):
     shutil.move(periodic_run, home / "periodic")
     ok("checkpoints", "prune", "--keep", 0)
     assert sorted(p.name for p in (home / "periodic").iterdir()) == [
-        "best.safetensors", "latest.safetensors", "metrics.jsonl"]
+        "best.safetensors", "cache", "latest.safetensors", "metrics.jsonl"]
 
 
 def test_checkpoints_rm(periodic_run, corpus):

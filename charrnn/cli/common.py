@@ -88,13 +88,6 @@ def load_core(threads: int | None = None, quiet: bool = False) -> int:
     return runtime.thread_count(threads)
 
 
-def read_sources(files: tuple[str, ...]) -> str:
-    """The text of FILE arguments ('-' is standard input)."""
-    from ..corpus import read_text
-
-    return read_text(list(files), stdin=sys.stdin.buffer)
-
-
 def write_json(obj) -> None:
     import json
 

@@ -18,11 +18,11 @@ def load_model(ckpt: str | None, threads: int = 1):
     meta = checkpoint.read_meta(path)
     try:
         cfg = ModelConfig.from_dict(meta["model"])
-        vocab = Vocab(meta["vocab"])
+        vocab = Vocab.from_meta(meta)
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path} lacks the model description ({exc})") from None
     if len(vocab) != cfg.vocab_size:
-        raise CheckpointError(f"{path} is inconsistent: {len(vocab)} characters but a model for {cfg.vocab_size}")
+        raise CheckpointError(f"{path} is inconsistent: {len(vocab)} symbols but a model for {cfg.vocab_size}")
     expected = {f"param/{name}": shape for name, shape in cfg.param_shapes().items()}
     loaded = checkpoint.load(path, expected_shapes=expected)
     model = Model(cfg, np.float32, threads)

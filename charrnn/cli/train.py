@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import click
 
 from .. import __version__
 from ..config import CELLS, OPTIMIZERS, SCHEDULES
-from ..errors import ConfigError, InputError
-from .common import (Duration, StepsOrDuration, format_duration, load_core, notice, read_sources, stderr_is_terminal,
+from ..errors import CharrnnError, ConfigError, InputError
+from ..vocab import UNITS
+from .common import (Duration, StepsOrDuration, format_duration, load_core, notice, stderr_is_terminal,
                      write_json)
 from .dryrun import dry_run as dry_run_report
 from .dryrun import echo_dry_run
@@ -77,18 +79,28 @@ DEFAULT_EPOCHS = 10
               "text's first character when it has none).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
+@click.option("--unit", type=click.Choice(UNITS),
+              help="What the model reads and writes: char (Unicode code points, the default) or byte (UTF-8 "
+                   "bytes: at most 256 symbols, any file).")
+@click.option("--min-count", type=int,
+              help="Map characters seen fewer than N times to one unknown symbol, which is never generated "
+                   "(default 1: keep all).")
+@click.option("--separator", help="Put between input files (default: a newline).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notices on stderr (errors still).")
 @click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end (with --dry-run, "
               "the estimates).")
 def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, optimizer, clip, schedule,
                   warmup, decay_every, decay_rate, steps, epochs, seconds, val_frac, eval_every, seed, threads,
                   out, name, save_every, keep, resume_from, init_from, sample_every, sample_length,
-                  sample_temperature, sample_prime, dry_run, quiet, json_):
+                  sample_temperature, sample_prime, dry_run, unit, min_count, separator, quiet, json_):
     """Train a model on FILES (text files, directories of them, or - for standard input).
 
-    The text is read as UTF-8; its last --val-frac is held out for validation. Checkpoints
-    go to the run directory: latest, best (by validation loss) and --keep periodic ones,
-    with metrics.jsonl. Ctrl-C saves and stops; a second Ctrl-C aborts.
+    The text is read as UTF-8 (with --unit byte, as bytes) and encoded once into the run
+    directory's cache/ folder, which training memory-maps, so the text may be larger than
+    memory; the cache is reused while the files stay the same. Its last --val-frac is held
+    out for validation. Checkpoints go to the run directory: latest, best (by validation
+    loss) and --keep periodic ones, with metrics.jsonl. Ctrl-C saves and stops; a second
+    Ctrl-C aborts.
     """
     from ..config import ModelConfig, TrainConfig
 
@@ -107,68 +119,114 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
     threads = load_core(threads, quiet)
 
     from .. import checkpoint, rundir
-    from ..corpus import split
+    from ..corpus import same_data, split
     from ..train import Trainer, load_params
-    from ..vocab import Vocab
 
     source = None
     if resume_from or init_from:
         # a run directory means its best weights to fine-tune, but its latest state to resume
         source = checkpoint.load(rundir.resolve(resume_from or init_from, latest=bool(resume_from)))
         _check_model_tensors(source)
+        if min_count is not None:
+            raise ConfigError("--min-count makes a new vocabulary; a run from a checkpoint keeps its vocabulary")
     if not files:
         if not resume_from:
             raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
         files = tuple(source.meta["data"]["sources"])
-    text = read_sources(files)
-    vocab = Vocab(source.meta["vocab"]) if source else Vocab.from_text(text)
-    ids = vocab.encode(text)
-    fingerprint = dict(sources=[f if f == "-" else str(Path(f).resolve()) for f in files], chars=len(ids),
-                       sha256=hashlib.sha256(ids.astype("<i4").tobytes()).hexdigest())
-    train_ids, val_ids = split(ids, val_frac if not resume_from else source.meta["train"]["val_frac"])
-
     if resume_from:
-        recorded = source.meta["data"]
-        if (recorded["chars"], recorded["sha256"]) != (fingerprint["chars"], fingerprint["sha256"]):
-            raise InputError("the text differs from the one this run was trained on; use --init-from to "
-                             "fine-tune on new text")
-        resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
-        trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         run = rundir.RunDir(Path(out) if out else source.path.parent)
         run_label = source.meta.get("run", run.path.name)
+        if separator is None:
+            separator = source.meta["data"].get("separator", "\n")
     else:
-        if init_from:
-            base = ModelConfig.from_dict(source.meta["model"])
-            model_cfg = ModelConfig(cell=base.cell, vocab_size=base.vocab_size, hidden=base.hidden,
-                                    layers=base.layers, embed=base.embed, dropout=dropout)
-        else:
-            model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
-                                    dropout=dropout)
-        trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads)
-        if init_from:
-            load_params(trainer.model, source.tensors)
-        run_label = name or rundir.run_name(model_cfg.cell, model_cfg.layers, model_cfg.hidden)
+        base = ModelConfig.from_dict(source.meta["model"]) if init_from else None
+        run_label = name or rundir.run_name(*((base.cell, base.layers, base.hidden) if base else (cell, layers, hidden)))
         run = rundir.RunDir(Path(out) if out else rundir.home() / run_label)
 
-    if dry_run:
-        _notice_compiling(quiet)
-        report = dry_run_report(trainer, threads)
-        if json_:
-            write_json(report)
+    new_folder = not run.path.exists()
+    # a dry run writes nothing: its ids go to a temporary folder
+    scratch = tempfile.TemporaryDirectory(prefix="charrnn-") if dry_run else None
+    try:
+        data = _encode(files, Path(scratch.name) if scratch else run.cache, source, unit, min_count, separator,
+                       quiet)
+        vocab = data.vocab
+        train_ids, val_ids = split(data.ids, val_frac if not resume_from else source.meta["train"]["val_frac"])
+        if resume_from:
+            if not same_data(source.meta["data"], data):
+                raise InputError("the text differs from the one this run was trained on; use --init-from to "
+                                 "fine-tune on new text")
+            resumed_cfg = TrainConfig.from_dict({**source.meta["train"], **_budget(steps, epochs, seconds)})
+            trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         else:
-            echo_dry_run(report)
-        return
-    live = None
-    if sample_every is not None and not quiet:
-        live = LiveSamples(sample_every, sample_length, sample_temperature, sample_prime or default_prime(vocab, text),
-                           vocab, trainer.cfg.seed)
-    extra_meta = dict(vocab=list(vocab.chars), data=fingerprint, run=run_label, charrnn_version=__version__,
+            if init_from:
+                model_cfg = ModelConfig(cell=base.cell, vocab_size=base.vocab_size, hidden=base.hidden,
+                                        layers=base.layers, embed=base.embed, dropout=dropout)
+            else:
+                model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
+                                        dropout=dropout)
+            trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads)
+            if init_from:
+                load_params(trainer.model, source.tensors)
+        if dry_run:
+            _notice_compiling(quiet)
+            report = dry_run_report(trainer, threads)
+            if json_:
+                write_json(report)
+            else:
+                echo_dry_run(report)
+            return
+        live = None
+        if sample_every is not None and not quiet:
+            live = LiveSamples(sample_every, sample_length, sample_temperature,
+                               sample_prime or default_prime(vocab, data.ids), vocab, trainer.cfg.seed)
+    except CharrnnError:
+        if new_folder:  # a run that never started leaves no folder behind, only the error
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+    _notice_data(data, quiet)
+    extra_meta = dict(**vocab.to_meta(), data=data.fingerprint, run=run_label, charrnn_version=__version__,
                       threads=threads)
     summary = _train_loop(trainer, run, extra_meta, save_every, keep, quiet, live)
     if json_:
         write_json(summary)
     if summary["interrupted"]:
         raise click.exceptions.Exit(summary["exit_code"])
+
+
+def _encode(files, cache: Path, source, unit, min_count, separator, quiet: bool):
+    """The ids of FILES from the id cache folder `cache` (encoding them into it when needed),
+    with the vocabulary of `source` (a checkpoint) or a new one."""
+    from ..corpus import encode_sources
+    from ..vocab import Vocab
+
+    vocab = Vocab.from_meta(source.meta) if source else None
+    if vocab is not None and unit is not None and unit != vocab.unit:
+        raise ConfigError(f"--unit {unit} does not fit the checkpoint, whose unit is the {vocab.unit}")
+    bar = None
+    if not quiet and stderr_is_terminal():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="B", unit_scale=True, desc="charrnn: reading", leave=False, dynamic_ncols=True)
+    try:
+        data = encode_sources(files, cache, unit=unit or "char", min_count=min_count or 1,
+                              separator="\n" if separator is None else separator, vocab=vocab,
+                              stdin=sys.stdin.buffer, progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return data
+
+
+def _notice_data(data, quiet: bool) -> None:
+    """Where the run's ids are, once the run is set to start (an error before that is one line)."""
+    kind = "characters" if data.vocab.unit == "char" else "bytes"
+    unknown = " and an unknown symbol" if data.vocab.unknown is not None else ""
+    notice(f"{'reusing' if data.reused else 'encoded'} {data.ids.size:,} {kind} in {data.path} "
+           f"({len(data.vocab) - bool(unknown)} symbols{unknown})", quiet)
 
 
 def _budget(steps, epochs, seconds) -> dict:
