@@ -200,7 +200,7 @@ def _part_symbols(f: BinaryIO, name: str, unit: str, tee: BinaryIO | None,
             text = buf[:cut].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{name} is not valid UTF-8: byte 0x{buf[exc.start]:02x} at offset "
-                             f"{pos + exc.start}") from None
+                             f"{pos + exc.start} (--unit byte takes any file)") from None
         carry, pos = buf[cut:], pos + cut
         yield code_points(text)
 

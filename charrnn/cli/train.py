@@ -270,8 +270,9 @@ class _Progress:
     save; nothing when quiet. Both show the step, epoch, training loss, the last validation
     loss, speed, the time left and the last checkpoint written."""
 
-    def __init__(self, trainer, quiet: bool):
+    def __init__(self, trainer, quiet: bool, unit: str):
         self.quiet = quiet
+        self.bits_per = "bpc" if unit == "char" else "bits/byte"
         self.bar = None
         self.last_log = time.monotonic()
         self.val = None
@@ -293,7 +294,7 @@ class _Progress:
         loss = trainer.train_loss
         fields = [f"epoch {trainer.epoch:.2f}", f"loss {loss:.3f}" if loss is not None else "loss -"]
         if self.val is not None:
-            fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} bpc)")
+            fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} {self.bits_per})")
         if chars_per_sec:
             fields.append(f"{chars_per_sec / 1000:.1f}k chars/s")
             left = _time_left(trainer, self.total, trainer.cfg.batch * trainer.cfg.seq / chars_per_sec)
@@ -360,7 +361,7 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
     save_kind, save_interval = save_every
     last_periodic = time.monotonic()
     start_step, timed_steps, timed_seconds = trainer.step, 0, 0.0
-    progress = _Progress(trainer, quiet)
+    progress = _Progress(trainer, quiet, extra_meta["unit"])
 
     def save(best: bool, periodic: bool) -> Path:
         nonlocal last_periodic
@@ -420,5 +421,6 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 chars=trainer.step * cfg.batch * cfg.seq,
                 chars_per_sec=round(timed_chars() / timed_seconds, 1) if timed_seconds else None,
                 train_loss=trainer.train_loss, val_loss=val, val_bpc=val / math.log(2) if val is not None else None,
+                unit=extra_meta["unit"],
                 skipped_steps=trainer.skipped, interrupted=interrupted is not None,
                 exit_code=128 + interrupted if interrupted is not None else 0)
