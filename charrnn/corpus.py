@@ -60,7 +60,7 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _looks_binary(path: Path) -> bool:
+def _looks_binary(path: Path, unit: str) -> bool:
     try:
         with open(path, "rb") as f:
             head = f.read(_SNIFF)
@@ -68,6 +68,8 @@ def _looks_binary(path: Path) -> bool:
         return True
     if b"\x00" in head:
         return True
+    if unit == "byte":
+        return False
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -75,21 +77,21 @@ def _looks_binary(path: Path) -> bool:
     return False
 
 
-def directory_files(directory: Path) -> list[Path]:
+def directory_files(directory: Path, unit: str = "char") -> list[Path]:
     """Regular files under `directory` that look like text, in sorted path order. Hidden
-    files and folders are skipped, and so are files that look binary (NUL bytes or invalid
-    UTF-8 in their first 8 KiB)."""
+    files and folders are skipped, and so are files that look binary: NUL bytes in their
+    first 8 KiB, or for the char unit invalid UTF-8 there."""
     found = []
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
             path = Path(root) / name
-            if not name.startswith(".") and path.is_file() and not _looks_binary(path):
+            if not name.startswith(".") and path.is_file() and not _looks_binary(path, unit):
                 found.append(path)
     return sorted(found)
 
 
-def _parts(sources: Sequence[str]) -> list[Path | None]:
+def _parts(sources: Sequence[str], unit: str = "char") -> list[Path | None]:
     """The files `sources` stand for, in order (a directory: its text files, sorted); None
     for standard input. InputError for a missing file or a directory without text files."""
     if not sources:
@@ -101,7 +103,7 @@ def _parts(sources: Sequence[str]) -> list[Path | None]:
             continue
         path = Path(source)
         if path.is_dir():
-            files = directory_files(path)
+            files = directory_files(path, unit)
             if not files:
                 raise InputError(f"{path} has no text files")
             parts.extend(files)
@@ -141,7 +143,7 @@ def read_text(sources: Sequence[str], stdin: BinaryIO | None = None, separator: 
 def read_bytes(sources: Sequence[str], stdin: BinaryIO | None = None, separator: str = "\n") -> bytes:
     """The bytes of every source, as they are, joined by `separator` in UTF-8 (for models
     whose unit is the byte)."""
-    data = separator.encode("utf-8").join(_read_part(part, stdin) for part in _parts(sources))
+    data = separator.encode("utf-8").join(_read_part(part, stdin) for part in _parts(sources, "byte"))
     if not data:
         raise _empty_error(sources)
     return data
@@ -321,7 +323,7 @@ def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", m
     """
     if vocab is not None:
         unit = vocab.unit
-    parts = _parts(sources)
+    parts = _parts(sources, unit)
     signatures = [_signature(part) for part in parts]
     found = _cached(cache, signatures, unit, separator, vocab, min_count)
     if found is not None:

@@ -77,7 +77,8 @@ class Sampler:
         check_sampling_options(temperature, top_k, top_p)
         if not self.fed:
             raise ValueError("feed() the sampler at least one character before generating")
-        inv_temperature = 0.0 if temperature == 0 else 1.0 / temperature
+        # in the model's dtype, so that float32 probabilities take the vectorised exponential
+        inv_temperature = self.logits.dtype.type(0.0 if temperature == 0 else 1.0 / temperature)
         done = 0
         while done < length:
             n = min(chunk, length - done)

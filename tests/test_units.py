@@ -371,3 +371,34 @@ for kwargs in (dict(), dict(top_k=5), dict(top_p=0.9)):
     assert len(rows) == 3
     for short, long in rows:
         assert short == long, rows
+
+
+def test_float32_exponential_for_sampling_is_accurate_and_zero_below_its_range():
+    import numba
+
+    from charrnn.kernels.jit import FASTMATH, exp_neg
+
+    @numba.njit(fastmath=FASTMATH, error_model="numpy")
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp_neg(x[i])
+
+    x = np.concatenate([np.linspace(-87, 0, 100_001), -np.logspace(-9, 0, 500)]).astype(np.float32)
+    out = np.zeros_like(x)
+    apply(x, out)
+    exact = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out - exact) / exact) < 3e-7
+    tail = np.array([-87.01, -100.0, -np.inf], np.float32)
+    out = np.ones_like(tail)
+    apply(tail, out)
+    assert out.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_float32_choose_samples_the_softmax_distribution():
+    logits = np.array([0.0, 1.0, 2.0, -1.0, 0.5, -30.0], np.float32)
+    expected = np.exp(logits / 0.7) / np.exp(logits / 0.7).sum()
+    order = np.zeros(len(logits), np.int64)
+    counts = np.zeros(len(logits))
+    for u in np.random.default_rng(1).random(40000):
+        counts[choose(logits.copy(), order, u, np.float32(1 / 0.7), 0, 1.0)] += 1
+    np.testing.assert_allclose(counts / counts.sum(), expected, atol=0.01)

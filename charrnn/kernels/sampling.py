@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .gru import gru_step
-from .jit import kernel
+from .jit import exp_neg, kernel
 from .lstm import lstm_step
 from .matvec import add_matmul
 from .rnn import rnn_step
@@ -102,28 +102,30 @@ def choose(logits, order, u, inv_temperature, top_k, top_p):
     inv_temperature 0 means argmax. top_k > 0 keeps the k most likely, top_p < 1 the
     smallest set whose probability reaches top_p. A logit of -inf is never chosen. logits is
     overwritten with probabilities; order (V,) is scratch. Nothing is allocated; without
-    top-k/top-p it is a pass for the maximum, one for the exponentials and a scan that stops
-    at the chosen index.
+    top-k/top-p it is two passes that vectorise (the maximum; the exponentials and their
+    sum, in float32 by exp_neg when logits and inv_temperature are float32) and a scan that
+    stops at the chosen index.
     """
     V = logits.shape[0]
-    top = -np.inf
-    best = 0
-    for k in range(V):
-        if logits[k] > top:
-            top = logits[k]
-            best = k
     if inv_temperature == 0.0:
+        top, best = -np.inf, 0
+        for k in range(V):
+            if logits[k] > top:
+                top, best = logits[k], k
         return best
+    top = logits[0]
+    for k in range(V):
+        top = max(top, logits[k])
     total = 0.0
     for k in range(V):
-        p = math.exp((logits[k] - top) * inv_temperature)
+        p = exp_neg((logits[k] - top) * inv_temperature)
         logits[k] = p
         total += p
     if top_k > 0 or top_p < 1.0:
         total = _truncate(logits, order, total, top_k, top_p)
     target = u * total
     acc = 0.0
-    last = best
+    last = 0
     for k in range(V):
         if logits[k] > 0.0:
             acc += logits[k]
