@@ -73,7 +73,8 @@ def _looks_binary(path: Path, unit: str) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return exc.start < len(head) - 3  # a character cut by the sniff window is fine
+        cut = len(head) == _SNIFF and exc.start >= len(head) - 3  # a character cut by the sniff window
+        return not cut
     return False
 
 

@@ -128,6 +128,18 @@ def test_streamed_encoding_equals_encoding_in_memory(tmp_path, small_chunks, uni
     assert got.fingerprint["sources"] == [str(a.resolve()), str(b.resolve())]
 
 
+def test_directories_skip_binary_files_and_in_char_mode_files_that_are_not_utf8(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write(folder / "a.txt", "한국어 ")
+    write(folder / "b.txt", "café ".encode("latin-1"))
+    write(folder / "c.bin", b"\x00\x01\x02")
+    char = encode_sources([str(folder)], tmp_path / "c1")
+    assert char.vocab.decode(char.ids) == "한국어 "
+    byte = encode_sources([str(folder)], tmp_path / "c2", unit="byte")
+    assert bytes(byte.vocab.chars[i] for i in byte.ids) == "한국어 ".encode() + b"\n" + "café ".encode("latin-1")
+
+
 def test_ids_take_the_smallest_type_the_vocabulary_fits(tmp_path):
     few = write(tmp_path / "few.txt", "abc" * 10)
     many = write(tmp_path / "many.txt", "".join(chr(0xAC00 + i) for i in range(300)))

@@ -13,9 +13,8 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..config import CELLS, OPTIMIZERS, SCHEDULES
+from ..config import CELLS, OPTIMIZERS, SCHEDULES, UNITS
 from ..errors import CharrnnError, ConfigError, InputError
-from ..vocab import UNITS
 from .common import (Duration, StepsOrDuration, format_duration, load_core, notice, stderr_is_terminal,
                      write_json)
 from .dryrun import dry_run as dry_run_report
