@@ -414,3 +414,15 @@ def test_float32_choose_samples_the_softmax_distribution():
     for u in np.random.default_rng(1).random(40000):
         counts[choose(logits.copy(), order, u, np.float32(1 / 0.7), 0, 1.0)] += 1
     np.testing.assert_allclose(counts / counts.sum(), expected, atol=0.01)
+
+
+def test_samples_while_training_never_show_the_unknown_symbol():
+    from charrnn.cli.watch import LiveSamples
+
+    vocab = Vocab(["a", "b", "\n", None])
+    model = Model(ModelConfig(cell="gru", vocab_size=4, hidden=8, layers=1))
+    model.init_weights(np.random.default_rng(0))
+    model.params["head.b"][3] = 50.0  # the unknown symbol dominates every distribution
+    live = LiveSamples(("steps", 1), 100, 1.0, "a", vocab, 0)
+    text = live.sample(model, 1)
+    assert len(text) == 101 and set(text) <= {"a", "b", "\n"}
