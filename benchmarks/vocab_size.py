@@ -57,6 +57,7 @@ def measure(V: int, args) -> dict:
 
     from charrnn.config import ModelConfig, TrainConfig
     from charrnn.corpus import split
+    from charrnn.kernels.gemm import scratch_size
     from charrnn.kernels.head import head_backward, head_forward_backward
     from charrnn.sample import Sampler
     from charrnn.train import Trainer
@@ -87,12 +88,13 @@ def measure(V: int, args) -> dict:
     targets = rng.integers(0, V, N).astype(np.int32)
     logits, dlogits = np.zeros((N, V), np.float32), np.zeros((N, V), np.float32)
     dh, dw, db = np.zeros((N, H), np.float32), np.zeros((V, H), np.float32), np.zeros(V, np.float32)
+    scratch = np.zeros(max(scratch_size(*mnk, np.float32) for mnk in ((N, V, H), (N, H, V), (V, H, N))), np.float32)
 
     def head_once():
         start = time.perf_counter()
         for _ in range(args.steps):
-            head_forward_backward(dlogits, logits, h, w, b, targets, 1.0 / N)
-            head_backward(dh, dw, db, dlogits, h, w)
+            head_forward_backward(dlogits, logits, h, w, b, targets, 1.0 / N, scratch)
+            head_backward(dh, dw, db, dlogits, h, w, scratch)
         return args.steps, time.perf_counter() - start
 
     head_once()
@@ -138,7 +140,7 @@ def main():
     from charrnn import runtime
 
     runtime.prepare()
-    args.threads = runtime.set_threads(args.threads)
+    args.threads = runtime.thread_count(args.threads)
     rows = [measure(int(v), args) for v in args.vocab.split(",")]
     if args.json:
         for row in rows:
