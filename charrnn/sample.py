@@ -70,10 +70,12 @@ class Sampler:
             advance(self.logits, self.state, self._inp, self._gx, self._gh, self._ids, *self._weights)
             self.fed = True
 
-    def generate(self, length: int, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, chunk: int = 16) -> Iterator[np.ndarray]:
+    def generate(self, length: int, rng: np.random.Generator | Sequence[np.random.Generator],
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, chunk: int = 16) -> Iterator[np.ndarray]:
         """Yield chunks of generated ids, (k, batch) each, `length` per stream in all.
-        feed() must have run first: generation continues from the last fed character."""
+        feed() must have run first: generation continues from the last fed character.
+        `rng` is one generator for all streams, or one per stream (a stream's text then does
+        not depend on how many streams run beside it)."""
         check_sampling_options(temperature, top_k, top_p)
         if not self.fed:
             raise ValueError("feed() the sampler at least one character before generating")
@@ -82,7 +84,10 @@ class Sampler:
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            uniforms = rng.random((n, self.batch))
+            if isinstance(rng, np.random.Generator):
+                uniforms = rng.random((n, self.batch))
+            else:
+                uniforms = np.stack([stream_rng.random(n) for stream_rng in rng], axis=1)
             out = np.zeros((n, self.batch), np.int64)
             generate(out, uniforms, self.logits, self._order, self.state, self._inp, self._gx, self._gh,
                      self._ids, *self._weights, inv_temperature, top_k, top_p, self.banned)

@@ -24,7 +24,9 @@ from .common import load_core, notice
 @click.option("--top-p", type=float, default=1.0, show_default=True,
               help="Sample only among the most likely characters whose probability adds up to P.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for repeatable output (default: random).")
-@click.option("--num-samples", type=int, default=1, show_default=True, help="Independent samples to write.")
+@click.option("--num-samples", type=int, default=1, show_default=True,
+              help="Independent samples, generated together (the first streams as it is made, the others follow "
+              "it); with --seed, sample i is the same whatever the number of samples.")
 @click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
@@ -60,29 +62,23 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         prime_ids = vocab.encode(prime)
     else:
         prime_ids, no_prime = vocab.start_ids(), True
-    rng = np.random.default_rng(seed)
+    rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
     out = click.get_text_stream("stdout")
-    replaced = 0
-    for index in range(num_samples):
-        if index:
-            _write(out, separator)
-        if not no_prime:
-            _write(out, prime)
-        sampler = Sampler(model, banned=vocab.unknown)
-        sampler.feed(prime_ids)
-        decoder = vocab.decoder()
-        written = ""
-        for chunk in itertools.chain(sampler.generate(length, rng, temperature, top_k, top_p), [None]):
-            text = decoder.decode(chunk[:, 0]) if chunk is not None else decoder.finish()
-            if stop_at is not None:
-                written += text
-                cut = written.find(stop_at)
-                if cut >= 0:
-                    _write(out, text[:len(text) - (len(written) - cut - len(stop_at))])
-                    break
-                written = written[-len(stop_at):]
-            _write(out, text)
-        replaced += decoder.replaced
+    sampler = Sampler(model, batch=num_samples, banned=vocab.unknown)
+    sampler.feed(prime_ids)
+    samples = [_Sample(vocab.decoder(), stop_at) for _ in range(num_samples)]
+    if not no_prime:
+        _write(out, prime)
+    for chunk in itertools.chain(sampler.generate(length, rngs, temperature, top_k, top_p), [None]):
+        for index, sample in enumerate(samples):
+            text = sample.add(chunk[:, index] if chunk is not None else None)
+            if index == 0 and text:
+                _write(out, text)
+        if all(sample.stopped for sample in samples):
+            break
+    for sample in samples[1:]:
+        _write(out, separator + ("" if no_prime else prime) + "".join(sample.pieces))
+    replaced = sum(sample.decoder.replaced for sample in samples)
     if out.isatty():
         _write(out, "\n")
     if replaced:
@@ -90,6 +86,34 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
                f"{'were' if replaced != 1 else 'was'} written as U+FFFD")
     if seed is None:
         notice("no --seed given: this output will not repeat", quiet=not sys.stderr.isatty())
+
+
+class _Sample:
+    """One stream's text: decoded as ids come, cut right after the first `stop_at`."""
+
+    def __init__(self, decoder, stop_at: str | None):
+        self.decoder = decoder
+        self.stop_at = stop_at
+        self.tail = ""
+        self.pieces: list[str] = []
+        self.stopped = False
+
+    def add(self, ids) -> str:
+        """The text that ids (None: the end) add to the sample; kept in `pieces` too."""
+        if self.stopped:
+            return ""
+        text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
+        if self.stop_at is not None:
+            seen = self.tail + text
+            cut = seen.find(self.stop_at)
+            if cut >= 0:
+                text = text[:len(text) - (len(seen) - cut - len(self.stop_at))]
+                self.stopped = True
+            self.tail = seen[-len(self.stop_at):]
+        if ids is None:
+            self.stopped = True
+        self.pieces.append(text)
+        return text
 
 
 def _write(stream, text: str) -> None:
