@@ -69,6 +69,10 @@ def cases(suites, seconds, quality_seconds):
                 out.append(("sample", line, impl, 1,
                             impl_argv(impl, f"--model lstm --hidden {hidden} --layers 2 --iters 0 --no-val "
                                             f"--sample 3000 --threads 1"), "sample_chars_per_sec"))
+        # N sequences at once (`charrnn sample --num-samples N`): the references have no such mode
+        out.append(("sample", "sample LSTM 2x256, 16 streams at once", "charrnn", 1,
+                    impl_argv("charrnn", "--model lstm --hidden 256 --layers 2 --iters 0 --no-val --sample 1000 "
+                                         "--sample-streams 16 --threads 1"), "sample_chars_per_sec"))
     if "cold" in suites:
         out.append(("cold", "cold sample -n 200 (LSTM 2x256)", "charrnn", 1,
                     [sys.executable, "-m", "charrnn", "sample", f"{MODELS}/charrnn-lstm256x2.safetensors", "-n", "200",

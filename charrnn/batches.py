@@ -3,7 +3,8 @@
 The training ids are cut into B contiguous streams of n_col = (len - 1) // B columns; step k
 reads columns [pos, pos + T) of every stream, and the streams wrap to the start (and the
 carried state is reset) when fewer than T columns remain. Arrays handed out are time-major
-(T, B) int32.
+(T, B) int32, gathered for each window from the ids as given (which may be memory-mapped
+and larger than memory: they are never copied whole).
 """
 
 from __future__ import annotations
@@ -33,10 +34,9 @@ class StreamBatches:
             need = batch * seq + 1
             raise InputError(f"the training text is too short for --batch {batch} x --seq {seq}: it has "
                              f"{len(ids)} characters, one step needs {need}; lower --batch or --seq")
-        ids = np.asarray(ids, dtype=np.int32)
-        # Stored time-major so a window is one contiguous slice.
-        self._xs = np.ascontiguousarray(ids[:batch * n_col].reshape(batch, n_col).T)
-        self._ys = np.ascontiguousarray(ids[1:batch * n_col + 1].reshape(batch, n_col).T)
+        # views (B, n_col) of the ids, not copies: a window reads T columns of each row
+        self._xs = ids[:batch * n_col].reshape(batch, n_col)
+        self._ys = ids[1:batch * n_col + 1].reshape(batch, n_col)
         self.batch, self.seq, self.n_col = batch, seq, n_col
         self.pos = 0
         self.wraps = 0
@@ -51,7 +51,8 @@ class StreamBatches:
         self.started = True
         if self.pos + self.seq > self.n_col:
             self.pos, self.wraps, reset = 0, self.wraps + 1, True
-        window = Window(self._xs[self.pos:self.pos + self.seq], self._ys[self.pos:self.pos + self.seq], reset)
+        columns = slice(self.pos, self.pos + self.seq)
+        window = Window(_time_major(self._xs[:, columns]), _time_major(self._ys[:, columns]), reset)
         self.pos += self.seq
         return window
 
@@ -72,19 +73,25 @@ class StreamBatches:
             raise CheckpointError(f"the checkpoint's data position is malformed ({exc})") from None
 
 
+def _time_major(rows: np.ndarray) -> np.ndarray:
+    """(T, B) int32, C-contiguous, from rows (B, T) of any integer type."""
+    return np.ascontiguousarray(rows.T, dtype=np.int32)
+
+
 def validation_windows(ids: np.ndarray, streams: int = 32, chunk: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Windows (x, y), time-major (T, S), over `ids` cut into S contiguous streams with
     L = (len - 1) // S columns each (the reference's protocol: S * L characters are scored).
-    A text too short for `streams` streams uses fewer, down to one; under two ids, nothing."""
-    ids = np.asarray(ids, dtype=np.int32)
+    A text too short for `streams` streams uses fewer, down to one; under two ids, nothing.
+    Each window is gathered from `ids` when it is due (they may be memory-mapped)."""
+    ids = np.asarray(ids)
     streams = max(1, min(streams, len(ids) - 1))
     L = (len(ids) - 1) // streams
     if L < 1:
         return
-    xs = np.ascontiguousarray(ids[:streams * L].reshape(streams, L).T)
-    ys = np.ascontiguousarray(ids[1:streams * L + 1].reshape(streams, L).T)
+    xs = ids[:streams * L].reshape(streams, L)
+    ys = ids[1:streams * L + 1].reshape(streams, L)
     for start in range(0, L, chunk):
-        yield xs[start:start + chunk], ys[start:start + chunk]
+        yield _time_major(xs[:, start:start + chunk]), _time_major(ys[:, start:start + chunk])
 
 
 def text_windows(ids: np.ndarray, chunk: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from .errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
+UNITS = ("char", "byte")  # what one id stands for: a Unicode code point, or a byte of UTF-8
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 

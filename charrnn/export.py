@@ -26,5 +26,5 @@ def torch_tensors(tensors: dict[str, np.ndarray], meta: dict) -> tuple[dict[str,
     module = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[cfg.cell]
     info = dict(format="torch", module=f"torch.nn.{module}", input_size=cfg.embed, hidden_size=cfg.hidden,
                 num_layers=cfg.layers, nonlinearity="tanh" if cfg.cell == "rnn" else None,
-                vocab=vocab, model=cfg.to_dict(), step=meta.get("step"))
+                vocab=vocab, unit=meta.get("unit", "char"), model=cfg.to_dict(), step=meta.get("step"))
     return out, info

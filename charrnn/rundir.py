@@ -2,8 +2,9 @@
 (a file, a run directory, a run name, or nothing) is resolved to a checkpoint file.
 
 A run directory holds latest.safetensors, best.safetensors (lowest validation loss),
-step-NNNNNNNN.safetensors periodic checkpoints (the newest --keep of them) and
-metrics.jsonl, one JSON object per evaluation.
+step-NNNNNNNN.safetensors periodic checkpoints (the newest --keep of them),
+metrics.jsonl, one JSON object per evaluation, and cache/, the training text encoded as ids
+(rebuilt whenever it is missing or stale).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SUFFIX = ".safetensors"
 LATEST = "latest" + SUFFIX
 BEST = "best" + SUFFIX
 METRICS = "metrics.jsonl"
+CACHE = "cache"
 _PERIODIC = re.compile(r"^step-(\d{8,})\.safetensors$")
 
 
@@ -48,6 +50,11 @@ class RunDir:
     @property
     def best(self) -> Path:
         return self.path / BEST
+
+    @property
+    def cache(self) -> Path:
+        """The id cache: the training text encoded, see corpus.encode_sources."""
+        return self.path / CACHE
 
     def periodic(self) -> list[Path]:
         """Periodic checkpoints, oldest first."""

@@ -20,9 +20,10 @@ PROJECTED_TABLE_MAX = 64 * 1024 * 1024
 class Sampler:
     """Runs `model` one character at a time for `batch` independent streams, on a copy of its
     weights laid out for generation (transposed, layer 0's input projected per character):
-    later changes to the model do not reach a Sampler already made."""
+    later changes to the model do not reach a Sampler already made. The id `banned` (a
+    vocabulary's unknown symbol) is never generated."""
 
-    def __init__(self, model: Model, batch: int = 1):
+    def __init__(self, model: Model, batch: int = 1, banned: int | None = None):
         cfg, p = model.config, model.params
         self.model = model
         self.batch = batch
@@ -50,6 +51,7 @@ class Sampler:
             np.ascontiguousarray(p["head.w"].T), p["head.b"].copy(),
         )
         self.projected = table.shape[0] > 0
+        self.banned = -1 if banned is None else int(banned)
         self.fed = False
 
     def feed(self, ids: Sequence[int]) -> None:
@@ -59,20 +61,26 @@ class Sampler:
             advance(self.logits, self.state, self._inp, self._gx, self._gh, self._ids, *self._weights)
             self.fed = True
 
-    def generate(self, length: int, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, chunk: int = 16) -> Iterator[np.ndarray]:
+    def generate(self, length: int, rng: np.random.Generator | Sequence[np.random.Generator],
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, chunk: int = 16) -> Iterator[np.ndarray]:
         """Yield chunks of generated ids, (k, batch) each, `length` per stream in all.
-        feed() must have run first: generation continues from the last fed character."""
+        feed() must have run first: generation continues from the last fed character.
+        `rng` is one generator for all streams, or one per stream (a stream's text then does
+        not depend on how many streams run beside it)."""
         check_sampling_options(temperature, top_k, top_p)
         if not self.fed:
             raise ValueError("feed() the sampler at least one character before generating")
-        inv_temperature = 0.0 if temperature == 0 else 1.0 / temperature
+        # in the model's dtype, so that float32 probabilities take the vectorised exponential
+        inv_temperature = self.logits.dtype.type(0.0 if temperature == 0 else 1.0 / temperature)
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            uniforms = rng.random((n, self.batch))
+            if isinstance(rng, np.random.Generator):
+                uniforms = rng.random((n, self.batch))
+            else:
+                uniforms = np.stack([stream_rng.random(n) for stream_rng in rng], axis=1)
             out = np.zeros((n, self.batch), np.int64)
             generate(out, uniforms, self.logits, self._order, self.state, self._inp, self._gx, self._gh,
-                     self._ids, *self._weights, inv_temperature, top_k, top_p)
+                     self._ids, *self._weights, inv_temperature, top_k, top_p, self.banned)
             done += n
             yield out

@@ -157,13 +157,28 @@ def test_top_k_one_is_argmax(ckpt):
 
 
 def test_num_samples_and_separator(ckpt):
-    text = text_of(ok("sample", ckpt, "-p", PRIME, "-n", 40, "--seed", 5, "--num-samples", 3,
-                      "--separator", "|||"))
-    samples = text.split("|||")  # '|' is not in the vocabulary, so it only comes from the separator
-    assert len(samples) == 3
-    assert all(s.startswith(PRIME) and len(s) == len(PRIME) + 40 for s in samples)
-    assert len(set(samples)) == 3
-    assert samples[0] == text_of(ok("sample", ckpt, "-p", PRIME, "-n", 40, "--seed", 5))
+    def samples(n, *extra):
+        text = text_of(ok("sample", ckpt, "-p", PRIME, "-n", 40, "--seed", 5, "--num-samples", n,
+                          "--separator", "|||", *extra))
+        return text.split("|||")  # '|' is not in the vocabulary, so it only comes from the separator
+
+    three = samples(3)
+    assert len(three) == 3
+    assert all(s.startswith(PRIME) and len(s) == len(PRIME) + 40 for s in three)
+    assert len(set(three)) == 3
+    # generated together, yet sample i does not depend on how many run beside it
+    assert samples(1) == three[:1] and samples(2) == three[:2]
+    assert samples(3, "--no-prime") == [s[len(PRIME):] for s in three]
+
+
+def test_each_of_several_samples_stops_at_its_own_first_occurrence(ckpt):
+    full = text_of(ok("sample", ckpt, "-p", PRIME, "-n", 300, "--seed", 4, "--num-samples", 3, "--no-prime",
+                      "--separator", "|||")).split("|||")
+    stop = "e"
+    stopped = text_of(ok("sample", ckpt, "-p", PRIME, "-n", 300, "--seed", 4, "--num-samples", 3, "--no-prime",
+                         "--separator", "|||", "--stop", stop)).split("|||")
+    assert all(stop in f for f in full)
+    assert stopped == [f[:f.index(stop) + 1] for f in full]
 
 
 @pytest.mark.parametrize("start, width", [(0, 1), (14, 3), (40, 2)])
@@ -385,7 +400,7 @@ def test_checkpoints_prune_every_run_under_home(periodic_run, home):
     shutil.move(periodic_run, home / "periodic")
     ok("checkpoints", "prune", "--keep", 0)
     assert sorted(p.name for p in (home / "periodic").iterdir()) == [
-        "best.safetensors", "latest.safetensors", "metrics.jsonl"]
+        "best.safetensors", "cache", "latest.safetensors", "metrics.jsonl"]
 
 
 def test_checkpoints_rm(periodic_run, corpus):

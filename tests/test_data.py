@@ -5,8 +5,9 @@ import io
 import numpy as np
 import pytest
 
+from charrnn import corpus
 from charrnn.batches import StreamBatches, text_windows, validation_windows
-from charrnn.corpus import check_encoding, decode_text, directory_files, read_text, split
+from charrnn.corpus import decode_utf8, directory_files, read_text, split
 from charrnn.errors import CheckpointError, ConfigError, InputError
 from charrnn.vocab import Vocab
 
@@ -122,40 +123,37 @@ def test_validation_windows_score_streams_times_columns():
     assert list(validation_windows(ids[:1])) == []
 
 
-# ---- encodings ------------------------------------------------------------------------------
+# ---- bytes that are not UTF-8 ---------------------------------------------------------------
 
-def test_decode_text_offsets_count_the_byte_order_mark():
+def test_decode_utf8_offsets_count_the_byte_order_mark_and_replace_on_request():
     with pytest.raises(InputError, match=r"^in\.txt is not valid UTF-8: byte 0xff at offset 5$"):
-        decode_text(b"\xef\xbb\xbfab\xff", "in.txt")
-    assert decode_text(b"\xef\xbb\xbfab\r\n", "in.txt") == "ab\r\n"
-
-
-def test_decode_text_with_other_encodings_and_replacement():
-    assert decode_text("café\n".encode("utf-16"), "x", "utf-16") == "café\n"  # NUL bytes, yet text
-    assert decode_text(b"caf\xe9", "x", "latin-1") == "café"
-    assert decode_text(b"caf\xe9 \xef\xbf\xbd", "x", errors="replace") == "caf\ufffd \ufffd"
-    with pytest.raises(InputError, match=r"^x is not valid cp1252: byte 0x81 at offset 1$"):
-        decode_text(b"a\x81", "x", "cp1252")
-    with pytest.raises(InputError, match=r"^x looks binary \(NUL character at character 1\)"):
-        decode_text("a\0b".encode("utf-16-le"), "x", "utf-16-le")
+        decode_utf8(b"\xef\xbb\xbfab\xff", "in.txt")
+    assert decode_utf8(b"\xef\xbb\xbfab\r\n", "in.txt") == "ab\r\n"
+    assert decode_utf8(b"caf\xe9 \xef\xbf\xbd", "x", "replace") == "caf\ufffd \ufffd"
     with pytest.raises(InputError, match="NUL byte at offset 1"):
-        decode_text(b"a\0b", "x", errors="replace")  # replacement is for bad bytes, not binary files
+        decode_utf8(b"a\0b", "x", "replace")  # replacement is for bad bytes, not binary files
 
 
-@pytest.mark.parametrize("name", ["klingon", "base64", "rot13"])
-def test_unknown_or_non_text_encodings_are_config_errors(name):
-    with pytest.raises(ConfigError, match=f"--encoding '{name}' is not a text encoding"):
-        check_encoding(name)
-    assert check_encoding("UTF8") == "utf-8" and check_encoding("latin_1") == "iso8859-1"
+def test_directories_skip_files_that_are_not_utf8_unless_replaced(tmp_path):
+    (tmp_path / "a.txt").write_bytes("café".encode("latin-1") * 100)
+    (tmp_path / "b.txt").write_bytes(b"ok\n")
+    assert directory_files(tmp_path) == [tmp_path / "b.txt"]
+    assert directory_files(tmp_path, errors="replace") == [tmp_path / "a.txt", tmp_path / "b.txt"]
+    assert read_text([str(tmp_path)], errors="replace") == "caf\ufffd" * 100 + "\nok\n"
 
 
-def test_directories_are_sniffed_in_the_chosen_encoding(tmp_path):
-    (tmp_path / "a.txt").write_bytes("é".encode("latin-1") * 5000)  # the sniff window cuts nothing
-    (tmp_path / "b.txt").write_bytes("é".encode("utf-16-le") * 5000)
-    assert read_text([str(tmp_path)], encoding="latin-1") == "é" * 5000  # b.txt has NUL bytes: skipped
-    with pytest.raises(InputError, match="has no text files"):
-        read_text([str(tmp_path)])
-    assert tmp_path / "b.txt" in directory_files(tmp_path, "utf-16-le")
-    assert directory_files(tmp_path, errors="replace") == [tmp_path / "a.txt"]
-    (tmp_path / "c.txt").write_bytes("é".encode("utf-8") * 4096 + b"x")  # é cut at byte 8192: still text
-    assert tmp_path / "c.txt" in directory_files(tmp_path)
+@pytest.mark.parametrize("tail", [b"", b"\xc3"], ids=["bad byte inside", "cut character at the end"])
+def test_encoding_replaces_bad_bytes_across_chunks(tmp_path, monkeypatch, tail):
+    """A bad byte right at a chunk boundary, and a character the file ends inside of."""
+    monkeypatch.setattr(corpus, "CHUNK", 8)
+    data = "abcdéfg".encode() + b"\xff" + "hijklmné".encode() + tail
+    (tmp_path / "t.txt").write_bytes(data)
+    with pytest.raises(InputError, match=r"t\.txt is not valid UTF-8: byte 0x(ff|c3) at offset \d+ \(--errors replace"):
+        corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "strict")
+    encoded = corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace")
+    assert encoded.vocab.decode(encoded.ids) == data.decode("utf-8", "replace")
+    assert encoded.fingerprint["errors"] == "replace"
+    again = corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace")
+    assert again.reused
+    assert not corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace",
+                                     separator="|").reused

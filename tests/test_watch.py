@@ -129,8 +129,10 @@ def test_default_prime_is_a_newline_or_the_first_character():
     from charrnn.cli.watch import default_prime
     from charrnn.vocab import Vocab
 
-    assert default_prime(Vocab.from_text("ab\nba"), "ab\nba") == "\n"
-    assert default_prime(Vocab.from_text("to be"), "to be") == "t"
+    assert default_prime(Vocab.from_text("ab\nba"), Vocab.from_text("ab\nba").encode("ab\nba")) == "\n"
+    assert default_prime(Vocab.from_text("to be"), Vocab.from_text("to be").encode("to be")) == "t"
+    korean = Vocab.from_text("한국어", unit="byte")
+    assert default_prime(korean, korean.encode("한국어")) == "한"
 
 
 def test_quiet_shows_no_samples(corpus, tmp_path):
@@ -245,10 +247,10 @@ def test_dry_run_json_and_default_run_directory(corpus, home):
 def test_dry_run_of_a_resume_leaves_the_run_alone(corpus, tmp_path):
     run = tmp_path / "run"
     ok("train", corpus, *TINY, "--steps", 10, "-q", "--out", run)
-    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     report = json.loads(ok("train", "--resume", run, "--steps", 40, "--dry-run", "--json", "-q").stdout)
     assert report["start_step"] == 10 and report["steps_left"] == 30
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 # ---- plot ---------------------------------------------------------------------------------------

@@ -105,18 +105,18 @@ def _show(path: Path, meta: dict) -> list[str]:
     from .. import rundir
 
     model, train = meta.get("model", {}), meta.get("train", {})
-    vocab = meta.get("vocab", [])
     lines = [
         f"checkpoint   {path} ({_size(path.stat().st_size)})",
         f"run          {meta.get('run')}   created {meta.get('created')}   charrnn {meta.get('charrnn_version')}",
         f"model        {model.get('cell')} {model.get('layers')}x{model.get('hidden')}, embedding "
         f"{model.get('embed')}, dropout {model.get('dropout')}",
-        f"vocabulary   {len(vocab)} characters: {''.join(vocab)!r}",
+        f"vocabulary   {_vocabulary(meta)}",
         f"training     step {meta.get('step')}, {meta.get('train_seconds', 0):.0f} s, batch {train.get('batch')}"
         f" x seq {train.get('seq')}, {train.get('optimizer')} lr {train.get('lr')} ({train.get('schedule')})",
     ]
     data = meta.get("data", {})
-    lines.append(f"data         {data.get('chars')} characters from {', '.join(data.get('sources', []))}")
+    kind = "bytes" if meta.get("unit") == "byte" else "characters"
+    lines.append(f"data         {data.get('chars')} {kind} from {', '.join(data.get('sources', []))}")
     best = meta.get("best_val")
     if best is not None:
         lines.append(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
@@ -176,6 +176,17 @@ def checkpoints_export(ckpt, output, format_):
     tensors, meta = torch_tensors(loaded.tensors, loaded.meta)
     checkpoint.save(output, tensors, meta)
     click.echo(f"wrote {output}")
+
+
+def _vocabulary(meta: dict) -> str:
+    from ..vocab import Vocab
+
+    try:
+        vocab = Vocab.from_meta(meta)
+    except CheckpointError as exc:
+        return str(exc)
+    kind = "characters" if vocab.unit == "char" else "byte values (unit: byte)"
+    return f"{len(vocab)} {kind}: {vocab.shown()}"
 
 
 def _sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:

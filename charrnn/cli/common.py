@@ -91,39 +91,15 @@ def load_core(threads: int | None = None, quiet: bool = False) -> int:
     return runtime.thread_count(threads)
 
 
-DEFAULT_ENCODING, DEFAULT_ERRORS = "utf-8", "strict"
 ERRORS = ("strict", "replace")
 
 
-def encoding_options(command):
-    """--encoding and --errors: how the text files are decoded. Default None so that a
-    resumed run can tell 'not given' (read as the run did) from a choice."""
-    command = click.option("--errors", type=click.Choice(ERRORS),
-                           help="Bytes that do not decode: strict (an error naming the file and byte "
-                                "offset; the default) or replace (with U+FFFD).")(command)
-    return click.option("--encoding", metavar="CODEC", callback=_check_encoding,
-                        help="Text encoding of the input, e.g. latin-1 or utf-16 (default: utf-8; a "
-                             "UTF-8 byte order mark is dropped).")(command)
-
-
-def _check_encoding(ctx, param, value):
-    from ..corpus import check_encoding
-
-    if value is None:
-        return None
-    try:
-        check_encoding(value)
-    except ConfigError:
-        raise click.BadParameter(f"{value!r} is not a text encoding Python knows") from None
-    return value
-
-
-def read_sources(files: tuple[str, ...], encoding: str | None = None, errors: str | None = None) -> str:
-    """The text of FILE arguments ('-' is standard input)."""
-    from ..corpus import read_text
-
-    return read_text(list(files), stdin=stdin_bytes(), encoding=encoding or DEFAULT_ENCODING,
-                     errors=errors or DEFAULT_ERRORS)
+def errors_option(command):
+    """--errors: what to do with bytes that are not UTF-8. Default None, so that a resumed
+    run can tell 'not given' (read the text as the run did) from a choice."""
+    return click.option("--errors", type=click.Choice(ERRORS),
+                        help="Bytes that are not UTF-8: strict (an error naming the file and the byte offset; the "
+                             "default) or replace (with U+FFFD, a character like any other).")(command)
 
 
 def stdin_bytes():

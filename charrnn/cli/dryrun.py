@@ -38,7 +38,7 @@ def dry_run(trainer, threads: int) -> dict:
     memory = dict(parameters=n_params * itemsize, gradients=n_params * itemsize * len(shards),
                   optimizer=sum(arr.nbytes for arr in trainer.optimizer.state.values()),
                   activations=activations, validation=validation,
-                  text=2 * batches.batch * batches.n_col * 4)
+                  text=2 * batches.batch * batches.seq * 4)  # a window's x and y: the ids are memory-mapped
     memory["total"] = sum(memory.values())
 
     start, start_seconds = trainer.step, trainer.train_seconds
@@ -81,7 +81,7 @@ def echo_dry_run(report: dict) -> None:
                f"{report['batch'] * report['seq']:,} characters a step)")
     labels = dict(parameters="parameters", gradients="gradients", optimizer="optimiser moments",
                   activations=f"activations (B {report['batch']} x T {report['seq']})", validation="validation",
-                  text="text")
+                  text="text windows")
     parts = ", ".join(f"{label} {_megabytes(memory[name])}" for name, label in labels.items())
     click.echo(f"memory         up to {_megabytes(memory['total'])}: {parts}")
     click.echo(f"speed          {report['seconds_per_step']:.3g} s/step (median of {report['timed_steps']} timed "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import click
@@ -12,23 +13,30 @@ from .common import load_core, notice
 
 @click.command(name="sample")
 @click.argument("ckpt", required=False)
-@click.option("-p", "--prime", help="Text to start from (it is echoed unless --no-prime).")
+@click.option("-p", "--prime", help="Text to start from (it is echoed unless --no-prime). Characters the model "
+              "does not know are an error, unless it has an unknown symbol (--min-count), which they then map to.")
 @click.option("--prime-file", type=click.File("rb"), help="Read the prime from a file (- for standard input).")
-@click.option("-n", "--length", type=int, default=500, show_default=True, help="Characters to generate per sample.")
+@click.option("-n", "--length", type=int, default=500, show_default=True,
+              help="Characters (bytes, for a byte model) to generate per sample.")
 @click.option("-t", "--temperature", type=float, default=1.0, show_default=True,
               help="Sampling temperature; 0 always takes the most likely character.")
 @click.option("--top-k", type=int, default=0, help="Sample only among the K most likely characters (0: off).")
 @click.option("--top-p", type=float, default=1.0, show_default=True,
               help="Sample only among the most likely characters whose probability adds up to P.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for repeatable output (default: random).")
-@click.option("--num-samples", type=int, default=1, show_default=True, help="Independent samples to write.")
+@click.option("--num-samples", type=int, default=1, show_default=True,
+              help="Independent samples, generated together (the first streams as it is made, the others follow "
+              "it); with --seed, sample i is the same whatever the number of samples.")
 @click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
 def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, seed, num_samples, separator,
                    stop_at, no_prime):
     """Generate text from CKPT: a checkpoint file, a run directory (its best checkpoint) or a
-    run name under checkpoints/. Without CKPT, the most recently written run."""
+    run name under checkpoints/. Without CKPT, the most recently written run.
+
+    A byte model's output is decoded as it comes: a character's bytes are written together,
+    and bytes that do not make valid UTF-8 are written as U+FFFD and counted on stderr."""
     if length < 0:
         raise ConfigError(f"--length must be 0 or more, got {length}")
     if num_samples < 1:
@@ -55,32 +63,59 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
     if prime:
         prime_ids = vocab.encode(prime)
     else:
-        start = "\n" if "\n" in vocab.chars else vocab.chars[0]
-        prime_ids, prime, no_prime = vocab.encode(start), start, True
-    rng = np.random.default_rng(seed)
+        prime_ids, no_prime = vocab.start_ids(), True
+    rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    for index in range(num_samples):
-        if index:
-            _write(out, separator)
-        if not no_prime:
-            _write(out, prime)
-        sampler = Sampler(model)
-        sampler.feed(prime_ids)
-        written = ""
-        for chunk in sampler.generate(length, rng, temperature, top_k, top_p):
-            text = vocab.decode(chunk[:, 0])
-            if stop_at is not None:
-                written += text
-                cut = written.find(stop_at)
-                if cut >= 0:
-                    _write(out, text[:len(text) - (len(written) - cut - len(stop_at))])
-                    break
-                written = written[-len(stop_at):]
-            _write(out, text)
+    sampler = Sampler(model, batch=num_samples, banned=vocab.unknown)
+    sampler.feed(prime_ids)
+    samples = [_Sample(vocab.decoder(), stop_at) for _ in range(num_samples)]
+    if not no_prime:
+        _write(out, prime)
+    for chunk in itertools.chain(sampler.generate(length, rngs, temperature, top_k, top_p), [None]):
+        for index, sample in enumerate(samples):
+            text = sample.add(chunk[:, index] if chunk is not None else None)
+            if index == 0 and text:
+                _write(out, text)
+        if all(sample.stopped for sample in samples):
+            break
+    for sample in samples[1:]:
+        _write(out, separator + ("" if no_prime else prime) + "".join(sample.pieces))
+    replaced = sum(sample.decoder.replaced for sample in samples)
     if out.isatty():
         _write(out, "\n")
+    if replaced:
+        notice(f"{replaced} generated byte{'s' if replaced != 1 else ''} did not form valid UTF-8 and "
+               f"{'were' if replaced != 1 else 'was'} written as U+FFFD")
     if seed is None:
         notice("no --seed given: this output will not repeat", quiet=not sys.stderr.isatty())
+
+
+class _Sample:
+    """One stream's text: decoded as ids come, cut right after the first `stop_at`."""
+
+    def __init__(self, decoder, stop_at: str | None):
+        self.decoder = decoder
+        self.stop_at = stop_at
+        self.tail = ""
+        self.pieces: list[str] = []
+        self.stopped = False
+
+    def add(self, ids) -> str:
+        """The text that ids (None: the end) add to the sample; kept in `pieces` too."""
+        if self.stopped:
+            return ""
+        text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
+        if self.stop_at is not None:
+            seen = self.tail + text
+            cut = seen.find(self.stop_at)
+            if cut >= 0:
+                text = text[:len(text) - (len(seen) - cut - len(self.stop_at))]
+                self.stopped = True
+            self.tail = seen[-len(self.stop_at):]
+        if ids is None:
+            self.stopped = True
+        self.pieces.append(text)
+        return text
 
 
 def _write(stream, text: str) -> None:

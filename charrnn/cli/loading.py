@@ -8,18 +8,16 @@ def model_description(path, meta: dict):
     """The ModelConfig and Vocab of a checkpoint's metadata; CheckpointError when either is
     missing or malformed, or when they disagree (ids beyond the embedding would be read)."""
     from ..config import ModelConfig
-    from ..errors import CheckpointError, ConfigError, InputError
+    from ..errors import CheckpointError, ConfigError
     from ..vocab import Vocab
 
     try:
         cfg = ModelConfig.from_dict(meta["model"])
-        if not isinstance(meta["vocab"], list):
-            raise TypeError("the vocabulary is not a list")
-        vocab = Vocab(meta["vocab"])
-    except (KeyError, TypeError, ConfigError, InputError) as exc:
+        vocab = Vocab.from_meta(meta)
+    except (KeyError, TypeError, ConfigError, CheckpointError) as exc:
         raise CheckpointError(f"{path} lacks a usable model description ({exc})") from None
     if len(vocab) != cfg.vocab_size:
-        raise CheckpointError(f"{path} is inconsistent: {len(vocab)} characters but a model for {cfg.vocab_size}")
+        raise CheckpointError(f"{path} is inconsistent: {len(vocab)} symbols but a model for {cfg.vocab_size}")
     return cfg, vocab
 
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import click
 
 from .. import __version__
-from ..config import CELLS, OPTIMIZERS, SCHEDULES
-from ..errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
-from .common import (DEFAULT_ENCODING, DEFAULT_ERRORS, ERRORS, Duration, StepsOrDuration, encoding_options,
-                     format_duration, load_core, notice, read_sources, stderr_is_terminal, write_json)
+from ..config import CELLS, OPTIMIZERS, SCHEDULES, UNITS
+from ..errors import CharrnnError, CheckpointError, ConfigError, InputError, OutputError, TrainingError
+from .common import (ERRORS, Duration, StepsOrDuration, errors_option, format_duration, load_core, notice,
+                     stderr_is_terminal, stdin_bytes, write_json)
 from .dryrun import dry_run as dry_run_report
 from .dryrun import echo_dry_run
 from .watch import LiveSamples, check_sample_options, default_prime
@@ -77,21 +78,30 @@ DEFAULT_EPOCHS = 10
               "text's first character when it has none).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
-@encoding_options
+@click.option("--unit", type=click.Choice(UNITS),
+              help="What the model reads and writes: char (Unicode code points, the default) or byte (UTF-8 "
+                   "bytes: at most 256 symbols, any file).")
+@click.option("--min-count", type=int,
+              help="Map characters seen fewer than N times to one unknown symbol, which is never generated "
+                   "(default 1: keep all).")
+@click.option("--separator", help="Put between input files (default: a newline).")
+@errors_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notices on stderr (errors still).")
 @click.option("--json", "json_", is_flag=True, help="Print a JSON summary on stdout at the end (with --dry-run, "
               "the estimates).")
 def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, optimizer, clip, schedule,
                   warmup, decay_every, decay_rate, steps, epochs, seconds, val_frac, eval_every, seed, threads,
                   out, name, save_every, keep, resume_from, init_from, sample_every, sample_length,
-                  sample_temperature, sample_prime, dry_run, encoding, errors, quiet, json_):
+                  sample_temperature, sample_prime, dry_run, unit, min_count, separator, errors, quiet, json_):
     """Train a model on FILES (text files, directories of them, or - for standard input).
 
-    The text is read as UTF-8 (see --encoding); its last --val-frac is held out for
-    validation. Checkpoints go to the run directory: latest, best (by validation loss) and
-    --keep periodic ones, with metrics.jsonl. Ctrl-C saves and stops; a second Ctrl-C aborts.
-    Non-finite steps are skipped; five in a row send training back to the last checkpoint
-    with half the learning rate, at most three times.
+    The text is read as UTF-8 (with --unit byte, as bytes) and encoded once into the run
+    directory's cache/ folder, which training memory-maps, so the text may be larger than
+    memory; the cache is reused while the files stay the same. Its last --val-frac is held
+    out for validation. Checkpoints go to the run directory: latest, best (by validation
+    loss) and --keep periodic ones, with metrics.jsonl. Ctrl-C saves and stops; a second
+    Ctrl-C aborts. Non-finite steps are skipped; five in a row send training back to the
+    last checkpoint with half the learning rate, at most three times.
     """
     from ..config import ModelConfig, TrainConfig
 
@@ -110,78 +120,126 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
     threads = load_core(threads, quiet)
 
     from .. import rundir
-    from ..corpus import split
+    from ..corpus import same_data, split
     from ..train import Trainer, load_params
-    from ..vocab import Vocab, describe
 
-    source = None
+    source = base = None
     if resume_from or init_from:
         # a run directory means its best weights to fine-tune, but its latest state to resume
-        source, source_cfg, source_vocab = _load_source(rundir.resolve(resume_from or init_from,
-                                                                       latest=bool(resume_from)))
+        source, base = _load_source(rundir.resolve(resume_from or init_from, latest=bool(resume_from)))
+        if min_count is not None:
+            raise ConfigError("--min-count makes a new vocabulary; a run from a checkpoint keeps its vocabulary")
     if resume_from:
         recorded, recorded_cfg = _recorded_run(source)
         files = files or tuple(recorded["sources"])
-        encoding = encoding or recorded.get("encoding", DEFAULT_ENCODING)  # the text must be read as it was
-        errors = errors or recorded.get("errors", DEFAULT_ERRORS)
-    if not files:
-        raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
-    encoding, errors = encoding or DEFAULT_ENCODING, errors or DEFAULT_ERRORS
-    text = read_sources(files, encoding, errors)
-    vocab = source_vocab if source else Vocab.from_text(text)
-    changed = "the text differs from the one this run was trained on"
-    unknown = vocab.missing(text) if resume_from else []
-    if unknown:
-        raise InputError(f"{changed}: it has {len(unknown)} character{'s' if len(unknown) != 1 else ''} the "
-                         f"model does not know ({describe(unknown)}); --resume needs the same text")
-    ids = vocab.encode(text)
-    fingerprint = dict(sources=[f if f == "-" else str(Path(f).resolve()) for f in files], chars=len(ids),
-                       sha256=hashlib.sha256(ids.astype("<i4").tobytes()).hexdigest(), encoding=encoding,
-                       errors=errors)
-    train_ids, val_ids = split(ids, recorded_cfg.val_frac if resume_from else val_frac)
-
-    if resume_from:
-        if (recorded["chars"], recorded["sha256"]) != (fingerprint["chars"], fingerprint["sha256"]):
-            size = (f"{fingerprint['chars']} characters, {recorded['chars']} then"
-                    if fingerprint["chars"] != recorded["chars"] else "same length, other characters")
-            raise InputError(f"{changed} ({size}); use --init-from to fine-tune on new text")
-        resumed_cfg = TrainConfig.from_dict({**recorded_cfg.to_dict(), **_budget(steps, epochs, seconds)})
-        trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         run = rundir.RunDir(Path(out) if out else source.path.parent)
         run_label = source.meta.get("run", run.path.name)
+        if separator is None:
+            separator = recorded.get("separator", "\n")
+        errors = errors or recorded.get("errors", "strict")  # the text is read as it was
     else:
-        if init_from:
-            model_cfg = ModelConfig(cell=source_cfg.cell, vocab_size=source_cfg.vocab_size, hidden=source_cfg.hidden,
-                                    layers=source_cfg.layers, embed=source_cfg.embed, dropout=dropout)
-        else:
-            model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
-                                    dropout=dropout)
-        trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads)
-        if init_from:
-            load_params(trainer.model, source.tensors)
-        run_label = name or rundir.run_name(model_cfg.cell, model_cfg.layers, model_cfg.hidden)
+        run_label = name or rundir.run_name(*((base.cell, base.layers, base.hidden) if base else (cell, layers, hidden)))
         run = rundir.RunDir(Path(out) if out else rundir.home() / run_label)
+    if not files:
+        raise ConfigError("name the text to train on: FILE..., a directory, or - for standard input")
 
-    if dry_run:
-        _notice_compiling(quiet)
-        report = dry_run_report(trainer, threads)
-        if json_:
-            write_json(report)
+    new_folder = not run.path.exists()
+    # a dry run writes nothing: its ids go to a temporary folder
+    scratch = tempfile.TemporaryDirectory(prefix="charrnn-") if dry_run else None
+    try:
+        if not dry_run:
+            run.prepare()
+        changed = "the text differs from the one this run was trained on"
+        try:
+            data = _encode(files, Path(scratch.name) if scratch else run.cache, source, unit, min_count, separator,
+                           errors or "strict", quiet)
+        except InputError as exc:  # symbols the checkpoint's vocabulary lacks (Vocab.describe_missing)
+            if resume_from and str(exc).startswith("text has "):
+                raise InputError(f"{changed}: it {str(exc).removeprefix('text ')}; --resume needs the same text") \
+                    from None
+            raise
+        vocab = data.vocab
+        train_ids, val_ids = split(data.ids, recorded_cfg.val_frac if resume_from else val_frac)
+        if resume_from:
+            if not same_data(recorded, data):
+                kind = "characters" if vocab.unit == "char" else "bytes"
+                size = (f"{data.ids.size} {kind}, {recorded['chars']} then" if data.ids.size != recorded["chars"]
+                        else "same length, other characters")
+                raise InputError(f"{changed} ({size}); use --init-from to fine-tune on new text")
+            resumed_cfg = TrainConfig.from_dict({**recorded_cfg.to_dict(), **_budget(steps, epochs, seconds)})
+            trainer = Trainer.restore(source.tensors, source.meta, train_ids, val_ids, resumed_cfg, threads)
         else:
-            echo_dry_run(report)
-        return
-    live = None
-    if sample_every is not None and not quiet:
-        live = LiveSamples(sample_every, sample_length, sample_temperature, sample_prime or default_prime(vocab, text),
-                           vocab, trainer.cfg.seed)
-    run.prepare()
-    extra_meta = dict(vocab=list(vocab.chars), data=fingerprint, run=run_label, charrnn_version=__version__,
+            if init_from:
+                model_cfg = ModelConfig(cell=base.cell, vocab_size=base.vocab_size, hidden=base.hidden,
+                                        layers=base.layers, embed=base.embed, dropout=dropout)
+            else:
+                model_cfg = ModelConfig(cell=cell, vocab_size=len(vocab), hidden=hidden, layers=layers, embed=embed,
+                                        dropout=dropout)
+            trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads)
+            if init_from:
+                load_params(trainer.model, source.tensors)
+        if dry_run:
+            _notice_compiling(quiet)
+            report = dry_run_report(trainer, threads)
+            if json_:
+                write_json(report)
+            else:
+                echo_dry_run(report)
+            return
+        live = None
+        if sample_every is not None and not quiet:
+            live = LiveSamples(sample_every, sample_length, sample_temperature,
+                               sample_prime or default_prime(vocab, data.ids), vocab, trainer.cfg.seed)
+    except CharrnnError:
+        if new_folder:  # a run that never started leaves no folder behind, only the error
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+    _notice_data(data, quiet)
+    extra_meta = dict(**vocab.to_meta(), data=data.fingerprint, run=run_label, charrnn_version=__version__,
                       threads=threads)
     summary = _train_loop(trainer, run, extra_meta, save_every, keep, quiet, live)
     if json_:
         write_json(summary)
     if summary["interrupted"]:
         raise click.exceptions.Exit(summary["exit_code"])
+
+
+def _encode(files, cache: Path, source, unit, min_count, separator, errors: str, quiet: bool):
+    """The ids of FILES from the id cache folder `cache` (encoding them into it when needed),
+    with the vocabulary of `source` (a checkpoint) or a new one."""
+    from ..corpus import encode_sources
+    from ..vocab import Vocab
+
+    vocab = Vocab.from_meta(source.meta) if source else None
+    if vocab is not None and unit is not None and unit != vocab.unit:
+        raise ConfigError(f"--unit {unit} does not fit the checkpoint, whose unit is the {vocab.unit}")
+    if errors != "strict" and (vocab.unit if vocab is not None else unit) == "byte":
+        raise ConfigError("--errors is for text read as characters; --unit byte reads any bytes as they are")
+    bar = None
+    if not quiet and stderr_is_terminal():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="B", unit_scale=True, desc="charrnn: reading", leave=False, dynamic_ncols=True)
+    try:
+        data = encode_sources(files, cache, unit=unit or "char", min_count=min_count or 1,
+                              separator="\n" if separator is None else separator, errors=errors, vocab=vocab,
+                              stdin=stdin_bytes(), progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return data
+
+
+def _notice_data(data, quiet: bool) -> None:
+    """Where the run's ids are, once the run is set to start (an error before that is one line)."""
+    kind = "characters" if data.vocab.unit == "char" else "bytes"
+    unknown = " and an unknown symbol" if data.vocab.unknown is not None else ""
+    notice(f"{'reusing' if data.reused else 'encoded'} {data.ids.size:,} {kind} in {data.path} "
+           f"({len(data.vocab) - bool(unknown)} symbols{unknown})", quiet)
 
 
 def _budget(steps, epochs, seconds) -> dict:
@@ -191,29 +249,27 @@ def _budget(steps, epochs, seconds) -> dict:
 
 
 def _load_source(path: Path):
-    """The checkpoint to resume or fine-tune from, its model and vocabulary, all checked."""
+    """The checkpoint to resume or fine-tune from and its model, checked: (checkpoint, ModelConfig)."""
     from .. import checkpoint
     from .loading import model_description
 
     cfg, _ = model_description(path, checkpoint.read_meta(path))
     source = checkpoint.load(path, expected_shapes={f"param/{k}": v for k, v in cfg.param_shapes().items()})
-    cfg, vocab = model_description(path, source.meta)
-    return source, cfg, vocab
+    cfg, _ = model_description(path, source.meta)
+    return source, cfg
 
 
 def _recorded_run(source):
     """What a checkpoint records of its run's text and training settings, checked:
     (data fingerprint, TrainConfig)."""
     from ..config import TrainConfig
-    from ..corpus import check_encoding
 
     data = source.meta.get("data")
     try:
         if not (isinstance(data, dict) and isinstance(data.get("sources"), list) and data["sources"]
                 and all(isinstance(f, str) for f in data["sources"]) and type(data.get("chars")) is int
-                and isinstance(data.get("sha256"), str) and data.get("errors", DEFAULT_ERRORS) in ERRORS):
+                and isinstance(data.get("separator", ""), str) and data.get("errors", "strict") in ERRORS):
             raise ConfigError(f"the text it was trained on is described as {str(data)[:60]}")
-        check_encoding(data.get("encoding", DEFAULT_ENCODING))
         return data, TrainConfig.from_dict(source.meta["train"])
     except (KeyError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"{source.path} cannot be resumed: {exc}") from None
@@ -246,8 +302,9 @@ class _Progress:
     save; nothing when quiet. Both show the step, epoch, training loss, the last validation
     loss, speed, the time left and the last checkpoint written."""
 
-    def __init__(self, trainer, quiet: bool):
+    def __init__(self, trainer, quiet: bool, unit: str):
         self.quiet = quiet
+        self.bits_per = "bpc" if unit == "char" else "bits/byte"
         self.bar = None
         self.last_log = time.monotonic()
         self.val = None
@@ -269,7 +326,7 @@ class _Progress:
         loss = trainer.train_loss
         fields = [f"epoch {trainer.epoch:.2f}", f"loss {loss:.3f}" if loss is not None else "loss -"]
         if self.val is not None:
-            fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} bpc)")
+            fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} {self.bits_per})")
         if chars_per_sec:
             fields.append(f"{chars_per_sec / 1000:.1f}k chars/s")
             left = _time_left(trainer, self.total, trainer.cfg.batch * trainer.cfg.seq / chars_per_sec)
@@ -339,7 +396,7 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
     save_kind, save_interval = save_every
     last_periodic = time.monotonic()
     start_step, timed_steps, timed_seconds = trainer.step, 0, 0.0
-    progress = _Progress(trainer, quiet)
+    progress = _Progress(trainer, quiet, extra_meta["unit"])
 
     def save(best: bool, periodic: bool) -> Path:
         nonlocal last_periodic
@@ -415,8 +472,9 @@ def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bo
                 chars=trainer.step * cfg.batch * cfg.seq,
                 chars_per_sec=round(timed_chars() / timed_seconds, 1) if timed_seconds else None,
                 train_loss=trainer.train_loss, val_loss=val, val_bpc=val / math.log(2) if val is not None else None,
-                skipped_steps=trainer.skipped, recoveries=trainer.recoveries, lr_scale=trainer.lr_scale,
-                interrupted=interrupted is not None, exit_code=128 + interrupted if interrupted is not None else 0)
+                unit=extra_meta["unit"], skipped_steps=trainer.skipped, recoveries=trainer.recoveries,
+                lr_scale=trainer.lr_scale, interrupted=interrupted is not None,
+                exit_code=128 + interrupted if interrupted is not None else 0)
 
 
 def _kept(run, which: str) -> str:

@@ -47,7 +47,7 @@ class LiveSamples:
 
         from ..sample import Sampler
 
-        sampler = Sampler(model)
+        sampler = Sampler(model, banned=self.vocab.unknown)
         sampler.feed(self.prime_ids)
         rng = np.random.default_rng([self.seed, step])
         chunks = [chunk[:, 0] for chunk in sampler.generate(self.length, rng, self.temperature)]
@@ -59,7 +59,7 @@ class LiveSamples:
         return f"charrnn: sample at step {step}:\n{self.sample(model, step).strip(chr(10))}"
 
 
-def default_prime(vocab, text: str) -> str:
+def default_prime(vocab, ids) -> str:
     """A newline when the vocabulary has one (samples then start like a paragraph), else
-    the text's first character."""
-    return "\n" if "\n" in vocab.chars else text[0]
+    the first character of the text whose ids start with `ids`."""
+    return "\n" if not vocab.count_missing("\n") else vocab.decode(ids[:4])[:1]

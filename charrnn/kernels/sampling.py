@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .gru import gru_step
-from .jit import kernel
+from .jit import exp_neg, kernel
 from .lstm import lstm_step
 from .matvec import add_matmul
 from .rnn import rnn_step
@@ -56,46 +56,76 @@ def advance(logits, state, inp, gx, gh, ids, cell, embed, table, wxts, whts, bxs
 
 
 @kernel
+def _sift_down(order, probs, root, size):
+    """Restore the max-heap property of order[:size] (keyed by probs) below `root`."""
+    while True:
+        child = 2 * root + 1
+        if child >= size:
+            return
+        if child + 1 < size and probs[order[child + 1]] > probs[order[child]]:
+            child += 1
+        if probs[order[child]] <= probs[order[root]]:
+            return
+        order[root], order[child] = order[child], order[root]
+        root = child
+
+
+@kernel
+def _truncate(probs, order, total, top_k, top_p):
+    """Zero every probability outside the top_k largest (top_k > 0) and beyond the smallest
+    set of largest ones whose mass reaches top_p * total; return the mass kept. Takes the
+    largest one at a time from a heap in `order` (V,), so the cost is V plus log V per kept
+    symbol, with nothing allocated."""
+    V = probs.shape[0]
+    for k in range(V):
+        order[k] = k
+    for root in range(V // 2 - 1, -1, -1):
+        _sift_down(order, probs, root, V)
+    keep = V if top_k <= 0 else min(top_k, V)
+    size, mass = V, 0.0
+    for _ in range(keep):
+        mass += probs[order[0]]
+        size -= 1
+        order[0], order[size] = order[size], order[0]
+        _sift_down(order, probs, 0, size)
+        if mass >= top_p * total:
+            break
+    for rank in range(size):  # what is left in the heap is dropped
+        probs[order[rank]] = 0.0
+    return mass
+
+
+@kernel
 def choose(logits, order, u, inv_temperature, top_k, top_p):
     """Pick an index from logits (V,) given a uniform draw u in [0, 1).
 
     inv_temperature 0 means argmax. top_k > 0 keeps the k most likely, top_p < 1 the
-    smallest set whose probability reaches top_p. logits is overwritten with probabilities;
-    order (V,) is scratch.
+    smallest set whose probability reaches top_p. A logit of -inf is never chosen. logits is
+    overwritten with probabilities; order (V,) is scratch. Nothing is allocated; without
+    top-k/top-p it is two passes that vectorise (the maximum; the exponentials and their
+    sum, in float32 by exp_neg when logits and inv_temperature are float32) and a scan that
+    stops at the chosen index.
     """
     V = logits.shape[0]
-    top = -np.inf
-    best = 0
-    for k in range(V):
-        if logits[k] > top:
-            top = logits[k]
-            best = k
     if inv_temperature == 0.0:
+        top, best = -np.inf, 0
+        for k in range(V):
+            if logits[k] > top:
+                top, best = logits[k], k
         return best
+    top = logits[0]
+    for k in range(V):
+        top = max(top, logits[k])
     total = 0.0
     for k in range(V):
-        p = math.exp((logits[k] - top) * inv_temperature)
+        p = exp_neg((logits[k] - top) * inv_temperature)
         logits[k] = p
         total += p
     if top_k > 0 or top_p < 1.0:
-        order[:] = np.argsort(-logits)
-        keep = V if top_k <= 0 else min(top_k, V)
-        if top_p < 1.0:
-            mass = 0.0
-            for rank in range(keep):
-                mass += logits[order[rank]]
-                if mass >= top_p * total:
-                    keep = rank + 1
-                    break
-        total = 0.0
-        for rank in range(V):
-            if rank < keep:
-                total += logits[order[rank]]
-            else:
-                logits[order[rank]] = 0.0
+        total = _truncate(logits, order, total, top_k, top_p)
     target = u * total
     acc = 0.0
-    last = best
+    last = 0
     for k in range(V):
         if logits[k] > 0.0:
             acc += logits[k]
@@ -107,13 +137,16 @@ def choose(logits, order, u, inv_temperature, top_k, top_p):
 
 @kernel
 def generate(out, uniforms, logits, order, state, inp, gx, gh, ids, cell, embed, table, wxts, whts, bxs, bhs,
-             head_wt, head_b, inv_temperature, top_k, top_p):
+             head_wt, head_b, inv_temperature, top_k, top_p, banned):
     """Generate out.shape[0] characters per stream. out (n, B) receives the ids; uniforms
     (n, B) are the draws; logits (B, V) holds the distribution after the last fed character
-    and is advanced in place; ids (B,) is scratch. Other arguments as in advance and choose."""
+    and is advanced in place; ids (B,) is scratch; `banned` is an id never generated (the
+    unknown symbol), or -1. Other arguments as in advance and choose."""
     n, B = out.shape
     for t in range(n):
         for b in range(B):
+            if banned >= 0:
+                logits[b, banned] = -np.inf
             ids[b] = choose(logits[b], order, uniforms[t, b], inv_temperature, top_k, top_p)
             out[t, b] = ids[b]
         advance(logits, state, inp, gx, gh, ids, cell, embed, table, wxts, whts, bxs, bhs, head_wt, head_b)
