@@ -200,6 +200,17 @@ def test_training_does_not_need_stdout(place, corpus, tmp_path):
     assert checkpoint.read_meta(tmp_path / "run" / "latest.safetensors")["step"] == 3
 
 
+def test_a_closed_stdin_is_no_traceback(place, corpus, unicode_run, tmp_path):
+    cwd, env = place
+    train = ["train", corpus, *TINY, "--steps", 2, "-q", "--out", tmp_path / "run"]
+    for args, status in ((train, 0), (["eval", unicode_run], 2), (["train", "-", *TINY, "--out", tmp_path / "x"], 3)):
+        result = subprocess.run(["sh", "-c", '"$0" -m charrnn "$@" <&-', sys.executable, *map(str, args)],
+                                capture_output=True, cwd=cwd, env=env, timeout=TIMEOUT)
+        assert result.returncode == status, result.stderr
+        assert_clean(result.stderr)
+        assert len(result.stderr.splitlines()) == (status != 0)
+
+
 LOCALES = {
     "C, no UTF-8 mode": {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"},
     "latin-1": {"PYTHONIOENCODING": "latin-1"},
