@@ -5,7 +5,7 @@ same flags and the same JSON fields, so benchmarks/run.py can put them side by s
 Training: truncated BPTT over `--batch` streams of the file minus its last `--val-frac`;
 `train_chars_per_sec` counts after 3 warm-up steps; `--seconds` is training time only.
 Validation: 32 streams over the held-out text, carried state (the reference's protocol).
-Sampling: temperature 1, from a newline, `--sample` characters on each of `--sample-streams`
+Sampling: on --threads threads, temperature 1, from a newline, `--sample` characters on each of `--sample-streams`
 streams (1: the reference's setting); chars/s counts the characters of all streams.
 """
 import argparse
@@ -106,7 +106,7 @@ def main():
                     run="bench", charrnn_version=__version__, threads=threads)
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
-        sampler = Sampler(trainer.model, batch=args.sample_streams)
+        sampler = Sampler(trainer.model, batch=args.sample_streams, threads=threads)
         sampler.feed(vocab.encode("\n"))
         rng = np.random.default_rng(args.seed)
         for _ in sampler.generate(10, rng):  # loads (or compiles) the kernels; cold start is its own line

@@ -65,10 +65,11 @@ def cases(suites, seconds, quality_seconds):
     if "sample" in suites:
         for hidden in (256, 512):
             line = f"sample LSTM 2x{hidden} B1"
-            for impl in ("charrnn", "torch", "torch-nomkldnn", "numpy"):
-                out.append(("sample", line, impl, 1,
-                            impl_argv(impl, f"--model lstm --hidden {hidden} --layers 2 --iters 0 --no-val "
-                                            f"--sample 3000 --threads 1"), "sample_chars_per_sec"))
+            for threads in (1, 2):
+                for impl in ("charrnn", "torch", "torch-nomkldnn", "numpy"):
+                    out.append(("sample", line, impl, threads,
+                                impl_argv(impl, f"--model lstm --hidden {hidden} --layers 2 --iters 0 --no-val "
+                                                f"--sample 3000 --threads {threads}"), "sample_chars_per_sec"))
         # N sequences at once (`charrnn sample --num-samples N`): the references have no such mode
         out.append(("sample", "sample LSTM 2x256, 16 streams at once", "charrnn", 1,
                     impl_argv("charrnn", "--model lstm --hidden 256 --layers 2 --iters 0 --no-val --sample 1000 "

@@ -77,3 +77,25 @@ def test_top_k_and_top_p_restrict_the_support():
     np.testing.assert_allclose(freq[[1, 2]], [0.4 / 0.7, 0.3 / 0.7], atol=0.015)
     freq = draw(logits, 20000, top_p=0.8)  # 0.4 + 0.3 + 0.15 is the smallest set reaching 0.8
     assert set(np.nonzero(freq)[0]) == {1, 2, 3}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("projected", [True, False], ids=["projected-table", "embedding-rows"])
+def test_threads_split_each_character_and_give_the_same_text(cell, threads, projected, monkeypatch):
+    """Each thread computes its slice of the units and of the logits; the ids, the final
+    state and the last distribution equal one thread's (up to float64 rounding)."""
+    if not projected:
+        monkeypatch.setattr(sample, "PROJECTED_TABLE_MAX", 0)
+    model = make_model(cell)
+    runs = []
+    for n_threads in (1, threads):
+        sampler = Sampler(model, batch=2, threads=n_threads)
+        assert sampler.parts == n_threads and sampler.projected == projected
+        sampler.feed([3, 1, 4])
+        ids = np.concatenate(list(sampler.generate(30, np.random.default_rng(5), chunk=7)))
+        runs.append((ids, sampler.state, sampler.logits.copy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=0, atol=1e-13)
+    assert len(set(runs[0][0].ravel().tolist())) > 2

@@ -30,8 +30,11 @@ from .common import load_core, notice
 @click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
+@click.option("--threads", type=int, envvar="CHARRNN_THREADS",
+              help="Threads that share each character's work (default: all cores for models of 1 MB of weights "
+              "or more, else one; env CHARRNN_THREADS).")
 def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, seed, num_samples, separator,
-                   stop_at, no_prime):
+                   stop_at, no_prime, threads):
     """Generate text from CKPT: a checkpoint file, a run directory (its best checkpoint) or a
     run name under checkpoints/. Without CKPT, the most recently written run.
 
@@ -52,11 +55,11 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         from ..corpus import decode_utf8
 
         prime = decode_utf8(prime_file.read(), prime_file.name)
-    load_core(1)
+    cores = load_core(threads)
 
     import numpy as np
 
-    from ..sample import Sampler
+    from ..sample import Sampler, sampling_threads
     from .loading import load_model
 
     model, vocab, _ = load_model(ckpt)
@@ -66,7 +69,8 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         prime_ids, no_prime = vocab.start_ids(), True
     rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    sampler = Sampler(model, batch=num_samples, banned=vocab.unknown)
+    sampler = Sampler(model, batch=num_samples, banned=vocab.unknown,
+                      threads=threads or sampling_threads(model, cores))
     sampler.feed(prime_ids)
     samples = [_Sample(vocab.decoder(), stop_at) for _ in range(num_samples)]
     if not no_prime:
