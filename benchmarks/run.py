@@ -34,6 +34,8 @@ TRAIN = {  # line: flags shared by every implementation
     "(d) LSTM 1x128 B1 T25": "--model lstm --hidden 128 --layers 1 --batch 1 --seq 25",
     "(e) GRU 2x256 B32 T64": "--model gru --hidden 256 --layers 2 --batch 32 --seq 64",
 }
+MEASURES = {"train": "train chars/s", "sample": "sample chars/s", "memory": "peak RSS, MB", "cold": "wall s",
+            "quality": "val bits/char"}
 MAX_FOREIGN_CPU = 0.25  # runs during which other processes used more cores than this are left out
 QUALITY = "--model lstm --hidden 256 --layers 2 --batch 32 --seq 100 --lr 2e-3 --dropout 0.1 --clip 5 --threads 2"
 
@@ -164,8 +166,8 @@ def table(records, coretypes):
     lines = []
     for coretype in coretypes:
         lines.append(f"\n**OPENBLAS_CORETYPE {coretype}**\n")
-        lines.append("| line | threads | charrnn | PyTorch | charrnn / PyTorch | NumPy | charrnn / NumPy |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| line | measure | threads | charrnn | PyTorch | charrnn / PyTorch | NumPy | charrnn / NumPy |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         keys = []
         for r in records:
             key = (r["suite"], r["line"], r["threads"])
@@ -180,8 +182,8 @@ def table(records, coretypes):
             c, t, tn, n = med("charrnn"), med("torch"), med("torch-nomkldnn"), med("numpy")
             if suite == "sample" and tn is not None and (t is None or tn > t):
                 t = tn  # the faster PyTorch path is the reference for sampling
-            lines.append(f"| {line} | {threads} | {fmt(c)} | {fmt(t)} | {ratio(c, t, suite)} | {fmt(n)} | "
-                         f"{ratio(c, n, suite)} |")
+            lines.append(f"| {line} | {MEASURES[suite]} | {threads} | {fmt(c)} | {fmt(t)} | {ratio(c, t, suite)} | "
+                         f"{fmt(n)} | {ratio(c, n, suite)} |")
     return "\n".join(lines)
 
 
@@ -206,7 +208,22 @@ def main():
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--quality-seconds", type=float, default=600)
     ap.add_argument("--only", default="", help="substring filter on line names")
+    ap.add_argument("--table", nargs="+", metavar="RESULTS", help="print the table of results files and exit")
     args = ap.parse_args()
+    if args.table:
+        records = [json.loads(line) for path in args.table for line in open(path) if line.strip()]
+        machines = [r for r in records if r.get("kind") == "machine"]
+        records = [r for r in records if r.get("kind") != "machine"]
+        coretypes = list(dict.fromkeys(r["coretype"] for r in records))
+        for info in machines:
+            print(f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
+                  f"numba {info['numba']}, torch {info['torch']}; OPENBLAS_CORETYPE in the environment: "
+                  f"{info['openblas_coretype_env']}; suites {','.join(info['suites'])}, {info['reps']} interleaved "
+                  f"runs, {info['seconds']:g} s training per run.")
+        print(f"Runs during which other processes used over {MAX_FOREIGN_CPU} cores left out: "
+              f"{sum(r['foreign_cpu'] > MAX_FOREIGN_CPU for r in records)} of {len(records)}.")
+        print(table(records, coretypes))
+        return
     suites = args.suites.split(",")
     coretypes = args.coretype.split(",")
     todo = [c for c in cases(suites, args.seconds, args.quality_seconds) if args.only in c[1]]
