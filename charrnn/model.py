@@ -105,20 +105,16 @@ class Model:
 
     # ---- set-up -------------------------------------------------------------------------
     def init_weights(self, rng: np.random.Generator) -> None:
-        """PyTorch's defaults (N(0, 1) embedding, U(+-1/sqrt(H)) cells, U(+-1/sqrt(H)) head),
-        with the LSTM forget-gate bias set to 1 so early gradients flow through the cell."""
-        cfg = self.config
-        bound = 1.0 / math.sqrt(cfg.hidden)
+        """PyTorch's defaults: N(0, 1) embedding, U(+-1/sqrt(H)) for every cell weight and bias
+        and for the head. (An LSTM forget-gate bias of 1, often recommended, made training on
+        tinyshakespeare slower: 1.444 against 1.410 nats/char over steps 800-1000 of a 2x256
+        LSTM, B32 T100, which PyTorch's initialisation reaches, 1.406.)"""
+        bound = 1.0 / math.sqrt(self.config.hidden)
         for name, view in self.params.items():
             if name == "embed":
                 view[...] = rng.standard_normal(view.shape)
             else:
                 view[...] = rng.uniform(-bound, bound, view.shape)
-        if cfg.cell == "lstm":
-            H = cfg.hidden
-            for layer in range(cfg.layers):
-                self.params[f"layer{layer}.bx"][H:2 * H] = 1.0
-                self.params[f"layer{layer}.bh"][H:2 * H] = 0.0
 
     def zero_state(self, batch: int) -> np.ndarray:
         """A zero recurrent state (L, S, B, H)."""

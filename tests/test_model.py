@@ -88,11 +88,17 @@ def test_state_carry_across_windows_equals_one_window(cell, input_route):
     assert chunks == pytest.approx(whole, rel=1e-13)
 
 
-def test_lstm_forget_bias_starts_at_one():
-    model = make_model("lstm", 2, dtype=np.float32)
-    for layer in range(2):
-        total = model.params[f"layer{layer}.bx"] + model.params[f"layer{layer}.bh"]
-        np.testing.assert_array_equal(total[H:2 * H], 1.0)
+def test_initialisation_follows_pytorch():
+    """N(0, 1) embedding; every other parameter U(+-1/sqrt(H)), LSTM forget gates included."""
+    model = Model(ModelConfig(cell="lstm", vocab_size=200, hidden=64, layers=2, embed=E), np.float64)
+    model.init_weights(np.random.default_rng(0))
+    bound = 1 / np.sqrt(64)
+    for name, view in model.params.items():
+        if name == "embed":
+            assert abs(view.mean()) < 0.3 and 0.7 < view.std() < 1.3
+        else:
+            assert np.abs(view).max() <= bound and np.abs(view).max() > 0.9 * bound, name
+            assert abs(view.std() - bound / np.sqrt(3)) < 0.2 * bound, name
 
 
 def test_same_seed_same_weights_and_float32_kernels_compile():

@@ -71,6 +71,14 @@ def notice(message: str, quiet: bool = False) -> None:
         click.echo(f"charrnn: {message}", err=True)
 
 
+def notice_compiling(kernel, quiet: bool = False) -> None:
+    """Say, before the first call of `kernel` (a Numba dispatcher), that it will compile."""
+    from ..runtime import kernels_cached
+
+    if not kernels_cached(kernel):
+        notice("compiling kernels (first run only; cached afterwards)", quiet)
+
+
 def stderr_is_terminal() -> bool:
     try:
         return sys.stderr.isatty()

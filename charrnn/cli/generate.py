@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import ConfigError
-from .common import load_core, notice
+from .common import load_core, notice, notice_compiling
 
 
 @click.command(name="sample")
@@ -59,10 +59,12 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     import numpy as np
 
+    from ..kernels.sampling import run_part
     from ..sample import Sampler, sampling_threads
     from .loading import load_model
 
     model, vocab, _ = load_model(ckpt)
+    notice_compiling(run_part)
     if prime:
         prime_ids = vocab.encode(prime)
     else:

@@ -16,7 +16,7 @@ from .. import __version__
 from ..config import CELLS, OPTIMIZERS, SCHEDULES, UNITS
 from ..errors import CharrnnError, CheckpointError, ConfigError, InputError, OutputError, TrainingError
 from .common import (ERRORS, Duration, StepsOrDuration, errors_option, format_duration, load_core, notice,
-                     stderr_is_terminal, stdin_bytes, write_json)
+                     notice_compiling, stderr_is_terminal, stdin_bytes, write_json)
 from .dryrun import dry_run as dry_run_report
 from .dryrun import echo_dry_run
 from .watch import LiveSamples, check_sample_options, default_prime
@@ -179,7 +179,7 @@ def train_command(files, cell, hidden, layers, embed, dropout, batch, seq, lr, o
             if init_from:
                 load_params(trainer.model, source.tensors)
         if dry_run:
-            _notice_compiling(quiet)
+            _notice_compiling(trainer.model.config.cell, quiet)
             report = dry_run_report(trainer, threads)
             if json_:
                 write_json(report)
@@ -380,19 +380,19 @@ def _time_left(trainer, total: int | None, seconds_per_step: float) -> float | N
     return min(left) if left else None
 
 
-def _notice_compiling(quiet: bool) -> None:
+def _notice_compiling(cell: str, quiet: bool) -> None:
+    from ..kernels.gru import gru_forward
     from ..kernels.lstm import lstm_forward
-    from ..runtime import kernels_cached
+    from ..kernels.rnn import rnn_forward
 
-    if not kernels_cached(lstm_forward):
-        notice("compiling kernels (first run only; cached afterwards)", quiet)
+    notice_compiling({"lstm": lstm_forward, "gru": gru_forward, "rnn": rnn_forward}[cell], quiet)
 
 
 def _train_loop(trainer, run, extra_meta: dict, save_every, keep: int, quiet: bool, live=None) -> dict:
     from ..train import MAX_BAD_STEPS, MAX_RECOVERIES
 
     cfg = trainer.cfg
-    _notice_compiling(quiet)
+    _notice_compiling(trainer.model.config.cell, quiet)
     save_kind, save_interval = save_every
     last_periodic = time.monotonic()
     start_step, timed_steps, timed_seconds = trainer.step, 0, 0.0
