@@ -3,12 +3,14 @@
 
     python benchmarks/run.py [--suites train,sample,cold,memory,quality] [--reps 3]
                              [--coretype asis,unset,Haswell] [--seconds 15] [--quality-seconds 600]
+                             [--quality-recipe "--dropout 0.25"] [--impls charrnn,torch,...]
 
 Every case runs --reps times, round-robin over all cases (rep 1 of everything, then rep 2,
 ...), each after waiting for a quiet machine; the table gives medians and the ratio
 charrnn / reference. Each OPENBLAS_CORETYPE setting is a separate block ('asis' is the
 environment as it is). Results append to benchmarks/results/<date>.jsonl; the table
-is printed as Markdown.
+is printed as Markdown. --quality-recipe adds, to the quality line, charrnn trained with other
+flags in the same budget ('charrnn-recipe'), set against the same PyTorch runs.
 """
 import argparse
 import json
@@ -48,7 +50,7 @@ def impl_argv(impl, flags):
     return script + ["--data", DATA] + flags.split()
 
 
-def cases(suites, seconds, quality_seconds):
+def cases(suites, seconds, quality_seconds, quality_recipe=""):
     """(suite, line, impl, threads, argv, metric)."""
     out = []
     if "train" in suites:
@@ -85,9 +87,12 @@ def cases(suites, seconds, quality_seconds):
                      f"{MODELS}/torch-lstm256x2.pt", "--iters", "0", "--no-val", "--sample", "200", "--threads", "1"],
                     "wall_s"))
     if "quality" in suites:
+        line = f"quality LSTM 2x256 {quality_seconds:g}s (val bits/char)"
         for impl in ("charrnn", "torch"):
-            out.append(("quality", f"quality LSTM 2x256 {quality_seconds:g}s (val bits/char)", impl, 2,
-                        impl_argv(impl, f"{QUALITY} --seconds {quality_seconds}"), "val_bpc"))
+            out.append(("quality", line, impl, 2, impl_argv(impl, f"{QUALITY} --seconds {quality_seconds}"), "val_bpc"))
+        if quality_recipe:  # later flags override QUALITY's
+            out.append(("quality", line, "charrnn-recipe", 2,
+                        impl_argv("charrnn", f"{QUALITY} --seconds {quality_seconds} {quality_recipe}"), "val_bpc"))
     return out
 
 
@@ -184,6 +189,11 @@ def table(records, coretypes):
                 t = tn  # the faster PyTorch path is the reference for sampling
             lines.append(f"| {line} | {MEASURES[suite]} | {threads} | {fmt(c)} | {fmt(t)} | {ratio(c, t, suite)} | "
                          f"{fmt(n)} | {ratio(c, n, suite)} |")
+            recipe = med("charrnn-recipe")
+            if recipe is not None:
+                flags = next(r["recipe"] for r in records if r["impl"] == "charrnn-recipe" and r["line"] == line)
+                lines.append(f"| {line}, charrnn with {flags} | {MEASURES[suite]} | {threads} | {fmt(recipe)} | "
+                             f"{fmt(t)} | {ratio(recipe, t, suite)} | - | - |")
     return "\n".join(lines)
 
 
@@ -207,7 +217,10 @@ def main():
     ap.add_argument("--coretype", default="asis,unset")
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--quality-seconds", type=float, default=600)
+    ap.add_argument("--quality-recipe", default="", metavar="FLAGS",
+                    help="also train charrnn with these flags added for the quality line")
     ap.add_argument("--only", default="", help="substring filter on line names")
+    ap.add_argument("--impls", default="", help="comma list of implementations to run (default: all)")
     ap.add_argument("--table", nargs="+", metavar="RESULTS", help="print the table of results files and exit")
     args = ap.parse_args()
     if args.table:
@@ -226,7 +239,9 @@ def main():
         return
     suites = args.suites.split(",")
     coretypes = args.coretype.split(",")
-    todo = [c for c in cases(suites, args.seconds, args.quality_seconds) if args.only in c[1]]
+    impls = args.impls.split(",") if args.impls else None
+    todo = [c for c in cases(suites, args.seconds, args.quality_seconds, args.quality_recipe)
+            if args.only in c[1] and (impls is None or c[2] in impls)]
     if "cold" in suites:
         prepare_cold_models()
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
@@ -250,6 +265,8 @@ def main():
                 measured = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
                 rec = dict(measured, suite=suite, line=line, impl=impl, threads=threads, coretype=coretype, rep=rep,
                            value=value, cmd=" ".join(argv))
+                if impl == "charrnn-recipe":
+                    rec["recipe"] = args.quality_recipe
                 records.append(rec)
                 with open(out_path, "a") as f:
                     f.write(json.dumps(rec) + "\n")
