@@ -201,3 +201,23 @@ def test_clipping_bounds_the_update(data):
     before = trainer.model.flat.copy()
     trainer.train_step()
     assert np.linalg.norm(trainer.model.flat - before) <= 1e-3 * 1.0001
+
+
+def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch):
+    """Validation carries the state from window to window, so cutting the streams into short
+    windows (which keeps its workspaces small) scores exactly what one long window would,
+    up to float32 summation order."""
+    import charrnn.train as train_module
+    from charrnn.model import Model
+
+    _, _, val_ids = data
+    model = Model(ModelConfig(cell="lstm", vocab_size=int(val_ids.max()) + 1, hidden=32, layers=2), threads=2)
+    model.init_weights(np.random.default_rng(0))
+    streams_len = (len(val_ids) - 1) // train_module.VAL_STREAMS
+    assert streams_len > 2 * train_module.VAL_CHUNK  # several windows and a shorter last one
+    short_total, short_count = train_module.evaluate_ids(model, val_ids)
+    assert max(T for T, _, _ in model._workspaces) == train_module.VAL_CHUNK
+    monkeypatch.setattr(train_module, "VAL_CHUNK", streams_len)
+    long_total, long_count = train_module.evaluate_ids(model, val_ids)
+    assert short_count == long_count == train_module.VAL_STREAMS * streams_len
+    assert short_total == pytest.approx(long_total, rel=1e-5)
