@@ -179,10 +179,10 @@ def table(records, coretypes):
             if r["coretype"] == coretype and key not in keys:
                 keys.append(key)
         for suite, line, threads in keys:
-            def med(impl):
+            def med(impl, recipe=None):
                 vals = [r["value"] for r in records if (r["suite"], r["line"], r["threads"], r["impl"], r["coretype"])
-                        == (suite, line, threads, impl, coretype) and r["value"] is not None
-                        and r["foreign_cpu"] <= MAX_FOREIGN_CPU]
+                        == (suite, line, threads, impl, coretype) and r.get("recipe") == recipe
+                        and r["value"] is not None and r["foreign_cpu"] <= MAX_FOREIGN_CPU]
                 return statistics.median(vals) if vals else None
             c, t, tn, n = med("charrnn"), med("torch"), med("torch-nomkldnn"), med("numpy")
             if suite == "sample" and tn is not None and (t is None or tn > t):
@@ -192,13 +192,23 @@ def table(records, coretypes):
             recipes = dict.fromkeys(r["recipe"] for r in records if r["impl"] == "charrnn-recipe"
                                     and (r["line"], r["threads"], r["coretype"]) == (line, threads, coretype))
             for flags in recipes:
-                vals = [r["value"] for r in records if r.get("recipe") == flags and r["value"] is not None
-                        and (r["line"], r["threads"], r["coretype"]) == (line, threads, coretype)
-                        and r["foreign_cpu"] <= MAX_FOREIGN_CPU]
-                recipe = statistics.median(vals) if vals else None
+                recipe = med("charrnn-recipe", flags)
                 lines.append(f"| {line}, charrnn with {flags} | {MEASURES[suite]} | {threads} | {fmt(recipe)} | "
                              f"{fmt(t)} | {ratio(recipe, t, suite)} | - | - |")
     return "\n".join(lines)
+
+
+def machine_line(info):
+    return (f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
+            f"numba {info['numba']}, torch {info['torch']}; OPENBLAS_CORETYPE in the environment: "
+            f"{info['openblas_coretype_env']}; suites {','.join(info['suites'])}, medians of {info['reps']} "
+            f"interleaved runs, {info['seconds']:g} s training per throughput run (a quality line names its own "
+            f"budget).")
+
+
+def left_out_line(records):
+    return (f"Runs during which other processes used over {MAX_FOREIGN_CPU} cores left out: "
+            f"{sum(r['foreign_cpu'] > MAX_FOREIGN_CPU for r in records)} of {len(records)}.")
 
 
 def fmt(v):
@@ -233,12 +243,8 @@ def main():
         records = [r for r in records if r.get("kind") != "machine"]
         coretypes = list(dict.fromkeys(r["coretype"] for r in records))
         for info in machines:
-            print(f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
-                  f"numba {info['numba']}, torch {info['torch']}; OPENBLAS_CORETYPE in the environment: "
-                  f"{info['openblas_coretype_env']}; suites {','.join(info['suites'])}, {info['reps']} interleaved "
-                  f"runs, {info['seconds']:g} s training per throughput run (a quality line names its own budget).")
-        print(f"Runs during which other processes used over {MAX_FOREIGN_CPU} cores left out: "
-              f"{sum(r['foreign_cpu'] > MAX_FOREIGN_CPU for r in records)} of {len(records)}.")
+            print(machine_line(info))
+        print(left_out_line(records))
         print(table(records, coretypes))
         return
     suites = args.suites.split(",")
@@ -276,12 +282,8 @@ def main():
                     f.write(json.dumps(rec) + "\n")
                 print(f"rep {rep} {coretype:>7} {line} {impl} t{threads}: {fmt(value)}"
                       + (f"  rc={result['rc']}" if result["rc"] else ""), file=sys.stderr, flush=True)
-    print(f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}, numpy {info['numpy']}, "
-          f"scipy {info['scipy']}, numba {info['numba']}, torch {info['torch']}; OPENBLAS_CORETYPE in the "
-          f"environment: {info['openblas_coretype_env']}. Medians of {args.reps} interleaved runs; "
-          f"{args.seconds:g} s training per throughput run; runs during which other processes used over "
-          f"{MAX_FOREIGN_CPU} cores left out ({sum(r['foreign_cpu'] > MAX_FOREIGN_CPU for r in records)} of "
-          f"{len(records)}). Results: {os.path.relpath(out_path, ROOT)}")
+    print(machine_line(info))
+    print(f"{left_out_line(records)} Results: {os.path.relpath(out_path, ROOT)}")
     print(table(records, coretypes))
 
 

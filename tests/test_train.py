@@ -205,8 +205,8 @@ def test_clipping_bounds_the_update(data):
 
 def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch):
     """Validation carries the state from window to window, so cutting the streams into short
-    windows (which keeps its workspaces small) scores exactly what one long window would,
-    up to float32 summation order."""
+    windows (which keeps its workspaces small) scores what one long window would, up to the
+    order of float32 sums."""
     import charrnn.train as train_module
     from charrnn.model import Model
 
