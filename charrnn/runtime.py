@@ -1,7 +1,10 @@
 """Process-wide set-up the numeric core needs: a writable Numba cache and the thread count.
 
 `prepare()` must run before anything imports numba: Numba refuses to import cached kernels
-when no cache location is writable, so a read-only install falls back to a temporary one.
+when no cache location is writable, so a read-only home falls back to a temporary one.
+Compiled kernels never go into the installed package: a reinstall or an uninstall would leave
+them behind (and a folder left with only `__pycache__` in it imports as an empty namespace
+package, ahead of a new editable install).
 """
 
 from __future__ import annotations
@@ -11,9 +14,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from . import __version__
 from .errors import OutputError
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _writable(directory: Path) -> bool:
@@ -25,19 +27,31 @@ def _writable(directory: Path) -> bool:
         return False
 
 
+def user_cache() -> Path | None:
+    """The user's cache folder for this version's kernels: $XDG_CACHE_HOME/charrnn/<version>,
+    else ~/.cache/charrnn/<version> (one folder per version, so an upgrade never loads
+    kernels compiled from another version's source); None when there is no home."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = Path.home() / ".cache"
+        except (RuntimeError, KeyError):  # no $HOME and no entry in the password database
+            return None
+    return Path(base) / "charrnn" / __version__ / "numba"
+
+
 def prepare() -> str | None:
-    """Choose the Numba cache directory. Returns a notice for the user when it had to fall
-    back to a temporary directory (kernels then compile again after a reboot, or in every
-    process when even the shared temporary folder is not safe to use)."""
+    """Choose the Numba cache directory: $NUMBA_CACHE_DIR, else the user's cache folder (see
+    user_cache). Returns a notice for the user when it had to fall back to a temporary
+    directory (kernels then compile again after a reboot, or in every process when even the
+    shared temporary folder is not safe to use)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         if _writable(Path(os.environ["NUMBA_CACHE_DIR"])):
             return None
-    elif _writable(_PACKAGE_DIR / "kernels" / "__pycache__"):
-        return None
     else:
-        user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "charrnn" / "numba"
-        if _writable(user_cache):
-            os.environ["NUMBA_CACHE_DIR"] = str(user_cache)
+        folder = user_cache()
+        if folder is not None and _writable(folder):
+            os.environ["NUMBA_CACHE_DIR"] = str(folder)
             return None
     user = os.getuid() if hasattr(os, "getuid") else "user"
     fallback = Path(tempfile.gettempdir()) / f"charrnn-numba-{user}"

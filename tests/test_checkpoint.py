@@ -20,6 +20,7 @@ from charrnn import checkpoint
 from charrnn.checkpoint import Checkpoint, load, read_meta, save
 from charrnn.config import ModelConfig
 from charrnn.errors import CheckpointError, OutputError
+from support import FullDisk, enospc
 
 CONFIG = ModelConfig(cell="lstm", vocab_size=6, hidden=4, layers=2, embed=3)
 SHAPES = {f"param/{name}": shape for name, shape in CONFIG.param_shapes().items()}
@@ -171,33 +172,11 @@ def test_read_meta_reads_only_the_header(ckpt):
 
 # ---- atomic writes ------------------------------------------------------------------------------
 
-def enospc(*args, **kwargs):
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 @pytest.mark.parametrize("target", ["fsync", "replace", "fdopen_write"])
 def test_failed_write_keeps_the_old_checkpoint(tmp_path, ckpt, monkeypatch, target):
     before = ckpt.read_bytes()
     if target == "fdopen_write":
         real_fdopen = os.fdopen
-
-        class FullDisk:
-            def __init__(self, f):
-                self.f = f
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                self.f.close()
-
-            def __getattr__(self, name):
-                return getattr(self.f, name)
-
-            def write(self, data):
-                if self.f.tell() > 100:
-                    enospc()
-                self.f.write(data)
 
         monkeypatch.setattr(os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
     else:

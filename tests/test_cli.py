@@ -15,8 +15,8 @@ from safetensors.numpy import load_file
 
 from charrnn import __version__, checkpoint
 from charrnn.cli import cli
+from support import plays, write_plays
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eval-every", "10", "-q"]
 STEPS = 40
 PRIME = "ROMEO:"
@@ -54,19 +54,10 @@ def assert_one_line_error(result, exit_code=None):
         assert lines[0].startswith("Usage: charrnn") and lines[-1].startswith("Error: "), result.stderr
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    """$CHARRNN_HOME for the test: default run directories land under tmp_path."""
-    path = tmp_path / "home"
-    monkeypatch.setenv("CHARRNN_HOME", str(path))
-    return path
-
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "shakespeare.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:100_000], encoding="utf-8")
-    return path
+    return write_plays(tmp_path_factory.mktemp("corpus") / "plays.txt", 100_000)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +88,7 @@ def test_train_json_summary(trained, corpus):
     assert summary["steps"] == STEPS
     assert summary["chars"] == STEPS * 4 * 16
     assert summary["chars_per_sec"] > 0
-    assert 0 < summary["val_loss"] < math.log(65)
+    assert 0 < summary["val_loss"] < math.log(len(set(plays(100_000))))
     assert summary["val_bpc"] == pytest.approx(summary["val_loss"] / math.log(2), rel=1e-12)
     latest = checkpoint.load(summary["latest"])
     assert latest.meta["step"] == STEPS
@@ -195,9 +186,9 @@ def test_stop_ends_right_after_the_first_occurrence(ckpt, start, width):
 
 
 def test_sample_refuses_a_prime_with_unknown_characters(ckpt):
-    result = invoke("sample", ckpt, "-p", "caf\u00e9", "-n", 5)
+    result = invoke("sample", ckpt, "-p", "ma\u00f1ana", "-n", 5)
     assert_one_line_error(result, 3)
-    assert "U+00E9" in result.stderr
+    assert "U+00F1" in result.stderr
 
 
 def test_eval_json(ckpt, tmp_path):
@@ -220,11 +211,11 @@ def test_eval_json(ckpt, tmp_path):
 
 def test_eval_skip_unknown(ckpt, tmp_path):
     path = tmp_path / "eval.txt"
-    path.write_text("caf\u00e9 au lait, caf\u00e9 noir\n", encoding="utf-8")
+    path.write_text("ma\u00f1ana y ma\u00f1ana\n", encoding="utf-8")
     assert_one_line_error(invoke("eval", ckpt, path), 3)
     score = json.loads(ok("eval", ckpt, path, "--json", "--skip-unknown").stdout)
     assert score["skipped_chars"] == 2
-    assert score["chars"] == len("caf au lait, caf noir\n") - 1
+    assert score["chars"] == len("maana y maana\n") - 1
 
 
 def test_eval_refuses_a_text_too_short_to_score(ckpt, tmp_path):
@@ -270,7 +261,7 @@ def test_resume_from_a_run_directory_continues_from_latest(corpus, tmp_path):
 
 def test_resume_refuses_a_changed_text(trained, tmp_path):
     other = tmp_path / "other.txt"
-    other.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:20_000], encoding="utf-8")
+    write_plays(other, 20_000)
     result = invoke("train", other, "--resume", trained[1]["latest"], "--steps", 50, "-q")
     assert_one_line_error(result)
     assert "--init-from" in result.stderr
@@ -285,7 +276,7 @@ def test_init_from_starts_from_the_weights_on_new_text(trained, tmp_path):
     summary = trained[1]
     base = checkpoint.load(summary["best"])
     new = tmp_path / "new.txt"
-    new.write_text(SHAKESPEARE.read_text(encoding="utf-8")[50_000:60_000], encoding="utf-8")
+    write_plays(new, 10_000, start=50_000)
     # --steps 0: the run's checkpoint holds exactly the weights it started from
     ok("train", new, "--init-from", summary["run_dir"], "--steps", 0, "--batch", 4, "--seq", 16, "-q",
        "--out", tmp_path / "start")
@@ -306,11 +297,11 @@ def test_init_from_starts_from_the_weights_on_new_text(trained, tmp_path):
 
 def test_init_from_refuses_new_characters(ckpt, tmp_path):
     new = tmp_path / "new.txt"
-    new.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:5_000] + "\u00e9\n", encoding="utf-8")
+    new.write_text(plays(5_000) + "\u00f1\n", encoding="utf-8")
     result = invoke("train", new, "--init-from", ckpt, "--steps", 5, "--batch", 4, "--seq", 16, "-q",
                     "--out", tmp_path / "tuned")
     assert_one_line_error(result, 3)
-    assert "'\u00e9'" in result.stderr
+    assert "'\u00f1'" in result.stderr
     assert not (tmp_path / "tuned").exists()
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from charrnn import __version__, checkpoint
+from support import write_plays
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eval-every", "10"]
 TIMEOUT = 60
 RUN = "from-stdin"
@@ -46,9 +46,7 @@ def assert_clean(stderr: bytes | str) -> None:
 
 @pytest.fixture(scope="module")
 def corpus(place) -> Path:
-    path = place[0] / "shakespeare.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:100_000], encoding="utf-8")
-    return path
+    return write_plays(place[0] / "plays.txt", 100_000)
 
 
 @pytest.fixture(scope="module")

@@ -44,11 +44,6 @@ def text_of(result) -> str:
     return result.stdout_bytes.decode("utf-8")  # strict: a broken sequence fails the test
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHARRNN_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
 
 def words_text(words, n, seed=0):
     rng = random.Random(seed)

@@ -20,25 +20,18 @@ from hypothesis import strategies as st
 from charrnn import checkpoint
 from charrnn.model import Model
 from charrnn.train import MAX_BAD_STEPS, MAX_RECOVERIES
-from test_cli import SHAKESPEARE, assert_one_line_error, invoke, ok
+from support import FullDisk, write_plays
+from test_cli import assert_one_line_error, invoke, ok
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--threads", "1"]
 EXACT = ["--hidden", "16", "--layers", "2", "--batch", "4", "--seq", "16", "--dropout", "0.25", "--threads", "1",
          "--seed", "3", "--eval-every", "5", "--save-every", "5", "--keep", "10"]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    path = tmp_path / "home"
-    monkeypatch.setenv("CHARRNN_HOME", str(path))
-    return path
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "shakespeare.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:50_000], encoding="utf-8")
-    return path
+    return write_plays(tmp_path_factory.mktemp("corpus") / "plays.txt", 50_000)
 
 
 class NaNs:
@@ -178,25 +171,7 @@ def fail_writes_after_the_first_save(monkeypatch, run: Path, where: str):
     if where == "write":
         real_fdopen = os.fdopen
 
-        class FullDisk:
-            def __init__(self, f):
-                self.f = f
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                self.f.close()
-
-            def __getattr__(self, name):
-                return getattr(self.f, name)
-
-            def write(self, data):
-                if armed() and self.f.tell() > 100:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                return self.f.write(data)
-
-        monkeypatch.setattr(os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
+        monkeypatch.setattr(os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k), armed))
         return os.strerror(errno.ENOSPC)
     real_fsync = os.fsync
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from charrnn import checkpoint, rundir
+from support import write_plays
 
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 HOOKS = Path(__file__).resolve().parent / "hooks"
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--threads", "1"]
 TIMEOUT = 60
@@ -55,9 +55,7 @@ def assert_clean(stderr: bytes | str) -> None:
 
 @pytest.fixture(scope="module")
 def corpus(place) -> Path:
-    path = place[0] / "shakespeare.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:50_000], encoding="utf-8")
-    return path
+    return write_plays(place[0] / "plays.txt", 50_000)
 
 
 @pytest.fixture(scope="module")

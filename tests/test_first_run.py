@@ -8,7 +8,9 @@ corpus far below a uniform guess. Then shell completion and the environment vari
 import json
 import math
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_TIME = "15s"
 TIMEOUT = 120
+# what a working copy holds that a fresh clone does not
+NOT_IN_A_CLONE = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", "build", ".ruff_cache"}
+
+
+def readme_first_screen() -> tuple[str, str]:
+    """The README's two commands: install and run the main job; install and run the tests."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first, second = re.findall(r"```sh\n(python3 -m venv [^\n]*)\n```", readme)[:2]
+    return first, second
 
 
 def readme_commands() -> tuple[list[str], list[str]]:
@@ -134,3 +145,56 @@ def test_charrnn_threads_sets_the_default(tmp_path):
     assert result.returncode == 2
     assert result.stderr.decode() == "charrnn: --threads must be at least 1, got 0\n"
     assert not (tmp_path / "home").exists()
+
+
+def copy_of_the_repository(dest: Path) -> None:
+    """The repository's files as a fresh clone has them: with git, what it tracks plus what it
+    would add; without (CI's exported tree), everything but what a working copy gains."""
+    if (ROOT / ".git").exists():
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                                capture_output=True, check=True).stdout.decode().split("\0")
+        names = [name for name in listed if name and (ROOT / name).is_file()]
+    else:
+        names = [str(path.relative_to(ROOT)) for path in ROOT.rglob("*") if path.is_file()
+                 and not NOT_IN_A_CLONE & set(path.relative_to(ROOT).parts) and ".egg-info" not in str(path)
+                 and not (path.parent == ROOT / "checkpoints" and path.name != "README.md")]
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+
+
+@pytest.mark.slow
+def test_a_fresh_copy_runs_the_readme_commands_one_after_the_other(tmp_path):
+    """A newcomer's first minutes, in one fresh copy with nothing beside it and an empty
+    kernel cache: the README's first command (training shortened), then its second
+    command's install in the same folder. The editable install is what `import charrnn`
+    finds, nothing of the first install is left behind, and a test module passes there."""
+    copy = tmp_path / "clone" / "charrnn"
+    copy_of_the_repository(copy)
+    first, second = readme_first_screen()
+    assert "--time 60s" in first and second.endswith(" && pytest -q")
+    env = {k: v for k, v in os.environ.items() if k not in ("CHARRNN_HOME", "NUMBA_CACHE_DIR", "VIRTUAL_ENV")}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PATH=os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(ROOT))))
+
+    def sh(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", command], cwd=copy, env=env, capture_output=True, timeout=600)
+
+    trained = sh(first.replace("--time 60s", "--time 3s"))
+    assert trained.returncode == 0, trained.stderr.decode()
+    assert trained.stdout.decode()[-len("DUKE") - 400:].startswith("DUKE")  # after pip's output, the sample
+    assert "Traceback" not in trained.stderr.decode()
+    site = subprocess.run([str(copy / ".venv" / "bin" / "python"), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True)
+    installed = Path(site.stdout.strip()) / "charrnn"
+    assert not list(installed.rglob("*.nbi")), "compiled kernels were cached inside the installed package"
+    assert list((tmp_path / "cache" / "charrnn").rglob("*.nbi"))
+
+    install = sh(second.removesuffix(" && pytest -q"))
+    assert install.returncode == 0, install.stderr.decode()
+    assert not installed.exists(), "the first install left files behind"
+    found = sh(". .venv/bin/activate && python -c 'import charrnn, charrnn.kernels.gru; print(charrnn.__file__)'")
+    assert found.stdout.decode().strip() == str(copy / "charrnn" / "__init__.py"), found.stderr.decode()
+    tested = sh(". .venv/bin/activate && pytest -q -p no:cacheprovider tests/test_runtime.py")
+    assert tested.returncode == 0, tested.stdout.decode()[-2000:]
+    assert re.search(r"^\d+ passed in ", tested.stdout.decode(), re.M)

@@ -5,10 +5,11 @@ a regular file: as root, permission bits would not stop anything."""
 import json
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
-from charrnn import runtime
+from charrnn import __version__, runtime
 from charrnn.errors import OutputError
 from charrnn.rundir import METRICS, RunDir
 
@@ -21,12 +22,11 @@ def unset_numba_cache_dir(monkeypatch):
 
 @pytest.fixture
 def blocked(tmp_path, monkeypatch):
-    """No cache location is writable: not NUMBA_CACHE_DIR, not the package, not the home;
-    the temporary folder is tmp_path/tmp. Returns that folder."""
+    """No cache location is writable: not NUMBA_CACHE_DIR, not the user's cache folder; the
+    temporary folder is tmp_path/tmp. Returns that folder."""
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     unset_numba_cache_dir(monkeypatch)
-    monkeypatch.setattr(runtime, "_PACKAGE_DIR", blocker / "package")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -34,18 +34,30 @@ def blocked(tmp_path, monkeypatch):
     return temp
 
 
-def test_the_package_folder_is_used_when_writable(monkeypatch, tmp_path):
+def test_kernels_are_cached_in_the_user_cache_per_version(monkeypatch, tmp_path):
     unset_numba_cache_dir(monkeypatch)
-    monkeypatch.setattr(runtime, "_PACKAGE_DIR", tmp_path / "package")
-    assert runtime.prepare() is None
-    assert os.environ["NUMBA_CACHE_DIR"] == ""
-    assert (tmp_path / "package" / "kernels" / "__pycache__").is_dir()
-
-
-def test_a_read_only_install_uses_the_user_cache(blocked, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert runtime.prepare() is None
-    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "charrnn" / "numba")
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "charrnn" / __version__ / "numba")
+    assert (tmp_path / "cache" / "charrnn" / __version__ / "numba").is_dir()
+
+
+def test_without_xdg_cache_home_the_cache_is_under_home(monkeypatch, tmp_path):
+    unset_numba_cache_dir(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    assert runtime.prepare() is None
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "me" / ".cache" / "charrnn" / __version__ / "numba")
+
+
+def test_nothing_is_written_into_the_installed_package(monkeypatch, tmp_path):
+    """A reinstall or uninstall removes the package's own files only: a cache inside it
+    would be left behind."""
+    unset_numba_cache_dir(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    package = Path(runtime.__file__).parent
+    runtime.prepare()
+    assert package not in Path(os.environ["NUMBA_CACHE_DIR"]).parents
 
 
 def test_no_writable_cache_falls_back_to_a_private_temporary_folder(blocked, monkeypatch):

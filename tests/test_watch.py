@@ -1,6 +1,7 @@
 """Watching a model learn: samples while training, the progress display, --dry-run, loss
 plots, the loss sparkline, and downloading a known corpus."""
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -16,7 +17,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_cli import SHAKESPEARE, assert_one_line_error, invoke, ok
+from support import PLAYS, write_plays
+from test_cli import assert_one_line_error, invoke, ok
 
 from charrnn import checkpoint, rundir
 from charrnn.cli import train as train_cli
@@ -28,18 +30,10 @@ TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eva
 SAMPLED = re.compile(r"^charrnn: sample at step (\d+):\n(.*?)(?=^charrnn: )", re.M | re.S)
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    path = tmp_path / "home"
-    monkeypatch.setenv("CHARRNN_HOME", str(path))
-    return path
-
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "shakespeare.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:50_000], encoding="utf-8")
-    return path
+    return write_plays(tmp_path_factory.mktemp("corpus") / "plays.txt", 50_000)
 
 
 def samples(stderr: str) -> dict[int, str]:
@@ -144,7 +138,7 @@ def test_quiet_shows_no_samples(corpus, tmp_path):
     (["--sample-every", "0"], 2, "--sample-every"),
     (["--sample-every", "5", "--sample-length", "0"], 2, "--sample-length"),
     (["--sample-every", "5", "--sample-temperature", "-1"], 2, "--sample-temperature"),
-    (["--sample-every", "5", "--sample-prime", "caf\u00e9"], 3, "U+00E9"),
+    (["--sample-every", "5", "--sample-prime", "ma\u00f1ana"], 3, "U+00F1"),
 ])
 def test_sample_option_errors(corpus, tmp_path, args, status, mentions):
     result = invoke("train", corpus, *TINY, "--steps", 5, *args, "--out", tmp_path / "run")
@@ -391,14 +385,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_corpus_fetch_checks_the_hash(server, tmp_path):
+def test_corpus_fetch_checks_the_hash(server, tmp_path, monkeypatch):
+    """A known corpus whose file and hash are the shipped plays, served locally."""
     served, base = server
-    shutil.copy(SHAKESPEARE, served / "input.txt")
+    shutil.copy(PLAYS, served / "input.txt")
+    known = KNOWN_CORPORA["tinyshakespeare"]
+    monkeypatch.setitem(KNOWN_CORPORA, "tinyshakespeare", dataclasses.replace(
+        known, sha256=hashlib.sha256(PLAYS.read_bytes()).hexdigest(), size=PLAYS.stat().st_size))
     (served / "other.txt").write_text("not shakespeare\n", encoding="utf-8")
     out = tmp_path / "tiny.txt"
     result = ok("corpus", "fetch", "tinyshakespeare", "--url", f"{base}/input.txt", "-o", out)
     assert result.stdout == ""
-    assert out.read_bytes() == SHAKESPEARE.read_bytes()
+    assert out.read_bytes() == PLAYS.read_bytes()
     assert hashlib.sha256(out.read_bytes()).hexdigest() == KNOWN_CORPORA["tinyshakespeare"].sha256
     assert result.stderr.splitlines()[-1] == f"charrnn: wrote {out} (SHA-256 checked)"
     again = ok("corpus", "fetch", "tinyshakespeare", "--url", f"{base}/missing.txt", "-o", out)
