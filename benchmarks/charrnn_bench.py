@@ -55,10 +55,11 @@ def main():
     import numpy as np
 
     from charrnn import __version__, checkpoint
+    from charrnn.batches import split
     from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.corpus import read_text, split
     from charrnn.sample import Sampler
-    from charrnn.train import Trainer, evaluate_ids
+    from charrnn.sources import read_text
+    from charrnn.trainer import Trainer, evaluate_ids
     from charrnn.vocab import Vocab
 
     text = read_text([args.data])
@@ -102,8 +103,8 @@ def main():
                    val_chars_scored=count, val_eval_seconds=round(time.perf_counter() - t0, 2))
     if args.save:
         tensors, meta = trainer.snapshot()
-        meta.update(vocab=list(vocab.chars), data=dict(sources=[args.data], chars=len(text), sha256=""),
-                    run="bench", charrnn_version=__version__, threads=threads)
+        meta = checkpoint.run_meta(meta, vocab=vocab, data=dict(sources=[args.data], chars=len(text), ids_sha256=""),
+                                   run="bench", run_id="0" * 16, version=__version__, threads=threads)
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
         sampler = Sampler(trainer.model, batch=args.sample_streams, threads=threads)

@@ -39,11 +39,10 @@ def main():
     ap.add_argument("--torch-python", default="/tmp/torchenv/bin/python")
     args = ap.parse_args()
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from charrnn.cli.loading import load_model
+    import charrnn
 
-    model, vocab, _ = load_model(args.ckpt)
-    ids = vocab.encode(args.text)
-    ours = model.loss(ids[:-1].reshape(-1, 1).copy(), ids[1:].reshape(-1, 1).copy(), model.zero_state(1))
+    score = charrnn.load(args.ckpt).score(args.text)
+    ours = score["nats_per_char"] * score["chars"]  # the summed loss
     with tempfile.TemporaryDirectory() as tmp:
         exported = os.path.join(tmp, "model.safetensors")
         subprocess.run([sys.executable, "-m", "charrnn", "checkpoints", "export", args.ckpt, "-o", exported],

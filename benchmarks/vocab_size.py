@@ -56,11 +56,11 @@ def measure(V: int, args) -> dict:
     import numpy as np
 
     from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.corpus import split
+    from charrnn.batches import split
     from charrnn.kernels.gemm import scratch_size
     from charrnn.kernels.head import head_backward, head_forward_backward
     from charrnn.sample import Sampler
-    from charrnn.train import Trainer
+    from charrnn.trainer import Trainer
     from charrnn.vocab import Vocab
 
     text = synthetic_text(V, args.chars)

@@ -1,4 +1,5 @@
-"""Truncated-BPTT data layout, as char-rnn, torch-rnn and the PyTorch reference lay it out.
+"""The training data's layout: the held-out split, and truncated-BPTT windows as char-rnn,
+torch-rnn and the PyTorch reference lay them out.
 
 The training ids are cut into B contiguous streams of n_col = (len - 1) // B columns; step k
 reads columns [pos, pos + T) of every stream, and the streams wrap to the start (and the
@@ -14,7 +15,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import CheckpointError, InputError
+from .errors import CheckpointError, ConfigError, InputError
+
+
+def split(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation ids: the last int(len * val_frac) ids are held out."""
+    if not 0 <= val_frac < 1:
+        raise ConfigError(f"val_frac must be in [0, 1), got {val_frac}", options=("val_frac",))
+    n_val = int(len(ids) * val_frac)
+    return ids[:len(ids) - n_val], ids[len(ids) - n_val:]
 
 
 class Window(NamedTuple):
@@ -32,8 +41,9 @@ class StreamBatches:
         n_col = (len(ids) - 1) // batch
         if n_col < seq:
             need = batch * seq + 1
-            raise InputError(f"the training text is too short for --batch {batch} x --seq {seq}: it has "
-                             f"{len(ids)} characters, one step needs {need}; lower --batch or --seq")
+            raise InputError(f"the training text is too short for batch {batch} x seq {seq}: it has "
+                             f"{len(ids)} characters, one step needs {need}; lower batch or seq",
+                             options=("batch", "seq"))
         # views (B, n_col) of the ids, not copies: a window reads T columns of each row
         self._xs = ids[:batch * n_col].reshape(batch, n_col)
         self._ys = ids[1:batch * n_col + 1].reshape(batch, n_col)

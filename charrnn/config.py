@@ -1,18 +1,32 @@
-"""Model settings and the parameter layout they imply.
+"""Settings: the model, how to train it, how a run is set up, and the options `train` takes.
 
 Dimension letters used throughout charrnn: B batch, T time steps, V vocabulary,
 E embedding, H hidden, L layers, G gates per cell (rnn 1, gru 3, lstm 4).
+
+Options are named as the Python API spells them (`hidden`, `init_from`); the command line
+spells them as flags (`--hidden`, `--init-from`). Errors name them the API's way and list them
+(see errors.py), so the command line can show its own spelling.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import re
+from dataclasses import asdict, dataclass, fields
 
 from .errors import ConfigError
 
 CELLS = ("rnn", "lstm", "gru")
 UNITS = ("char", "byte")  # what one id stands for: a Unicode code point, or a byte of UTF-8
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine", "step")
+ERRORS = ("strict", "replace")
+MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
+
+
+def _fail(option: str, message: str) -> ConfigError:
+    return ConfigError(f"{option} {message}", options=(option,))
 
 
 @dataclass(frozen=True)
@@ -29,16 +43,18 @@ class ModelConfig:
     def __post_init__(self):
         _check_types(self, ints=("vocab_size", "hidden", "layers", "embed"), numbers=("dropout",))
         if self.cell not in CELLS:
-            raise ConfigError(f"--model must be one of {', '.join(CELLS)}, not {self.cell!r}")
-        for name, option in (("vocab_size", "the vocabulary size"), ("hidden", "--hidden"), ("layers", "--layers")):
+            raise _fail("model", f"must be one of {', '.join(CELLS)}, not {self.cell!r}")
+        if self.vocab_size < 1:
+            raise ConfigError(f"the vocabulary size must be at least 1, got {self.vocab_size}")
+        for name in ("hidden", "layers"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{option} must be at least 1, got {getattr(self, name)}")
+                raise _fail(name, f"must be at least 1, got {getattr(self, name)}")
         if self.embed < 0:
-            raise ConfigError(f"--embed must be at least 1 (or 0: the hidden size), got {self.embed}")
+            raise _fail("embed", f"must be at least 1 (or 0: the hidden size), got {self.embed}")
         if self.embed == 0:
             object.__setattr__(self, "embed", self.hidden)
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise _fail("dropout", f"must be in [0, 1), got {self.dropout}")
 
     @property
     def gates(self) -> int:
@@ -63,13 +79,7 @@ class ModelConfig:
         return shapes
 
     def n_params(self) -> int:
-        total = 0
-        for shape in self.param_shapes().values():
-            size = 1
-            for dim in shape:
-                size *= dim
-            total += size
-        return total
+        return sum(math.prod(shape) for shape in self.param_shapes().values())
 
     @property
     def n_states(self) -> int:
@@ -100,13 +110,8 @@ def _check_types(config, ints: tuple[str, ...], numbers: tuple[str, ...]) -> Non
             valid = type(value) in (int, float) and (value != value or -1e308 < value < 1e308)
             kind = "a finite number"
         if not valid:
-            option = {"seconds": "--time", "min_lr_frac": "min_lr_frac", "vocab_size": "the vocabulary size"}.get(
-                name, f"--{name.replace('_', '-')}")
-            raise ConfigError(f"{option} must be {kind}, got {str(value)[:40]}")
-
-
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-SCHEDULES = ("constant", "cosine", "step")
+            option = {"seconds": "time", "vocab_size": "the vocabulary size"}.get(name, name)
+            raise ConfigError(f"{option} must be {kind}, got {str(value)[:40]}", options=(option,))
 
 
 @dataclass(frozen=True)
@@ -136,31 +141,33 @@ class TrainConfig:
                      numbers=("lr", "clip", "decay_rate", "min_lr_frac", "epochs", "seconds", "val_frac"))
         for name in ("batch", "seq", "eval_every", "decay_every"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise _fail(name, f"must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}")
+            raise _fail("lr", f"must be positive, got {self.lr}")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+            raise _fail("optimizer", f"must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
-            raise ConfigError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+            raise _fail("schedule", f"must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if not self.clip >= 0:
-            raise ConfigError(f"--clip must be 0 (off) or positive, got {self.clip}")
+            raise _fail("clip", f"must be 0 (off) or positive, got {self.clip}")
         if self.warmup < 0:
-            raise ConfigError(f"--warmup must be 0 or more, got {self.warmup}")
+            raise _fail("warmup", f"must be 0 or more, got {self.warmup}")
         if not 0 < self.decay_rate <= 1:
-            raise ConfigError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
+            raise _fail("decay_rate", f"must be in (0, 1], got {self.decay_rate}")
         if not 0 <= self.min_lr_frac <= 1:
-            raise ConfigError(f"min_lr_frac must be in [0, 1], got {self.min_lr_frac}")
+            raise _fail("min_lr_frac", f"must be in [0, 1], got {self.min_lr_frac}")
         if not 0 <= self.val_frac < 1:
-            raise ConfigError(f"--val-frac must be in [0, 1), got {self.val_frac}")
+            raise _fail("val_frac", f"must be in [0, 1), got {self.val_frac}")
+        if self.seed < 0:
+            raise _fail("seed", f"must be 0 or more, got {self.seed}")
         if self.steps is not None and self.steps < 0:
-            raise ConfigError(f"--steps must be 0 or more, got {self.steps}")
+            raise _fail("steps", f"must be 0 or more, got {self.steps}")
         if self.epochs is not None and not self.epochs > 0:
-            raise ConfigError(f"--epochs must be positive, got {self.epochs}")
+            raise _fail("epochs", f"must be positive, got {self.epochs}")
         if self.seconds is not None and not self.seconds > 0:
-            raise ConfigError(f"--time must be positive, got {self.seconds}")
+            raise _fail("time", f"must be positive, got {self.seconds}")
         if self.schedule == "cosine" and self.steps is None:
-            raise ConfigError("--schedule cosine needs --steps (the length of the cosine)")
+            raise ConfigError("schedule cosine needs steps (the length of the cosine)", options=("schedule", "steps"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,10 +180,134 @@ class TrainConfig:
             raise ConfigError(f"training config is malformed: {exc}") from None
 
 
-def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
-    if not temperature >= 0:
-        raise ConfigError(f"--temperature must be 0 (argmax) or more, got {temperature}")
-    if top_k < 0:
-        raise ConfigError(f"--top-k must be 0 (off) or more, got {top_k}")
-    if not 0 < top_p <= 1:
-        raise ConfigError(f"--top-p must be in (0, 1], got {top_p}")
+# ---- the options of train() ---------------------------------------------------------------------
+
+DEFAULT_EPOCHS = 10  # the budget when none is given
+
+MODEL_OPTIONS = {"model": "lstm", "hidden": 256, "layers": 2, "embed": 0, "dropout": 0.0}
+# TrainConfig's fields are options too, `time` standing for `seconds` (min_lr_frac is not an option)
+TRAIN_OPTIONS = {("time" if f.name == "seconds" else f.name): f.default for f in fields(TrainConfig)
+                 if f.name != "min_lr_frac"}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is set up, saved and watched: what `train` takes besides the model and the
+    optimisation. save_every and sample_every are ("steps", n) or ("seconds", s)."""
+
+    out: str | None = None
+    name: str | None = None
+    overwrite: bool = False
+    resume: str | None = None
+    init_from: str | None = None
+    save_every: tuple[str, float] = ("seconds", 600.0)
+    keep: int = 3
+    threads: int | None = None
+    unit: str | None = None
+    min_count: int | None = None
+    separator: str | None = None
+    errors: str | None = None
+    sample_every: tuple[str, float] | None = None
+    sample_length: int = 200
+    sample_temperature: float = 0.8
+    sample_prime: str | None = None
+
+    def __post_init__(self):
+        if self.resume is not None and self.init_from is not None:
+            raise ConfigError("resume and init_from exclude each other", options=("resume", "init_from"))
+        if type(self.keep) is not int or self.keep < 0:
+            raise _fail("keep", f"must be 0 or more, got {self.keep}")
+        if self.threads is not None and (type(self.threads) is not int or self.threads < 1):
+            raise _fail("threads", f"must be at least 1, got {self.threads}")
+        if self.unit is not None and self.unit not in UNITS:
+            raise _fail("unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
+        if self.min_count is not None and (type(self.min_count) is not int or self.min_count < 1):
+            raise _fail("min_count", f"must be at least 1, got {self.min_count}")
+        if self.errors is not None and self.errors not in ERRORS:
+            raise _fail("errors", f"must be one of {', '.join(ERRORS)}, not {self.errors!r}")
+        if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
+            raise _fail("name", f"must be a folder name, not {self.name!r}")
+        if self.sample_every is not None:
+            if type(self.sample_length) is not int or self.sample_length < 1:
+                raise _fail("sample_length", f"must be at least 1, got {self.sample_length}")
+            if not 0 <= self.sample_temperature <= MAX_TEMPERATURE:
+                raise _fail("sample_temperature", f"must be 0 (argmax) to {MAX_TEMPERATURE:g}, "
+                                                  f"got {self.sample_temperature}")
+            if self.sample_prime == "":
+                raise _fail("sample_prime", "needs some text")
+
+
+RUN_OPTIONS = {f.name: f.default for f in fields(RunOptions)}
+OPTIONS = {**MODEL_OPTIONS, **TRAIN_OPTIONS, **RUN_OPTIONS}
+# options a resumed run may change (recorded in its checkpoints); any other is an error, since
+# the run's model, data and optimiser are what they were
+RESUMABLE = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep", "threads", "out", "overwrite",
+             "sample_every", "sample_length", "sample_temperature", "sample_prime", "errors")
+# options a fine-tuning run takes from its checkpoint: the model's shape and its vocabulary
+FROM_CHECKPOINT = ("model", "hidden", "layers", "embed", "unit", "min_count")
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)h)?\s*(?:(\d+(?:\.\d*)?)m(?!s))?\s*(?:(\d+(?:\.\d*)?)s?)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1h30m', '1.5h' -> seconds."""
+    match = _DURATION.match(text)
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 10m, 1h30m)")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def duration(option: str, value) -> float:
+    """Seconds from a number or a duration string; ConfigError naming `option` otherwise."""
+    if type(value) in (int, float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise _fail(option, f"is {exc}") from None
+    else:
+        raise _fail(option, f"must be a duration (seconds, or a text like 90s or 10m), got {value!r}")
+    if not 0 < seconds < 1e15:
+        raise _fail(option, f"must be longer than zero, got {value!r}")
+    return seconds
+
+
+def steps_or_duration(option: str, value) -> tuple[str, float]:
+    """('steps', n) from a whole number or its text ('500'); ('seconds', s) from a duration
+    ('10m', or a float of seconds). A pair ('steps', n) or ('seconds', s) is checked as such."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] in ("steps", "seconds"):
+        kind, value = value
+        if kind == "seconds":
+            return ("seconds", duration(option, value))
+        if type(value) is not int:
+            raise _fail(option, f"must be a whole number of steps, got {value!r}")
+    if type(value) is int or (isinstance(value, str) and value.strip().isdigit()):
+        steps = int(value)
+        if steps < 1:
+            raise _fail(option, f"must be at least 1, got {steps}")
+        return ("steps", steps)
+    return ("seconds", duration(option, value))
+
+
+def format_duration(seconds: float) -> str:
+    """42s, 3m05s, 1h02m: short enough for a progress line."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def check_sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """ConfigError for a temperature that is negative, not finite or beyond MAX_TEMPERATURE
+    (1/T would underflow to 0, which means argmax), or top-k/top-p out of range."""
+    if not 0 <= temperature <= MAX_TEMPERATURE:
+        raise _fail("temperature", f"must be 0 (argmax) to {MAX_TEMPERATURE:g}, got {temperature}")
+    if top_k is not None and (type(top_k) is not int or top_k < 0):
+        raise _fail("top_k", f"must be 0 (off) or more, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise _fail("top_p", f"must be in (0, 1], got {top_p}")

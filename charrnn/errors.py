@@ -1,11 +1,33 @@
-"""The project's exceptions. Each carries a one-line message meant for the user;
-the CLI prints it and exits with the class's exit status."""
+"""The project's exceptions. Each carries a one-line message meant for the user; the CLI
+prints it and exits with the class's exit status.
+
+A message names options as the Python API spells them (`hidden`, `init_from`) and lists them
+in `options`; the command line shows them as its flags (`--hidden`, `--init-from`), see
+`for_command_line`.
+"""
+
+from __future__ import annotations
+
+import re
 
 
 class CharrnnError(Exception):
-    """Base class: a problem the user can act on. `exit_code` is the process status."""
+    """Base class: a problem the user can act on. `exit_code` is the process status;
+    `options` are the option names the message mentions."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, options: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.options = tuple(options)
+
+    def for_command_line(self) -> str:
+        """The message with every option it names written as a command-line flag."""
+        message = str(self)
+        for name in self.options:
+            flag = "--" + name.replace("_", "-")
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?!\w)", flag, message)
+        return message
 
 
 class ConfigError(CharrnnError):
@@ -33,6 +55,6 @@ class TrainingError(CharrnnError):
 
 
 class OutputError(CharrnnError):
-    """Results cannot be written (full disk, unwritable directory)."""
+    """Results cannot be written (full disk, unwritable directory, a run in use)."""
 
     exit_code = 6

@@ -5,20 +5,26 @@ saving are one pass each); gradients in a second buffer with the same views. The
 state of a batch is one array (L, S, B, H), S = 1 (h) or 2 (h, c for the LSTM).
 
 With threads > 1 a window is cut into shards of the batch: streams never interact, so each
-thread runs the whole forward and backward of its shard (kernels release the GIL, BLAS runs
-single-threaded inside each) and the shards' gradients are summed once. Per-step GEMMs are
-too small to split well inside BLAS; whole shards keep both cores busy without a barrier
-per time step.
+thread runs the whole forward and backward of its shard (kernels release the GIL and are
+single-threaded) and the shards' gradients are summed once. Per-step products are too small
+to split well between threads; whole shards keep both cores busy without a barrier per time
+step.
+
+The cells differ only in the arrays their kernels take: CELLS says, per cell, how a layer's
+forward and backward call them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from .config import ModelConfig
+from .errors import CheckpointError
 from .kernels.embedding import embedding_backward, embedding_forward
 from .kernels.gemm import packed_size, scratch_size
 from .kernels.gru import gru_backward, gru_forward
@@ -26,6 +32,65 @@ from .kernels.head import head_backward, head_forward_backward, head_loss
 from .kernels.lstm import lstm_backward, lstm_forward
 from .kernels.projection import input_backward, input_forward, table_backward, table_forward, table_gather
 from .kernels.rnn import rnn_backward, rnn_forward
+
+
+@dataclass(frozen=True)
+class Cell:
+    """How a layer of one cell runs: forward(ws, layer, wh, bx, bh, state) runs the window
+    from the layer's pre-activations and state (S, B, H), leaving the final state in it;
+    backward(ws, layer, grads, dstate, dtop, wh) writes the layer's gradients (wh, bx, bh),
+    the initial state's (S, B, H) and the pre-activations' (ws.dacts). `kernel` is the
+    forward kernel, whose compiled state says whether the cell's kernels are cached;
+    `arrays` the workspace arrays only this cell needs (cell states cs, the GRU's candidate
+    part hn and its gradient dgh)."""
+
+    forward: Callable
+    backward: Callable
+    kernel: Callable
+    arrays: tuple[str, ...]
+
+
+def _lstm_forward(ws, layer, wh, bx, bh, state):
+    lstm_forward(ws.hs[layer], ws.cs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], state[1])
+    state[1] = ws.cs[layer][-1]
+
+
+def _lstm_backward(ws, layer, grads, dstate, dtop, wh):
+    lstm_backward(*grads, dstate[0], dstate[1], ws.dacts, ws.scratch, dtop, ws.zero_state[0], ws.zero_state[1], wh,
+                  ws.hs[layer], ws.cs[layer], ws.acts[layer])
+
+
+def _gru_forward(ws, layer, wh, bx, bh, state):
+    gru_forward(ws.hs[layer], ws.acts[layer], ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, state[0])
+
+
+def _gru_backward(ws, layer, grads, dstate, dtop, wh):
+    gru_backward(*grads, dstate[0], ws.dacts, ws.dgh, ws.dhz, ws.scratch, dtop, ws.zero_state[0], wh,
+                 ws.hs[layer], ws.acts[layer], ws.hn[layer])
+
+
+def _rnn_forward(ws, layer, wh, bx, bh, state):
+    rnn_forward(ws.hs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0])
+
+
+def _rnn_backward(ws, layer, grads, dstate, dtop, wh):
+    rnn_backward(*grads, dstate[0], ws.dacts, ws.scratch, dtop, ws.zero_state[0], wh, ws.hs[layer])
+
+
+CELLS = {
+    "lstm": Cell(_lstm_forward, _lstm_backward, lstm_forward, ("cs",)),
+    "gru": Cell(_gru_forward, _gru_backward, gru_forward, ("hn", "dgh")),
+    "rnn": Cell(_rnn_forward, _rnn_backward, rnn_forward, ()),
+}
+
+
+def checked_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple) -> np.ndarray:
+    """tensors[name], which must have `shape`; CheckpointError otherwise."""
+    arr = tensors.get(name)
+    if arr is None or arr.shape != tuple(shape):
+        found = "missing" if arr is None else f"shape {arr.shape}"
+        raise CheckpointError(f"checkpoint tensor {name} is {found}, expected shape {tuple(shape)}")
+    return arr
 
 
 def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -47,39 +112,52 @@ def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
                + [packed_size(B, GH, H, dtype), packed_size(B, H, GH, dtype)])
 
 
+def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32) -> dict[str, list[tuple[int, ...]]]:
+    """The arrays a window of shape (T, B) keeps, by name: a list of shapes each (one per layer
+    for the per-layer ones, none when the cell or the settings do not need them)."""
+    H, G, L, E, V = cfg.hidden, cfg.gates, cfg.layers, cfg.embed, cfg.vocab_size
+    own = CELLS[cfg.cell].arrays
+    per_layer = lambda *shape: [shape] * L  # noqa: E731
+    return dict(
+        emb=[(T, B, E)],
+        hs=per_layer(T + 1, B, H),
+        cs=per_layer(T + 1, B, H) if "cs" in own else [],
+        hn=per_layer(T, B, H) if "hn" in own else [],
+        acts=per_layer(T, B, G * H),
+        dropped=per_layer(T, B, H) if cfg.dropout > 0 else [],
+        gh=[(B, G * H)],
+        scratch=[(_scratch_elements(cfg, T, B, dtype),)],
+        logits=[(T * B, V)],
+        dlogits=[(T * B, V)],
+        dacts=[(T, B, G * H)],
+        dgh=[(T, B, G * H)] if "dgh" in own else [],
+        dtop=[(T, B, H)],
+        dinput=[(T, B, E if layer == 0 else H) for layer in range(L)],
+        dtable=[(V, G * H)],
+        zero_state=[(cfg.n_states, B, H)],
+        dhz=[(B, H)],
+    )
+
+
 class _Workspace:
     """Activations and scratch for one window shape (T, B); reused from step to step."""
 
+    _SINGLE = ("emb", "gh", "scratch", "logits", "dlogits", "dacts", "dgh", "dtop", "dtable", "zero_state", "dhz")
+
     def __init__(self, cfg: ModelConfig, T: int, B: int, dtype):
-        H, G, L = cfg.hidden, cfg.gates, cfg.layers
-        z = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
-        self.emb = z(T, B, cfg.embed)
-        self.hs = [z(T + 1, B, H) for _ in range(L)]
-        self.cs = [z(T + 1, B, H) for _ in range(L)] if cfg.cell == "lstm" else None
-        self.hn = [z(T, B, H) for _ in range(L)] if cfg.cell == "gru" else None
-        self.acts = [z(T, B, G * H) for _ in range(L)]
-        self.dropped = [z(T, B, H) for _ in range(L)] if cfg.dropout > 0 else None
-        self.gh = z(B, G * H)
-        self.scratch = z(_scratch_elements(cfg, T, B, dtype))
-        self.logits = z(T * B, cfg.vocab_size)
-        self.dlogits = z(T * B, cfg.vocab_size)
-        self.dacts = z(T, B, G * H)
-        self.dgh = z(T, B, G * H) if cfg.cell == "gru" else None
-        self.dtop = z(T, B, H)
-        self.dinput = [z(T, B, cfg.embed if layer == 0 else H) for layer in range(L)]
-        self.dtable = z(cfg.vocab_size, G * H)
-        self.zero_state = z(cfg.n_states, B, H)
-        self.dhz = z(B, H)
+        for name, shapes in workspace_shapes(cfg, T, B, dtype).items():
+            arrays = [np.zeros(shape, dtype) for shape in shapes]
+            setattr(self, name, (arrays[0] if arrays else None) if name in self._SINGLE else (arrays or None))
         self.inputs: list[np.ndarray] = []
         self.masks: list[np.ndarray] | None = None
 
 
 def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32) -> int:
-    """Bytes of the activations and scratch that a window of shape (T, B) keeps. Counted on
-    a real workspace: np.zeros leaves large arrays' pages untouched, so this costs no memory."""
-    ws = _Workspace(config, T, B, dtype)
-    arrays = [a for value in vars(ws).values() for a in (value if isinstance(value, list) else [value])]
-    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+    """Bytes of the activations and scratch that a window of shape (T, B) keeps (computed,
+    not allocated)."""
+    itemsize = np.dtype(dtype).itemsize
+    return sum(math.prod(shape) * itemsize for shapes in workspace_shapes(config, T, B, dtype).values()
+               for shape in shapes)
 
 
 class Model:
@@ -115,6 +193,11 @@ class Model:
                 view[...] = rng.standard_normal(view.shape)
             else:
                 view[...] = rng.uniform(-bound, bound, view.shape)
+
+    def load_params(self, tensors: dict[str, np.ndarray]) -> None:
+        """Copy the `param/<name>` tensors of a checkpoint or a snapshot into the parameters."""
+        for name, view in self.params.items():
+            view[...] = checked_tensor(tensors, f"param/{name}", view.shape)
 
     def zero_state(self, batch: int) -> np.ndarray:
         """A zero recurrent state (L, S, B, H)."""
@@ -167,6 +250,7 @@ class Model:
         layer 0's input projection per character (see _input_table).
         """
         cfg, p = self.config, self.params
+        cell = CELLS[cfg.cell]
         T, B = x.shape
         inp = None
         if table is None:
@@ -178,19 +262,12 @@ class Model:
             ws.inputs.append(inp)
             wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
             bx, bh = p[f"layer{layer}.bx"], p[f"layer{layer}.bh"]
-            hs, h0, acts = ws.hs[layer], state[layer, 0], ws.acts[layer]
+            hs, acts = ws.hs[layer], ws.acts[layer]
             if inp is None:
                 table_gather(acts, x, table)
             else:
                 input_forward(acts, inp, wx, ws.scratch)
-            if cfg.cell == "lstm":
-                cs = ws.cs[layer]
-                lstm_forward(hs, cs, acts, ws.gh, ws.scratch, wh, bx, bh, h0, state[layer, 1])
-                state[layer, 1] = cs[T]
-            elif cfg.cell == "gru":
-                gru_forward(hs, acts, ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, h0)
-            else:
-                rnn_forward(hs, acts, ws.gh, ws.scratch, wh, bx, bh, h0)
+            cell.forward(ws, layer, wh, bx, bh, state[layer])
             state[layer, 0] = hs[T]
             out = hs[1:]
             if masks is not None:
@@ -294,21 +371,12 @@ class Model:
         head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"],
                       ws.scratch)
         dtop = ws.dtop
-        zero = ws.zero_state
         for layer in range(cfg.layers - 1, -1, -1):
             if masks is not None:
                 dtop *= masks[layer]
             wh = p[f"layer{layer}.wh"]
             grads = (g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
-            ds = dstate[layer]
-            if cfg.cell == "lstm":
-                lstm_backward(*grads, ds[0], ds[1], ws.dacts, ws.scratch, dtop, zero[0], zero[1], wh,
-                              ws.hs[layer], ws.cs[layer], ws.acts[layer])
-            elif cfg.cell == "gru":
-                gru_backward(*grads, ds[0], ws.dacts, ws.dgh, ws.dhz, ws.scratch, dtop, zero[0], wh,
-                             ws.hs[layer], ws.acts[layer], ws.hn[layer])
-            else:
-                rnn_backward(*grads, ds[0], ws.dacts, ws.scratch, dtop, zero[0], wh, ws.hs[layer])
+            CELLS[cfg.cell].backward(ws, layer, grads, dstate[layer], dtop, wh)
             inp, wx, dwx = ws.inputs[layer], p[f"layer{layer}.wx"], g[f"layer{layer}.wx"]
             if inp is None:
                 table_backward(g["embed"], dwx, ws.dtable, ws.dacts, x, p["embed"], wx, ws.scratch)

@@ -28,13 +28,21 @@ class Optimizer:
     def update(self, params: np.ndarray, grads: np.ndarray, lr: float, grad_scale: float = 1.0) -> None:
         """Apply one step to `params` (flat) given `grads` (flat) scaled by grad_scale."""
         self.step_count += 1
+        self._apply(params, self.state, grads, lr, self.step_count, grad_scale)
+
+    def warm_up(self) -> None:
+        """Compile the update's kernel (or load it from the cache), on empty arrays: nothing changes."""
+        empty = np.zeros(0, next(iter(self.state.values())).dtype)
+        self._apply(empty, {slot: empty for slot in self.state}, empty, 1.0, 1, 1.0)
+
+    def _apply(self, params, state, grads, lr: float, step: int, grad_scale: float) -> None:
         if self.name == "adam":
-            adam_update(params, self.state["m"], self.state["v"], grads, lr, ADAM_BETAS[0], ADAM_BETAS[1],
-                        ADAM_EPS, self.step_count, grad_scale)
+            adam_update(params, state["m"], state["v"], grads, lr, ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS, step,
+                        grad_scale)
         elif self.name == "rmsprop":
-            rmsprop_update(params, self.state["v"], grads, lr, RMSPROP_ALPHA, RMSPROP_EPS, grad_scale)
+            rmsprop_update(params, state["v"], grads, lr, RMSPROP_ALPHA, RMSPROP_EPS, grad_scale)
         else:
-            sgd_update(params, self.state["m"], grads, lr, SGD_MOMENTUM, grad_scale)
+            sgd_update(params, state["m"], grads, lr, SGD_MOMENTUM, grad_scale)
 
 
 def global_norm(grads: np.ndarray) -> float:

@@ -128,7 +128,10 @@ class Vocab:
 
     def count_missing(self, text: str | bytes) -> int:
         """How many symbols of `text` the vocabulary lacks (occurrences, not distinct ones)."""
-        return int(np.count_nonzero(~self._known[symbols_of(text, self.unit)]))
+        return self.count_missing_symbols(symbols_of(text, self.unit))
+
+    def count_missing_symbols(self, symbols: np.ndarray) -> int:
+        return int(np.count_nonzero(~self._known[symbols]))
 
     def missing_symbols(self, symbols: np.ndarray) -> list:
         unknown = np.unique(symbols[~self._known[symbols]]).tolist()
@@ -165,6 +168,13 @@ class Vocab:
     def decoder(self) -> "StreamDecoder":
         """A decoder for a stream of ids given chunk by chunk."""
         return StreamDecoder(self)
+
+    def byte_values(self) -> np.ndarray | None:
+        """For the byte unit, the byte each id stands for (-1 for the unknown symbol), which
+        generation needs to write valid UTF-8; None for the char unit."""
+        if self.unit != "byte":
+            return None
+        return np.array([-1 if c is None else c for c in self.chars], np.int64)
 
     def start_ids(self) -> np.ndarray:
         """What generation starts from without a prime: a newline if the vocabulary has one,

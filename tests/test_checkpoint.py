@@ -16,7 +16,7 @@ import safetensors.numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from charrnn import checkpoint
+from charrnn import checkpoint, files
 from charrnn.checkpoint import Checkpoint, load, read_meta, save
 from charrnn.config import ModelConfig
 from charrnn.errors import CheckpointError, OutputError
@@ -231,8 +231,8 @@ def test_temp_files_finds_only_what_save_leaves_behind(tmp_path):
              ".latest.safetensors.0123456789abcdeg.tmp"]
     for name in names:
         (tmp_path / name).write_bytes(b"")
-    assert checkpoint.temp_files(tmp_path) == sorted(tmp_path / n for n in names[:2])
-    assert checkpoint.temp_files(tmp_path / "missing") == []
+    assert files.temp_files(tmp_path) == sorted(tmp_path / n for n in names[:2])
+    assert files.temp_files(tmp_path / "missing") == []
 
 
 def test_output_path_that_is_a_directory(tmp_path):

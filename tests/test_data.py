@@ -5,10 +5,10 @@ import io
 import numpy as np
 import pytest
 
-from charrnn import corpus
-from charrnn.batches import StreamBatches, text_windows, validation_windows
-from charrnn.corpus import decode_utf8, directory_files, read_text, split
+from charrnn import idcache, sources
+from charrnn.batches import StreamBatches, split, text_windows, validation_windows
 from charrnn.errors import CheckpointError, ConfigError, InputError
+from charrnn.sources import decode_utf8, directory_files, read_text
 from charrnn.vocab import Vocab
 
 MIXED = "Привет, мир! 안녕하세요 世界 😀 naïve café\r\nline two\n"
@@ -108,8 +108,11 @@ def test_batch_cursor_resumes_to_the_same_windows():
 
 
 def test_text_too_short_for_one_window_says_what_to_change():
-    with pytest.raises(InputError, match=r"one step needs 641.*lower --batch or --seq"):
+    """The library names its options as Python spells them; the command line, as flags."""
+    with pytest.raises(InputError, match=r"one step needs 641.*lower batch or seq$") as caught:
         StreamBatches(np.zeros(100, np.int32), 10, 64)
+    assert caught.value.for_command_line().endswith("for --batch 10 x --seq 64: it has 100 characters, one step "
+                                                    "needs 641; lower --batch or --seq")
 
 
 def test_validation_windows_score_streams_times_columns():
@@ -145,15 +148,15 @@ def test_directories_skip_files_that_are_not_utf8_unless_replaced(tmp_path):
 @pytest.mark.parametrize("tail", [b"", b"\xc3"], ids=["bad byte inside", "cut character at the end"])
 def test_encoding_replaces_bad_bytes_across_chunks(tmp_path, monkeypatch, tail):
     """A bad byte right at a chunk boundary, and a character the file ends inside of."""
-    monkeypatch.setattr(corpus, "CHUNK", 8)
+    monkeypatch.setattr(sources, "CHUNK", 8)
     data = "abcdéfg".encode() + b"\xff" + "hijklmné".encode() + tail
     (tmp_path / "t.txt").write_bytes(data)
-    with pytest.raises(InputError, match=r"t\.txt is not valid UTF-8: byte 0x(ff|c3) at offset \d+ \(--errors replace"):
-        corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "strict")
-    encoded = corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace")
+    with pytest.raises(InputError, match=r"t\.txt is not valid UTF-8: byte 0x(ff|c3) at offset \d+ \(errors replace"):
+        idcache.encode_sources([str(tmp_path / "t.txt")], tmp_path / "strict")
+    encoded = idcache.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace")
     assert encoded.vocab.decode(encoded.ids) == data.decode("utf-8", "replace")
     assert encoded.fingerprint["errors"] == "replace"
-    again = corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace")
+    again = idcache.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace")
     assert again.reused
-    assert not corpus.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace",
+    assert not idcache.encode_sources([str(tmp_path / "t.txt")], tmp_path / "cache", errors="replace",
                                      separator="|").reused

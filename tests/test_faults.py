@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charrnn import checkpoint
+from charrnn import checkpoint, files, rundir
 from charrnn.model import Model
-from charrnn.train import MAX_BAD_STEPS, MAX_RECOVERIES
+from charrnn.trainer import MAX_BAD_STEPS, MAX_RECOVERIES
 from support import FullDisk, write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
@@ -35,8 +35,9 @@ def corpus(tmp_path_factory) -> Path:
 
 
 class NaNs:
-    """Makes the loss of chosen Model.loss_and_grad calls NaN (counted from 0 over the test).
-    The real computation runs first, so data and dropout draws are those of a normal step."""
+    """Makes the loss of chosen training steps' Model.loss_and_grad calls NaN (counted from 0
+    over the test; the warm-up before the first step, which compiles, is not a step). The real
+    computation runs first, so data and dropout draws are those of a normal step."""
 
     def __init__(self, monkeypatch, bad):
         self.bad, self.calls = bad, 0
@@ -45,6 +46,8 @@ class NaNs:
 
         def loss_and_grad(model, *args, **kwargs):
             loss = real(model, *args, **kwargs)
+            if "dropout_rng" not in kwargs:
+                return loss
             call, self.calls = self.calls, self.calls + 1
             if not self.bad(call):
                 return loss
@@ -62,7 +65,7 @@ def checkpoint_files(run: Path) -> dict[str, bytes]:
 
 def assert_all_load(run: Path) -> None:
     names = sorted(p.name for p in run.iterdir())
-    assert not [n for n in names if n.endswith(checkpoint.TEMP_SUFFIX)], names
+    assert not [n for n in names if n.endswith(files.TEMP_SUFFIX)], names
     for name in names:
         if name.endswith(".safetensors"):
             loaded = checkpoint.load(run / name)
@@ -156,13 +159,13 @@ def fail_writes_after_the_first_save(monkeypatch, run: Path, where: str):
         return (run / "step-00000005.safetensors").exists()
 
     def is_temp(fd) -> bool:
-        return os.readlink(f"/proc/self/fd/{fd}").endswith(checkpoint.TEMP_SUFFIX)
+        return os.readlink(f"/proc/self/fd/{fd}").endswith(files.TEMP_SUFFIX)
 
     if where == "open":
         real_open = os.open
 
         def failing_open(path, *args, **kwargs):
-            if armed() and str(path).endswith(checkpoint.TEMP_SUFFIX):
+            if armed() and str(path).endswith(files.TEMP_SUFFIX):
                 raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
             return real_open(path, *args, **kwargs)
 
@@ -195,7 +198,8 @@ def test_a_failing_disk_stops_training_and_keeps_the_last_checkpoint(corpus, tmp
     latest = run / "latest.safetensors"
     assert result.stderr == (f"charrnn: cannot write checkpoint {latest}: {reason}; training stopped at step 10, "
                              f"the last checkpoint is {latest}\n")
-    assert sorted(p.name for p in run.iterdir() if p.is_file()) == ["latest.safetensors", "step-00000005.safetensors"]
+    assert sorted(p.name for p in run.iterdir() if p.is_file() and not p.name.startswith(".")) == [
+        "latest.safetensors", "step-00000005.safetensors"]
     assert checkpoint.load(latest).meta["step"] == 5
 
 
@@ -203,11 +207,11 @@ def test_a_failing_disk_stops_training_and_keeps_the_last_checkpoint(corpus, tmp
 def test_an_unwritable_run_directory_fails_before_training(corpus, tmp_path, monkeypatch, make):
     """Checked at the start, not at the first save minutes later. Permission bits do not
     stop root, so the unwritable folders are real ones for anyone: a path under a regular
-    file (ENOTDIR), and /sys, where the kernel lets no one create files (EACCES)."""
+    file (ENOTDIR), and /sys, where the kernel lets no one create folders (EPERM)."""
     nans = NaNs(monkeypatch, lambda call: False)
     (tmp_path / "file").write_text("not a folder")
     out, reason = {"under a file": (tmp_path / "file" / "run", os.strerror(errno.ENOTDIR)),
-                   "sysfs": (Path("/sys"), os.strerror(errno.EACCES))}[make]
+                   "sysfs": (Path("/sys/charrnn-run"), os.strerror(errno.EPERM))}[make]
     result = invoke("train", corpus, *TINY, "--steps", 5, "-q", "--out", out)
     assert_one_line_error(result, 6)
     assert result.stderr == f"charrnn: cannot write to the run directory {out}: {reason}\n"
@@ -217,7 +221,7 @@ def test_an_unwritable_run_directory_fails_before_training(corpus, tmp_path, mon
 
 def test_temporary_files_of_killed_saves_are_removed_when_training_starts(corpus, tmp_path):
     run = tmp_path / "run"
-    run.mkdir()
+    rundir.RunDir(run).claim("earlier", "0123456789abcdef")  # a run directory whose run saved nothing
     stale = [run / ".latest.safetensors.0123456789abcdef.tmp", run / ".step-00000005.safetensors.fedcba9876543210.tmp"]
     kept = [run / "notes.tmp", run / ".latest.safetensors.xyz.tmp"]  # not names save() writes
     for path in stale + kept:
@@ -311,10 +315,9 @@ TRAIN_OPTIONS = [
 @pytest.mark.parametrize("options, named", TRAIN_OPTIONS, ids=[o for o, _ in TRAIN_OPTIONS])
 def test_invalid_train_options_fail_before_any_work(corpus, tmp_path, monkeypatch, options, named):
     def no_work(*args, **kwargs):
-        raise AssertionError("the core was loaded")
+        raise AssertionError("the run was set up")
 
-    if named != "--threads":  # --threads is checked as the core is loaded
-        monkeypatch.setattr("charrnn.cli.train.load_core", no_work)
+    monkeypatch.setattr("charrnn.rundir.RunDir.claim", no_work)
     budget = [] if any(o in options for o in ("--steps", "--epochs", "--time", "cosine")) else ["--steps", "3"]
     result = invoke("train", corpus, *options.split(), *budget, "--out", tmp_path / "out")
     assert_one_line_error(result, 2)
@@ -332,7 +335,7 @@ def test_invalid_sample_options_fail_before_any_work(monkeypatch, options, named
     def no_work(*args, **kwargs):
         raise AssertionError("the core was loaded")
 
-    monkeypatch.setattr("charrnn.cli.generate.load_core", no_work)
+    monkeypatch.setattr("charrnn.language_model.load", no_work)
     result = invoke("sample", "no-such-run", *options.split())
     assert_one_line_error(result, 2)
     assert named in result.stderr

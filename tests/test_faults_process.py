@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from charrnn import checkpoint, rundir
+from charrnn import checkpoint, files, rundir
 from support import write_plays
 
 HOOKS = Path(__file__).resolve().parent / "hooks"
@@ -104,20 +104,20 @@ def test_sigkill_at_random_moments_leaves_every_checkpoint_loadable(place, corpu
             process.wait()
         assert_clean(log.read_bytes())
         found = sorted(p.name for p in run.iterdir())
-        temps = checkpoint.temp_files(run)
+        temps = files.temp_files(run)
         assert len(temps) <= 1, found  # a start removes what earlier kills left
         temporary += [t.name for t in temps]
-        files = [run / name for name in found if name.endswith(".safetensors")]
-        assert sorted(rundir.RunDir(run).checkpoints()) == sorted(files)
+        saved = [run / name for name in found if name.endswith(".safetensors")]
+        assert sorted(rundir.RunDir(run).checkpoints()) == sorted(saved)
         assert rundir.resolve(str(run), latest=True) == run / "latest.safetensors"
-        for path in files:
+        for path in saved:
             checkpoint.load(path)
         steps.append(checkpoint.read_meta(run / "latest.safetensors")["step"])
     assert steps == sorted(steps) and steps[0] >= 1 and steps[-1] > steps[0]
     final = charrnn(place, "train", "--resume", run, "--threads", 1, "--steps", steps[-1] + 3, "-q", "--json")
     assert final.returncode == 0, final.stderr
     assert json.loads(final.stdout)["steps"] == steps[-1] + 3
-    assert checkpoint.temp_files(run) == []
+    assert files.temp_files(run) == []
     assert all(json.loads(line) for line in (run / rundir.METRICS).read_text().splitlines())
     print(f"latest steps after each kill {steps}; temporary files found {temporary}")
 
@@ -156,7 +156,7 @@ def test_a_second_ctrl_c_while_saving_aborts_and_keeps_the_last_checkpoint(place
     latest = run / "latest.safetensors"
     assert messages[-1].startswith("charrnn: aborted at step ")
     assert messages[-1].endswith(f"; the last checkpoint is {latest}")
-    assert checkpoint.temp_files(run) == []
+    assert files.temp_files(run) == []
     for path in rundir.RunDir(run).checkpoints():
         assert checkpoint.load(path).meta["step"] % 3 == 0  # only the periodic saves completed
 

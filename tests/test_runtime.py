@@ -108,4 +108,5 @@ def test_metrics_after_a_torn_line_start_on_a_new_line(tmp_path):
         f.write('{"step": 2')  # a process killed mid-write
     run.append_metrics({"step": 20})
     assert (tmp_path / METRICS).read_text().splitlines()[-1] == json.dumps({"step": 20})
-    assert [r["step"] for r in run.metrics()] == [10, 20]
+    records, torn = run.metrics()
+    assert [r["step"] for r in records] == [10, 20] and torn == 1

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from charrnn import checkpoint
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.corpus import split
+from charrnn.batches import split
 from charrnn.errors import CheckpointError, ConfigError, TrainingError
 from charrnn.optim import learning_rate
-from charrnn.train import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
+from charrnn.trainer import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
 from charrnn.vocab import Vocab
 from support import plays
 
@@ -141,7 +142,7 @@ def test_training_stops_after_three_recoveries(data):
     assert trainer.recoveries == MAX_RECOVERIES and trainer.lr_scale == 0.5 ** MAX_RECOVERIES
     message = str(failure.value)
     assert message.startswith(f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row (at step 9)")
-    assert f"after {MAX_RECOVERIES} recoveries" in message and "0.125 x --lr" in message and "\n" not in message
+    assert f"after {MAX_RECOVERIES} recoveries" in message and "0.125 x lr" in message and "\n" not in message
 
 
 def test_no_finite_state_to_go_back_to_is_a_training_error(data):
@@ -170,9 +171,10 @@ def test_recovery_state_is_in_snapshots_and_resumes_exactly(data):
     for bad in ({"lr_scale": 0.0}, {"lr_scale": 2.0}, {"recoveries": MAX_RECOVERIES + 1}, {"bad_in_a_row": -1},
                 {"recoveries": "1"}):
         with pytest.raises(CheckpointError, match="recovery state is malformed"):
-            Trainer.restore(tensors, {**meta, **bad}, train_ids, val_ids)
+            checkpoint.training_state({**meta, **bad}, MAX_BAD_STEPS, MAX_RECOVERIES)
     older = {k: v for k, v in meta.items() if k not in ("lr_scale", "recoveries", "bad_in_a_row")}
-    assert Trainer.restore(tensors, older, train_ids, val_ids).lr_scale == 1.0  # checkpoints before these keys
+    checked = checkpoint.training_state(older, MAX_BAD_STEPS, MAX_RECOVERIES)  # checkpoints before these keys
+    assert Trainer.restore(tensors, checked, train_ids, val_ids).lr_scale == 1.0
 
 
 def test_a_non_finite_validation_loss_is_never_the_best(data):
@@ -189,7 +191,7 @@ def test_schedules():
     assert learning_rate(warm, 104) == pytest.approx(0.1)
     step = TrainConfig(lr=1.0, schedule="step", decay_every=10, decay_rate=0.5)
     assert [learning_rate(step, s) for s in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
-    with pytest.raises(ConfigError, match="cosine needs --steps"):
+    with pytest.raises(ConfigError, match="cosine needs steps"):
         TrainConfig(schedule="cosine")
 
 
@@ -206,7 +208,7 @@ def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch)
     """Validation carries the state from window to window, so cutting the streams into short
     windows (which keeps its workspaces small) scores what one long window would, up to the
     order of float32 sums."""
-    import charrnn.train as train_module
+    import charrnn.trainer as train_module
     from charrnn.model import Model
 
     _, _, val_ids = data

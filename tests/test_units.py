@@ -11,15 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import corpus
-from charrnn.batches import StreamBatches, validation_windows
-from charrnn.config import ModelConfig, TrainConfig
-from charrnn.corpus import encode_sources, same_data, split
+from charrnn import sources
+from charrnn.batches import StreamBatches, split, validation_windows
+from charrnn.config import ModelConfig, RunOptions, TrainConfig
 from charrnn.errors import CheckpointError, ConfigError, InputError
+from charrnn.idcache import encode_sources, same_data
 from charrnn.kernels.sampling import choose
 from charrnn.model import Model
 from charrnn.sample import Sampler
-from charrnn.train import Trainer
+from charrnn.trainer import Trainer
 from charrnn.vocab import Vocab
 
 SCRIPTS = {
@@ -35,7 +35,7 @@ MIXED = "".join(SCRIPTS.values())
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Read 7 bytes at a time, so multi-byte characters straddle chunk boundaries."""
-    monkeypatch.setattr(corpus, "CHUNK", 7)
+    monkeypatch.setattr(sources, "CHUNK", 7)
 
 
 def write(path, data):
@@ -417,12 +417,13 @@ def test_float32_choose_samples_the_softmax_distribution():
 
 
 def test_samples_while_training_never_show_the_unknown_symbol():
-    from charrnn.cli.watch import LiveSamples
+    from charrnn.training import _Samples
 
     vocab = Vocab(["a", "b", "\n", None])
     model = Model(ModelConfig(cell="gru", vocab_size=4, hidden=8, layers=1))
     model.init_weights(np.random.default_rng(0))
     model.params["head.b"][3] = 50.0  # the unknown symbol dominates every distribution
-    live = LiveSamples(("steps", 1), 100, 1.0, "a", vocab, 0)
+    live = _Samples(RunOptions(sample_every=("steps", 1), sample_length=100, sample_temperature=1.0,
+                               sample_prime="a"), vocab, np.zeros(1, np.int64), 0)
     text = live.sample(model, 1)
     assert len(text) == 101 and set(text) <= {"a", "b", "\n"}

@@ -21,10 +21,11 @@ from support import PLAYS, write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
 from charrnn import checkpoint, rundir
+from charrnn import training
 from charrnn.cli import train as train_cli
 from charrnn.cli.checkpoints import _sparkline
 from charrnn.config import ModelConfig
-from charrnn.corpus import KNOWN_CORPORA
+from charrnn.download import KNOWN_CORPORA
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eval-every", "10"]
 SAMPLED = re.compile(r"^charrnn: sample at step (\d+):\n(.*?)(?=^charrnn: )", re.M | re.S)
@@ -80,15 +81,15 @@ def test_samples_start_with_the_prime_and_repeat_with_the_run(corpus, tmp_path):
 
 
 def test_sample_text_is_prime_plus_length(corpus, tmp_path, monkeypatch):
-    """LiveSamples itself: the prime and exactly --sample-length characters of the vocabulary."""
+    """The samples themselves: the prime and exactly --sample-length characters of the vocabulary."""
     captured = []
-    original = train_cli.LiveSamples.sample
+    original = training._Samples.sample
 
     def spy(self, model, step):
         captured.append(original(self, model, step))
         return captured[-1]
 
-    monkeypatch.setattr(train_cli.LiveSamples, "sample", spy)
+    monkeypatch.setattr(training._Samples, "sample", spy)
     result = ok("train", corpus, *TINY, "--steps", 10, "--sample-every", 5, "--sample-length", 37,
                 "--out", tmp_path / "run")
     vocab = set(checkpoint.read_meta(tmp_path / "run" / "latest.safetensors")["vocab"])
@@ -106,21 +107,22 @@ def test_sample_every_duration(corpus, tmp_path):
 
 
 def test_sample_due_by_steps_or_by_clock(monkeypatch):
-    from charrnn.cli import watch
+    from charrnn.config import RunOptions
     from charrnn.vocab import Vocab
 
     clock = [100.0]
-    monkeypatch.setattr(watch.time, "monotonic", lambda: clock[0])
-    by_steps = watch.LiveSamples(("steps", 5), 10, 1.0, "a", Vocab("ab"), 0)
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    ids = np.zeros(1, np.int64)
+    by_steps = training._Samples(RunOptions(sample_every=("steps", 5), sample_prime="a"), Vocab("ab"), ids, 0)
     assert [step for step in range(1, 16) if by_steps.due(step)] == [5, 10, 15]
-    by_clock = watch.LiveSamples(("seconds", 30.0), 10, 1.0, "a", Vocab("ab"), 0)
+    by_clock = training._Samples(RunOptions(sample_every=("seconds", 30.0), sample_prime="a"), Vocab("ab"), ids, 0)
     assert not by_clock.due(1)
     clock[0] = 130.0
     assert by_clock.due(2)
 
 
 def test_default_prime_is_a_newline_or_the_first_character():
-    from charrnn.cli.watch import default_prime
+    from charrnn.training import default_prime
     from charrnn.vocab import Vocab
 
     assert default_prime(Vocab.from_text("ab\nba"), Vocab.from_text("ab\nba").encode("ab\nba")) == "\n"
@@ -180,8 +182,10 @@ def test_progress_bar_on_a_terminal(corpus, tmp_path, monkeypatch):
 
 
 def budget_trainer(step, steps=None, epochs=None, seconds=None, train_seconds=0.0, steps_per_epoch=50):
+    """A trainer's budget: one character a step, so 2 chars/s is 0.5 s a step."""
     return SimpleNamespace(step=step, train_seconds=train_seconds, cfg=SimpleNamespace(
-        steps=steps, epochs=epochs, seconds=seconds), batches=SimpleNamespace(steps_per_epoch=steps_per_epoch))
+        steps=steps, epochs=epochs, seconds=seconds, batch=1, seq=1),
+        batches=SimpleNamespace(steps_per_epoch=steps_per_epoch))
 
 
 @pytest.mark.parametrize("budget, total, left", [
@@ -195,8 +199,8 @@ def budget_trainer(step, steps=None, epochs=None, seconds=None, train_seconds=0.
 ])
 def test_time_left_follows_the_budget(budget, total, left):
     trainer = budget_trainer(40, **budget)
-    assert train_cli._budget_steps(trainer) == total
-    assert train_cli._time_left(trainer, total, 0.5) == left
+    assert training.budget_steps(trainer) == total
+    assert training.seconds_left(trainer, 2.0) == left
 
 
 # ---- --dry-run --------------------------------------------------------------------------------
@@ -327,11 +331,11 @@ def test_history_merges_metrics_and_checkpoint(tmp_path):
     run.append_metrics(dict(step=30, seconds=3.0, train_loss=1.0, val_loss=1.5))
     run.append_metrics(dict(step=40, seconds=4.0, train_loss=1.0, val_loss=1.4))
     (tmp_path / "metrics.jsonl").open("a").write('{"step": 50, "val')  # torn by a kill
-    merged = rundir.history(run, meta)
-    assert [r["step"] for r in merged] == [10, 20, 30, 40]
+    merged, torn = rundir.history(run, meta)
+    assert [r["step"] for r in merged] == [10, 20, 30, 40] and torn == 1
     assert merged[2]["val_loss"] == 1.5  # the file's record wins
-    assert [r["step"] for r in rundir.history(run, meta, upto=30)] == [10, 20, 30]
-    assert [r["step"] for r in rundir.history(run)] == [30, 40]
+    assert [r["step"] for r in rundir.history(run, meta, upto=30)[0]] == [10, 20, 30]
+    assert [r["step"] for r in rundir.history(run)[0]] == [30, 40]
 
 
 # ---- checkpoints show / list --------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The command line. Only this package knows click and tqdm: it parses, opens streams,
-delegates to library code and turns the project's exceptions into one-line errors."""
+"""The command line: a thin layer over the library (`import charrnn`). It parses options,
+renders the library's events and notices on stderr, writes data on stdout, and turns the
+project's exceptions into one-line errors and exit statuses."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 class CharrnnGroup(click.Group):
-    """Maps CharrnnError to `charrnn: message` on stderr and the error's exit status, and
-    Ctrl-C to one line and status 130."""
+    """Maps CharrnnError to `charrnn: message` on stderr (options named as flags) and the
+    error's exit status, and Ctrl-C to one line and status 130."""
 
     def invoke(self, ctx):
+        from .common import show_library_notices
+
+        show_library_notices()
         try:
             return super().invoke(ctx)
         except CharrnnError as exc:
-            click.echo(f"charrnn: {exc}", err=True)
+            click.echo(f"charrnn: {exc.for_command_line()}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("charrnn: interrupted", err=True)

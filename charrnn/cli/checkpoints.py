@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
 import click
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, OutputError
 from .common import notice, write_json
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -53,8 +54,9 @@ def checkpoints_list(directory, json_):
         for path in run.checkpoints():
             try:
                 rows.append(_summary(path))
-            except CheckpointError as exc:
-                rows.append(dict(path=str(path), run=run.path.name, error=str(exc)))
+            except (CheckpointError, OSError) as exc:  # damaged, or gone since it was listed
+                reason = str(exc) if isinstance(exc, CheckpointError) else f"cannot read {path}: {exc.strerror or exc}"
+                rows.append(dict(path=str(path), run=run.path.name, error=reason))
     if json_:
         write_json(rows)
         return
@@ -122,7 +124,9 @@ def _show(path: Path, meta: dict) -> list[str]:
         lines.append(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
     # metrics.jsonl fills in what the checkpoint's own history lacks (a short or missing one)
     step = meta.get("step")
-    records = rundir.history(rundir.RunDir(path.parent), meta, upto=step if type(step) is int else None)
+    records, bad = rundir.history(rundir.RunDir(path.parent), meta, upto=step if type(step) is int else None)
+    if bad:
+        notice(f"left out {bad} malformed record{'s' if bad != 1 else ''} of {path.parent / rundir.METRICS}")
     history = [h for h in records if h.get("val_loss") is not None]
     if history:
         lines.append(f"val loss     {_sparkline([h['val_loss'] for h in history])}  "
@@ -132,18 +136,27 @@ def _show(path: Path, meta: dict) -> list[str]:
 
 
 @checkpoints_group.command(name="prune")
-@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.argument("run", required=False)
 @click.option("--keep", type=int, required=True, help="Periodic checkpoints to keep per run (best and latest always stay).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-def checkpoints_prune(directory, keep, dry_run):
-    """Remove old periodic checkpoints from DIRECTORY (a run, or a folder of runs)."""
+def checkpoints_prune(run, keep, dry_run):
+    """Remove old periodic checkpoints of RUN (a run directory or a run name), or of every run
+    in a folder of runs (default: checkpoints/, or $CHARRNN_HOME). Only files read as that
+    run's checkpoints are removed, the oldest steps first; a run that is training is left
+    alone (its own --keep prunes it)."""
     from .. import rundir
 
     if keep < 0:
         raise ConfigError(f"--keep must be 0 or more, got {keep}")
-    root = Path(directory) if directory else rundir.home()
-    targets = [rundir.RunDir(root)] if rundir.RunDir(root).checkpoints() else rundir.runs(root)
-    removed = [p for run in targets for p in run.prune(keep, dry_run=dry_run)]
+    target = rundir.resolve_run(run) if run is not None else None
+    if target is not None and rundir.is_run_folder(target.path):
+        targets = [target]
+    else:
+        targets = rundir.runs(target.path if target is not None else rundir.home())
+    removed = []
+    for one in targets:
+        with one.lock("charrnn checkpoints prune"):
+            removed += one.prune(keep, dry_run=dry_run)
     for path in removed:
         click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
     if not removed:
@@ -153,11 +166,19 @@ def checkpoints_prune(directory, keep, dry_run):
 @checkpoints_group.command(name="rm")
 @click.argument("ckpt", type=click.Path(exists=True, dir_okay=False))
 def checkpoints_rm(ckpt):
-    """Remove the checkpoint file CKPT (it is checked to be one first)."""
-    from .. import checkpoint
+    """Remove the checkpoint file CKPT (it is checked to be one first). A checkpoint of a run
+    that is training is not removed."""
+    from .. import checkpoint, rundir
+    from ..files import reason
 
-    checkpoint.read_meta(ckpt)
-    Path(ckpt).unlink()
+    path = Path(ckpt)
+    checkpoint.read_meta(path)
+    run = rundir.RunDir(path.parent)
+    with run.lock("charrnn checkpoints rm") if rundir.is_run_folder(run.path) else contextlib.nullcontext():
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise OutputError(f"cannot remove {path}: {reason(exc)}") from None
     click.echo(f"removed {ckpt}")
 
 
@@ -166,11 +187,14 @@ def checkpoints_rm(ckpt):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--format", "format_", type=click.Choice(["torch"]), default="torch", show_default=True,
               help="torch: safetensors named for torch.nn.Embedding, nn.RNN/LSTM/GRU and nn.Linear.")
-def checkpoints_export(ckpt, output, format_):
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists (never a run's checkpoint).")
+def checkpoints_export(ckpt, output, format_, force):
     """Write CKPT's weights for use elsewhere (see the README for loading them in PyTorch)."""
     from .. import checkpoint, rundir
     from ..export import torch_tensors
+    from ..files import check_new_file
 
+    check_new_file(Path(output), force)
     path = rundir.resolve(ckpt)
     loaded = checkpoint.load(path)
     tensors, meta = torch_tensors(loaded.tensors, loaded.meta)

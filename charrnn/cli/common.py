@@ -1,27 +1,17 @@
-"""What several commands share: option types, loading the core, reading inputs, notices."""
+"""What several commands share: option types, standard streams, JSON, notices."""
 
 from __future__ import annotations
 
 import codecs
 import errno
+import logging
 import os
-import re
 import sys
 
 import click
 
-from ..errors import ConfigError, OutputError
-
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)h)?\s*(?:(\d+(?:\.\d*)?)m(?!s))?\s*(?:(\d+(?:\.\d*)?)s?)?\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """'90', '90s', '10m', '1h30m', '1.5h' -> seconds."""
-    match = _DURATION.match(text)
-    if not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 10m, 1h30m)")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+from ..config import ERRORS, parse_duration
+from ..errors import OutputError
 
 
 class Duration(click.ParamType):
@@ -55,28 +45,10 @@ class StepsOrDuration(click.ParamType):
         return ("seconds", Duration().convert(text, param, ctx))
 
 
-def format_duration(seconds: float) -> str:
-    """42s, 3m05s, 1h02m: short enough for a progress line."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 def notice(message: str, quiet: bool = False) -> None:
     """A message for the user, on stderr."""
     if not quiet:
         click.echo(f"charrnn: {message}", err=True)
-
-
-def notice_compiling(kernel, quiet: bool = False) -> None:
-    """Say, before the first call of `kernel` (a Numba dispatcher), that it will compile."""
-    from ..runtime import kernels_cached
-
-    if not kernels_cached(kernel):
-        notice("compiling kernels (first run only; cached afterwards)", quiet)
 
 
 def stderr_is_terminal() -> bool:
@@ -84,22 +56,6 @@ def stderr_is_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def load_core(threads: int | None = None, quiet: bool = False) -> int:
-    """Prepare the Numba cache; call before importing the core. Returns the number of
-    threads the model should run on."""
-    from .. import runtime
-
-    message = runtime.prepare()
-    if message:
-        notice(message, quiet)
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {threads}")
-    return runtime.thread_count(threads)
-
-
-ERRORS = ("strict", "replace")
 
 
 def errors_option(command):
@@ -116,9 +72,15 @@ def stdin_bytes():
 
 
 def write_json(obj) -> None:
+    """One JSON object on a line. Text that is not valid Unicode (a file name with a byte that
+    is not UTF-8) is escaped, so the line is always valid UTF-8."""
     import json
 
-    click.echo(json.dumps(obj, ensure_ascii=False))
+    line = json.dumps(obj, ensure_ascii=False)
+    if any("\ud800" <= ch <= "\udfff" for ch in line):
+        line = json.dumps(obj)
+    click.echo(line)
+
 
 
 class Stdout:
@@ -129,7 +91,8 @@ class Stdout:
     def __init__(self, stream):
         if stream is None:  # started with descriptor 1 closed: writes fail with EBADF
             stream = open(os.open(os.devnull, os.O_RDONLY), "w", encoding="utf-8")
-        elif hasattr(stream, "reconfigure") and codecs.lookup(stream.encoding).name != "utf-8":
+        elif hasattr(stream, "reconfigure") and (codecs.lookup(stream.encoding).name != "utf-8"
+                                                 or stream.errors != "surrogateescape"):
             stream.reconfigure(encoding="utf-8", errors="surrogateescape")  # file names come back as given
         self._stream = stream
         self.failed = False
@@ -164,3 +127,18 @@ class Stdout:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+class NoticeHandler(logging.Handler):
+    """The library's notices (the `charrnn` logger) as `charrnn: message` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        notice(record.getMessage())
+
+
+def show_library_notices() -> None:
+    logger = logging.getLogger("charrnn")
+    if not any(isinstance(h, NoticeHandler) for h in logger.handlers):
+        logger.addHandler(NoticeHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False

@@ -1,4 +1,5 @@
-"""`charrnn eval`: bits per character (or per byte) of a text under a model."""
+"""`charrnn eval`: bits per character (or per byte) of a text under a model
+(`charrnn.load(...).score_files(...)`, printed)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import sys
 
 import click
 
-from ..errors import ConfigError, InputError
-from .common import errors_option, load_core, stdin_bytes, write_json
+from ..errors import ConfigError
+from .common import errors_option, stdin_bytes, write_json
 
 
 @click.command(name="eval")
@@ -21,7 +22,8 @@ from .common import errors_option, load_core, stdin_bytes, write_json
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object instead of text.")
 def eval_command(ckpt, files, skip_unknown, threads, errors, json_):
     """Score FILES (or standard input) under CKPT: nats and bits per character and perplexity,
-    every character after the first predicted with the state carried through the text.
+    every character after the first predicted with the state carried through the text. The
+    text is read in chunks, so its size does not matter.
 
     A byte model scores the UTF-8 bytes of any file, in bits per byte; --json then names
     its fields per byte (bytes, nats_per_byte, bits_per_byte, ...) and "unit" says which."""
@@ -29,36 +31,21 @@ def eval_command(ckpt, files, skip_unknown, threads, errors, json_):
         if sys.stdin is None or sys.stdin.isatty():
             raise ConfigError("name the text to score: FILE... or - for standard input")
         files = ("-",)
-    threads = load_core(threads)
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    from ..language_model import load
 
-    from ..corpus import read_bytes, read_text
-    from ..evaluate import score_text
-    from .loading import load_model
-
-    model, vocab, _ = load_model(ckpt, threads)
-    if vocab.unit == "char":
-        text = read_text(list(files), stdin=stdin_bytes(), errors=errors or "strict")
-    else:
-        text = read_bytes(list(files), stdin=stdin_bytes())
-    ids = vocab.encode(text, skip_unknown=skip_unknown)
-    unit = vocab.unit
-    unknown = vocab.count_missing(text) if vocab.unknown is not None else 0
-    skipped = len(text) - len(ids)
-    if len(ids) < 2:
-        raise InputError(f"the text to score has {len(ids)} {unit}{'s' if len(ids) != 1 else ''}; "
-                         "it needs 2 or more (the first is only context)")
-    score = score_text(model, ids)
-    result = {"unit": unit, f"{unit}s": score.chars, f"nats_per_{unit}": score.nats_per_char,
-              f"bits_per_{unit}": score.bits_per_char, "perplexity": score.perplexity,
-              f"skipped_{unit}s": skipped, f"unknown_{unit}s": unknown}
+    model = load(ckpt, threads=threads)
+    result = model.score_files(files, errors=errors or "strict", skip_unknown=skip_unknown, stdin=stdin_bytes())
     if json_:
         write_json(result)
-    else:
-        click.echo(f"{unit}s scored   {score.chars}")
-        click.echo(f"nats/{unit}      {score.nats_per_char:.4f}")
-        click.echo(f"bits/{unit}      {score.bits_per_char:.4f}")
-        click.echo(f"perplexity     {score.perplexity:.3f}")
-        if skipped:
-            click.echo(f"skipped {unit}s  {skipped} (not in the model's vocabulary)")
-        if unknown:
-            click.echo(f"unknown {unit}s  {unknown} (scored as the model's unknown symbol)")
+        return
+    unit = result["unit"]
+    click.echo(f"{unit}s scored   {result[f'{unit}s']}")
+    click.echo(f"nats/{unit}      {result[f'nats_per_{unit}']:.4f}")
+    click.echo(f"bits/{unit}      {result[f'bits_per_{unit}']:.4f}")
+    click.echo(f"perplexity     {result['perplexity']:.3f}")
+    if result[f"skipped_{unit}s"]:
+        click.echo(f"skipped {unit}s  {result[f'skipped_{unit}s']} (not in the model's vocabulary)")
+    if result[f"unknown_{unit}s"]:
+        click.echo(f"unknown {unit}s  {result[f'unknown_{unit}s']} (scored as the model's unknown symbol)")

@@ -1,25 +1,28 @@
-"""`charrnn sample`: generate text from a checkpoint, streamed to stdout as it is made."""
+"""`charrnn sample`: generate text from a checkpoint, streamed to stdout as it is made
+(`charrnn.load(...).generate(...)`, written as it comes)."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 
 import click
 
 from ..errors import ConfigError
-from .common import load_core, notice, notice_compiling
+from .common import notice
+
+PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpus
 
 
 @click.command(name="sample")
 @click.argument("ckpt", required=False)
 @click.option("-p", "--prime", help="Text to start from (it is echoed unless --no-prime). Characters the model "
               "does not know are an error, unless it has an unknown symbol (--min-count), which they then map to.")
-@click.option("--prime-file", type=click.File("rb"), help="Read the prime from a file (- for standard input).")
+@click.option("--prime-file", type=click.File("rb"),
+              help=f"Read the prime from a file (- for standard input; at most {PRIME_FILE_LIMIT >> 20} MiB).")
 @click.option("-n", "--length", type=int, default=500, show_default=True,
               help="Characters (bytes, for a byte model) to generate per sample.")
 @click.option("-t", "--temperature", type=float, default=1.0, show_default=True,
-              help="Sampling temperature; 0 always takes the most likely character.")
+              help="Sampling temperature; 0 always takes the most likely character (at most 1e6).")
 @click.option("--top-k", type=int, default=0, help="Sample only among the K most likely characters (0: off).")
 @click.option("--top-p", type=float, default=1.0, show_default=True,
               help="Sample only among the most likely characters whose probability adds up to P.")
@@ -38,8 +41,10 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
     """Generate text from CKPT: a checkpoint file, a run directory (its best checkpoint) or a
     run name under checkpoints/. Without CKPT, the most recently written run.
 
-    A byte model's output is decoded as it comes: a character's bytes are written together,
-    and bytes that do not make valid UTF-8 are written as U+FFFD and counted on stderr."""
+    A byte model writes valid UTF-8: it is never offered a byte that would break a character,
+    and a sample that would end inside one ends after it."""
+    from ..config import check_sampling_options
+
     if length < 0:
         raise ConfigError(f"--length must be 0 or more, got {length}")
     if num_samples < 1:
@@ -48,82 +53,24 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         raise ConfigError("--prime and --prime-file exclude each other")
     if stop_at == "":
         raise ConfigError("--stop needs some text")
-    from ..config import check_sampling_options
-
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
     check_sampling_options(temperature, top_k, top_p)
     if prime_file is not None:
-        from ..corpus import decode_utf8
+        from ..sources import decode_utf8, read_limited
 
-        prime = decode_utf8(prime_file.read(), prime_file.name)
-    cores = load_core(threads)
+        name = "standard input" if prime_file.name == "<stdin>" else prime_file.name
+        prime = decode_utf8(read_limited(prime_file, PRIME_FILE_LIMIT, f"the prime file {name}"), name)
 
-    import numpy as np
+    from ..language_model import load
 
-    from ..kernels.sampling import run_part
-    from ..sample import Sampler, sampling_threads
-    from .loading import load_model
-
-    model, vocab, _ = load_model(ckpt)
-    notice_compiling(run_part)
-    if prime:
-        prime_ids = vocab.encode(prime)
-    else:
-        prime_ids, no_prime = vocab.start_ids(), True
-    rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
+    model = load(ckpt, threads=threads)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    sampler = Sampler(model, batch=num_samples, banned=vocab.unknown,
-                      threads=threads or sampling_threads(model, cores))
-    sampler.feed(prime_ids)
-    samples = [_Sample(vocab.decoder(), stop_at) for _ in range(num_samples)]
-    if not no_prime:
-        _write(out, prime)
-    for chunk in itertools.chain(sampler.generate(length, rngs, temperature, top_k, top_p), [None]):
-        for index, sample in enumerate(samples):
-            text = sample.add(chunk[:, index] if chunk is not None else None)
-            if index == 0 and text:
-                _write(out, text)
-        if all(sample.stopped for sample in samples):
-            break
-    for sample in samples[1:]:
-        _write(out, separator + ("" if no_prime else prime) + "".join(sample.pieces))
-    replaced = sum(sample.decoder.replaced for sample in samples)
+    for piece in model.generate(prime or "", length, temperature, top_k, top_p, seed, stop_at, num_samples,
+                                threads, separator, echo_prime=not no_prime):
+        out.write(piece)
+        out.flush()
     if out.isatty():
-        _write(out, "\n")
-    if replaced:
-        notice(f"{replaced} generated byte{'s' if replaced != 1 else ''} did not form valid UTF-8 and "
-               f"{'were' if replaced != 1 else 'was'} written as U+FFFD")
+        out.write("\n")
     if seed is None:
         notice("no --seed given: this output will not repeat", quiet=not sys.stderr.isatty())
-
-
-class _Sample:
-    """One stream's text: decoded as ids come, cut right after the first `stop_at`."""
-
-    def __init__(self, decoder, stop_at: str | None):
-        self.decoder = decoder
-        self.stop_at = stop_at
-        self.tail = ""
-        self.pieces: list[str] = []
-        self.stopped = False
-
-    def add(self, ids) -> str:
-        """The text that ids (None: the end) add to the sample; kept in `pieces` too."""
-        if self.stopped:
-            return ""
-        text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
-        if self.stop_at is not None:
-            seen = self.tail + text
-            cut = seen.find(self.stop_at)
-            if cut >= 0:
-                text = text[:len(text) - (len(seen) - cut - len(self.stop_at))]
-                self.stopped = True
-            self.tail = seen[-len(self.stop_at):]
-        if ids is None:
-            self.stopped = True
-        self.pieces.append(text)
-        return text
-
-
-def _write(stream, text: str) -> None:
-    stream.write(text)
-    stream.flush()

@@ -14,25 +14,31 @@ from .common import notice
 @click.argument("runs", nargs=-1)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="loss.png", show_default=True,
               help="File to write; .png or .svg chooses the format.")
-def plot_command(runs, output):
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+def plot_command(runs, output, force):
     """Plot the training and validation loss (bits/char) of RUNS against steps and against
     training time, several runs overlaid. A RUN is a run directory, a run name under
     checkpoints/ or a checkpoint file (its curve up to its step); without RUNS, the most
     recent run. Needs matplotlib: pip install 'charrnn[plot]'."""
     from .. import checkpoint, rundir
+    from ..files import atomic_write, check_new_file
     from ..plot import FORMATS, loss_plot
 
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ConfigError(f"-o must name a .png or .svg file, not {output!r}")
+    check_new_file(Path(output), force)
     curves = []
     for arg in runs or (None,):
         path = rundir.resolve(arg, latest=True)
         meta = checkpoint.read_meta(path)
         if arg is not None and Path(arg).is_file():  # a checkpoint: its curve, named as its run
-            name, upto = meta.get("run") or path.stem, meta.get("step")
+            name, upto = meta.get("run") if isinstance(meta.get("run"), str) else path.stem, meta.get("step")
         else:
             name, upto = path.parent.name, None
-        curves.append((name, rundir.history(rundir.RunDir(path.parent), meta, upto)))
-    written = rundir.write_file(Path(output), loss_plot(curves, fmt))
+        records, bad = rundir.history(rundir.RunDir(path.parent), meta, upto if type(upto) is int else None)
+        if bad:
+            notice(f"left out {bad} malformed record{'s' if bad != 1 else ''} of {path.parent / rundir.METRICS}")
+        curves.append((name, records))
+    written = atomic_write(Path(output), loss_plot(curves, fmt))
     notice(f"wrote {written}")

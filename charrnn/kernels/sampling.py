@@ -11,110 +11,190 @@ each layer, after the head, and after part 0 chooses the next character.
 The full hidden state is in hfull (2, L, B, H), twice: a layer reads the old h of every
 unit while the parts write the new one, so the two copies take turns (`parity`). Each part
 also keeps its own units' h and c (h_own, c_own (L, B, Hq)) contiguous for the cell update.
-Cells are chosen by CELL_CODES; per-layer weights come as tuples of arrays (all of one dtype
-and rank, so Numba types them uniformly)."""
+
+The arguments are grouped in named tuples of arrays (Numba types each field, so a misplaced
+array is a typing error, not wrong text): Layout (how the work is cut), Rules (how a
+character is chosen), Shared (what the parts read and write together), Draws (this call's
+input and output), and each part's Weights and Scratch. Per-layer weights are tuples of
+arrays (all of one dtype and rank, so Numba types them uniformly).
+"""
+
+from typing import NamedTuple
 
 import numpy as np
 
-from .gru import gru_step
+from .cells import cell_step
 from .jit import exp_neg, kernel
-from .lstm import lstm_step
 from .matvec import add_matmul
-from .rnn import rnn_step
 from .sync import barrier
 
-CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+
+class Layout(NamedTuple):
+    """cell: the cell's code (kernels/cells.py); units (P+1,) and vocab_cols (P+1,) bound the
+    parts' slices of the hidden units and of the vocabulary."""
+
+    cell: int
+    units: np.ndarray
+    vocab_cols: np.ndarray
+
+
+class Rules(NamedTuple):
+    """How each next character is chosen. inv_temperature 0 means argmax; top_k 0 and top_p 1
+    mean no truncation; `banned` is an id never generated (the unknown symbol), or -1.
+    For a byte model, allowed (S, V) says which ids may follow in each UTF-8 state,
+    next_state (S, 256) the state after each byte, byte_of_id (V,) each id's byte; for a
+    character model allowed has no rows."""
+
+    inv_temperature: np.floating
+    top_k: int
+    top_p: float
+    banned: int
+    allowed: np.ndarray
+    next_state: np.ndarray
+    byte_of_id: np.ndarray
+
+
+class Shared(NamedTuple):
+    """What every part reads and writes. flags (P * FLAG_STRIDE,) int64, zero at the start of
+    a call; logits (B, V), the distribution after the last character, advanced in place;
+    order (V,) and ids (B,) scratch; hfull (2, L, B, H) and parity (1,), see above;
+    utf8_state (B,) each stream's UTF-8 state (byte models)."""
+
+    flags: np.ndarray
+    logits: np.ndarray
+    order: np.ndarray
+    ids: np.ndarray
+    hfull: np.ndarray
+    parity: np.ndarray
+    utf8_state: np.ndarray
+
+
+class Draws(NamedTuple):
+    """One call: feed_ids (n_feed,) go to every stream first; then out.shape[0] characters per
+    stream are generated into out (n, B) with the uniform draws uniforms (n, B)."""
+
+    feed_ids: np.ndarray
+    out: np.ndarray
+    uniforms: np.ndarray
+
+
+class Weights(NamedTuple):
+    """A part's weights, transposed: embed (V, E); table (V, G*Hq), layer 0's input part per
+    character (embed wx^T + bx), or no rows to take the embedding rows through wxts[0];
+    wxts[l] (In, G*Hq), whts[l] (H, G*Hq), bxs[l] and bhs[l] (G*Hq,) for its units; head_wt
+    (H, Vq) and head_b (Vq,) for its logits."""
+
+    embed: np.ndarray
+    table: np.ndarray
+    wxts: tuple
+    whts: tuple
+    bxs: tuple
+    bhs: tuple
+    head_wt: np.ndarray
+    head_b: np.ndarray
+
+
+class Scratch(NamedTuple):
+    """A part's own state and scratch: h_own and c_own (L, B, Hq), the state of its units;
+    own_ids (B,), inp (B, E), gx and gh (B, G*Hq), own_logits (B, Vq)."""
+
+    h_own: np.ndarray
+    c_own: np.ndarray
+    own_ids: np.ndarray
+    inp: np.ndarray
+    gx: np.ndarray
+    gh: np.ndarray
+    own_logits: np.ndarray
 
 
 @kernel
-def _layers_and_head(part, flags, count, ids, hfull, parity, h_own, c_own, inp, gx, gh, own_logits, logits, cell,
-                     embed, table, wxts, whts, bxs, bhs, head_wt, head_b, units, vocab_cols):
-    """This part's share of feeding ids (B,) through every layer and the head; returns the
-    barrier count reached. Writes the part's units into hfull[1 - parity] and its logits into
-    logits (B, V)."""
+def _layers_and_head(part, count, layout, shared, parity, own, w):
+    """This part's share of feeding own.own_ids (B,) through every layer and the head; returns
+    the barrier count reached. Writes the part's units into hfull[1 - parity] and its logits
+    into the shared logits (B, V)."""
+    ids, hfull, flags = own.own_ids, shared.hfull, shared.flags
     B = ids.shape[0]
-    u0, u1 = units[part], units[part + 1]
-    for layer in range(h_own.shape[0]):
-        if layer == 0 and table.shape[0] > 0:
+    u0, u1 = layout.units[part], layout.units[part + 1]
+    n_layers = own.h_own.shape[0]
+    for layer in range(n_layers):
+        if layer == 0 and w.table.shape[0] > 0:
             for b in range(B):
-                gx[b] = table[ids[b]]
+                own.gx[b] = w.table[ids[b]]
         else:
             for b in range(B):
-                gx[b] = bxs[layer]
+                own.gx[b] = w.bxs[layer]
             if layer == 0:
                 for b in range(B):
-                    inp[b] = embed[ids[b]]
-                add_matmul(gx, inp, wxts[0])
+                    own.inp[b] = w.embed[ids[b]]
+                add_matmul(own.gx, own.inp, w.wxts[0])
             else:
-                add_matmul(gx, hfull[1 - parity, layer - 1], wxts[layer])
+                add_matmul(own.gx, hfull[1 - parity, layer - 1], w.wxts[layer])
         for b in range(B):
-            gh[b] = bhs[layer]
-        add_matmul(gh, hfull[parity, layer], whts[layer])
-        h = h_own[layer]
-        if cell == 1:
-            lstm_step(h, c_own[layer], gx, gh)
-        elif cell == 2:
-            gru_step(h, gx, gh)
-        else:
-            rnn_step(h, gx, gh)
+            own.gh[b] = w.bhs[layer]
+        add_matmul(own.gh, hfull[parity, layer], w.whts[layer])
+        h = own.h_own[layer]
+        cell_step(layout.cell, h, own.c_own[layer], own.gx, own.gh)
         new = hfull[1 - parity, layer]
         for b in range(B):
             for j in range(u1 - u0):
                 new[b, u0 + j] = h[b, j]
         count += 1
         barrier(flags, part, count)
-    v0 = vocab_cols[part]
+    v0 = layout.vocab_cols[part]
     for b in range(B):
-        own_logits[b] = head_b
-    add_matmul(own_logits, hfull[1 - parity, h_own.shape[0] - 1], head_wt)
+        own.own_logits[b] = w.head_b
+    add_matmul(own.own_logits, hfull[1 - parity, n_layers - 1], w.head_wt)
     for b in range(B):
-        for k in range(own_logits.shape[1]):
-            logits[b, v0 + k] = own_logits[b, k]
+        for k in range(own.own_logits.shape[1]):
+            shared.logits[b, v0 + k] = own.own_logits[b, k]
     count += 1
     barrier(flags, part, count)
     return count
 
 
 @kernel
-def run_part(part, flags, feed_ids, out, uniforms, logits, order, ids, hfull, parity, h_own, c_own, own_ids, inp,
-             gx, gh, own_logits, cell, embed, table, wxts, whts, bxs, bhs, head_wt, head_b, units, vocab_cols,
-             inv_temperature, top_k, top_p, banned):
-    """Part `part` of feeding feed_ids (n_feed,) to every stream, then generating out.shape[0]
-    characters per stream; every part runs this at once with the same shared arguments.
+def _choose_all(shared, rules, uniforms):
+    """Part 0's turn: the next id of every stream from its logits, under the rules; writes ids."""
+    logits, ids = shared.logits, shared.ids
+    V = logits.shape[1]
+    constrained = rules.allowed.shape[0] > 0
+    for b in range(ids.shape[0]):
+        row = logits[b]
+        if rules.banned >= 0:
+            row[rules.banned] = -np.inf
+        if constrained:
+            allowed = rules.allowed[shared.utf8_state[b]]
+            for k in range(V):
+                if not allowed[k]:
+                    row[k] = -np.inf
+        ids[b] = choose(row, shared.order, uniforms[b], rules.inv_temperature, rules.top_k, rules.top_p)
+        if constrained:
+            shared.utf8_state[b] = rules.next_state[shared.utf8_state[b], rules.byte_of_id[ids[b]]]
 
-    Shared: flags (P * FLAG_STRIDE,) int64, zero at the start; out (n, B) receives the ids;
-    uniforms (n, B) are the draws; logits (B, V) holds the distribution after the last
-    character and is advanced in place; order (V,) and ids (B,) are scratch; hfull and parity
-    (1,) as in the module's docstring. The part's own: h_own and c_own (L, B, Hq); own_ids
-    (B,), inp (B, E), gx and gh (B, G*Hq) and own_logits (B, Vq) are scratch; table (V, G*Hq),
-    layer 0's input part per character (embed wx^T + bx), or no rows to take the embedding
-    rows through wxts[0]; wxts[l] (In, G*Hq), whts[l] (H, G*Hq), bxs[l] and bhs[l] (G*Hq,) the
-    weights of its units, transposed; head_wt (H, Vq) and head_b (Vq,) those of its logits.
-    units (P+1,) and vocab_cols (P+1,) bound the parts' slices. `banned` is an id never
-    generated (the unknown symbol), or -1.
-    """
+
+@kernel
+def run_part(part, layout, rules, shared, draws, own, w):
+    """Part `part` of feeding draws.feed_ids to every stream, then generating
+    draws.out.shape[0] characters per stream; every part runs this at once with the same
+    layout, rules, shared and draws, and its own scratch and weights."""
     count = 0
-    p = parity[0]
-    for i in range(feed_ids.shape[0]):
-        own_ids[:] = feed_ids[i]
-        count = _layers_and_head(part, flags, count, own_ids, hfull, p, h_own, c_own, inp, gx, gh, own_logits, logits,
-                                 cell, embed, table, wxts, whts, bxs, bhs, head_wt, head_b, units, vocab_cols)
+    p = shared.parity[0]
+    for i in range(draws.feed_ids.shape[0]):
+        own.own_ids[:] = draws.feed_ids[i]
+        count = _layers_and_head(part, count, layout, shared, p, own, w)
         p = 1 - p
-    for t in range(out.shape[0]):
+    for t in range(draws.out.shape[0]):
         if part == 0:
-            for b in range(ids.shape[0]):
-                if banned >= 0:
-                    logits[b, banned] = -np.inf
-                ids[b] = choose(logits[b], order, uniforms[t, b], inv_temperature, top_k, top_p)
-                out[t, b] = ids[b]
+            _choose_all(shared, rules, draws.uniforms[t])
+            for b in range(shared.ids.shape[0]):
+                draws.out[t, b] = shared.ids[b]
         count += 1
-        barrier(flags, part, count)
-        own_ids[:] = ids
-        count = _layers_and_head(part, flags, count, own_ids, hfull, p, h_own, c_own, inp, gx, gh, own_logits, logits,
-                                 cell, embed, table, wxts, whts, bxs, bhs, head_wt, head_b, units, vocab_cols)
+        barrier(shared.flags, part, count)
+        own.own_ids[:] = shared.ids
+        count = _layers_and_head(part, count, layout, shared, p, own, w)
         p = 1 - p
     if part == 0:
-        parity[0] = p
+        shared.parity[0] = p
 
 
 @kernel

@@ -24,12 +24,12 @@ import numpy as np
 from .batches import StreamBatches, validation_windows
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, TrainingError
-from .model import Model
+from .model import Model, checked_tensor
 from .optim import Optimizer, clip_scale, global_norm, learning_rate
 
 MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point
 MAX_RECOVERIES = 3  # recoveries (each halving the learning rate) before training gives up
-VAL_STREAMS = 32  # the reference's validation layout, independent of --batch
+VAL_STREAMS = 32  # the reference's validation layout, independent of the batch
 # Validation windows of 128 steps: the state is carried between windows, so the loss is the same as
 # with longer ones; on an LSTM 2x256 they score 3% slower than 512-step windows and keep 290 MB less
 # of activations (the last, shorter window takes a second workspace of its own).
@@ -54,7 +54,8 @@ class StepReport:
 @dataclass(frozen=True)
 class _RestorePoint:
     """Copies of everything the numbers of later steps depend on (not the clock, the skip
-    count, the best validation loss or the history: those record what happened)."""
+    count or the best validation loss: those record what happened; the history loses the
+    evaluations of the steps that are done again)."""
 
     flat: np.ndarray
     optimizer: dict[str, np.ndarray]
@@ -120,6 +121,17 @@ class Trainer:
         return float(np.mean(self.recent)) if self.recent else None
 
     # ---- one step ---------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Compile (or load from the cache) every kernel a training step runs, on a window of the
+        training shape, changing nothing a step depends on (weights, optimiser, carried state,
+        data position, generators): the time of the first step, and so a time budget, then
+        counts no compilation."""
+        cfg = self.cfg
+        window = np.zeros((cfg.seq, cfg.batch), np.int32)
+        self.model.loss_and_grad(window, window, self.model.zero_state(cfg.batch))
+        global_norm(self.model.grad_flat)
+        self.optimizer.warm_up()
+
     def train_step(self) -> StepReport:
         """One step. A non-finite loss or gradient norm skips the update; the last of
         MAX_BAD_STEPS such steps in a row instead goes back to the restore point with half
@@ -191,11 +203,11 @@ class Trainer:
         bad = f"the loss or gradient was not finite for {MAX_BAD_STEPS} steps in a row (at step {self.step})"
         if point is None:
             raise TrainingError(f"{bad} and no earlier state had finite weights to go back to; "
-                                "lower --lr or --clip")
+                                "lower lr or clip", options=("lr", "clip"))
         if self.recoveries >= MAX_RECOVERIES:
             raise TrainingError(f"{bad}, after {MAX_RECOVERIES} recoveries that each went back to the last "
-                                f"good state and halved the learning rate (now {self.lr_scale:g} x --lr); "
-                                "lower --lr or --clip")
+                                f"good state and halved the learning rate (now {self.lr_scale:g} x lr); "
+                                "lower lr or clip", options=("lr", "clip"))
         self.model.flat[...] = point.flat
         for slot, arr in self.optimizer.state.items():
             arr[...] = point.optimizer[slot]
@@ -206,6 +218,8 @@ class Trainer:
         self.step = point.step
         self.recent.clear()
         self.recent.extend(point.recent)
+        # the evaluations after the restore point belong to steps that are undone
+        self.history = [h for h in self.history if h["step"] <= point.step]
         self.bad_in_a_row = 0
         self.lr_scale /= 2
         self.recoveries += 1
@@ -254,13 +268,13 @@ class Trainer:
     @classmethod
     def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
                 cfg: TrainConfig | None = None, threads: int = 1) -> "Trainer":
-        """Rebuild a trainer from `snapshot()` output; `cfg` may extend the budget.
-        CheckpointError for anything missing or malformed."""
-        _check_progress(meta)
-        model_cfg = ModelConfig.from_dict(meta.get("model"))
-        cfg = cfg or TrainConfig.from_dict(meta.get("train"))
+        """Rebuild a trainer from `snapshot()` output (tensors, and metadata as snapshot() wrote
+        it or as checkpoint.training_state checked it); `cfg` may extend the budget.
+        CheckpointError for a tensor that is missing or has another shape."""
+        model_cfg = ModelConfig.from_dict(meta["model"])
+        cfg = cfg or TrainConfig.from_dict(meta["train"])
         model = Model(model_cfg, np.float32, threads)
-        load_params(model, tensors)
+        model.load_params(tensors)
         rng = np.random.default_rng()
         try:
             rng.bit_generator.state = meta.get("dropout_rng")
@@ -268,66 +282,20 @@ class Trainer:
             raise CheckpointError(f"the checkpoint's random state is unusable: {exc}") from None
         trainer = cls(model, cfg, train_ids, val_ids, rng)
         for slot, arr in trainer.optimizer.state.items():
-            arr[...] = _tensor(tensors, f"optim/{slot}", arr.shape)
+            arr[...] = checked_tensor(tensors, f"optim/{slot}", arr.shape)
         trainer.optimizer.step_count = meta["optimizer_steps"]
-        trainer.state[...] = _tensor(tensors, "state", trainer.state.shape)
+        trainer.state[...] = checked_tensor(tensors, "state", trainer.state.shape)
         trainer.batches.load_state_dict(meta.get("batches"))
         trainer.step = meta["step"]
         trainer.train_seconds = float(meta["train_seconds"])
         trainer.skipped = meta["skipped"]
-        trainer.bad_in_a_row, trainer.lr_scale, trainer.recoveries = _recovery_state(meta)
+        trainer.bad_in_a_row = meta.get("bad_in_a_row", 0)
+        trainer.lr_scale = meta.get("lr_scale", 1.0)
+        trainer.recoveries = meta.get("recoveries", 0)
         trainer.best_val = meta["best_val"]
         trainer.history = list(meta["history"])
         trainer.recent.extend(meta["recent_losses"])
         return trainer
-
-
-def _check_progress(meta: dict) -> None:
-    """CheckpointError unless a snapshot's counters, clock and records have the types and
-    ranges `snapshot()` writes (a checksum shows a file is intact, not that it is sane)."""
-
-    def number(value, allow_none=False) -> bool:  # finite, without float() overflowing on a huge int
-        return (value is None and allow_none) or (type(value) in (int, float) and -1e308 < value < 1e308)
-
-    checks = {
-        "step": lambda v: type(v) is int and v >= 0,
-        "optimizer_steps": lambda v: type(v) is int and v >= 0,
-        "skipped": lambda v: type(v) is int and v >= 0,
-        "train_seconds": lambda v: number(v) and v >= 0,
-        "best_val": lambda v: number(v, allow_none=True),
-        "history": lambda v: isinstance(v, list) and all(
-            isinstance(h, dict) and type(h.get("step")) is int and number(h.get("val_loss"), allow_none=True)
-            for h in v),
-        "recent_losses": lambda v: isinstance(v, list) and all(number(x) for x in v),
-    }
-    for name, valid in checks.items():
-        if name not in meta or not valid(meta[name]):
-            found = "missing" if name not in meta else repr(meta[name])[:40]
-            raise CheckpointError(f"the checkpoint's {name} is malformed ({found})")
-
-
-def _recovery_state(meta: dict) -> tuple[int, float, int]:
-    """Bad steps in a row, learning-rate scale and recoveries of a snapshot (older ones lack them)."""
-    bad, scale, recoveries = meta.get("bad_in_a_row", 0), meta.get("lr_scale", 1.0), meta.get("recoveries", 0)
-    if not (type(bad) is int and 0 <= bad < MAX_BAD_STEPS and type(scale) in (int, float) and 0 < scale <= 1
-            and type(recoveries) is int and 0 <= recoveries <= MAX_RECOVERIES):
-        raise CheckpointError(f"the checkpoint's recovery state is malformed (bad_in_a_row {bad!r}, "
-                              f"lr_scale {scale!r}, recoveries {recoveries!r})")
-    return bad, float(scale), recoveries
-
-
-def load_params(model: Model, tensors: dict[str, np.ndarray]) -> None:
-    """Copy the `param/<name>` tensors of a snapshot into `model`."""
-    for name, view in model.params.items():
-        view[...] = _tensor(tensors, f"param/{name}", view.shape)
-
-
-def _tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple) -> np.ndarray:
-    arr = tensors.get(name)
-    if arr is None or arr.shape != tuple(shape):
-        found = "missing" if arr is None else f"shape {arr.shape}"
-        raise CheckpointError(f"checkpoint tensor {name} is {found}, expected shape {tuple(shape)}")
-    return arr
 
 
 def evaluate_ids(model: Model, ids: np.ndarray, streams: int = VAL_STREAMS) -> tuple[float, int]:

@@ -1,0 +1,21 @@
+"""The cells' one-step updates for generation, chosen by a code (Numba cannot take a function
+as a cached kernel's argument): the one place generation tells the cells apart."""
+
+from .gru import gru_step
+from .jit import kernel
+from .lstm import lstm_step
+from .rnn import rnn_step
+
+CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
+
+
+@kernel
+def cell_step(code, h, c, gx, gh):
+    """Update h (and c, for the LSTM) (B, Hq) in place from the gate pre-activations gx and gh
+    (B, G*Hq) of the cell `code` (CELL_CODES)."""
+    if code == 1:
+        lstm_step(h, c, gx, gh)
+    elif code == 2:
+        gru_step(h, gx, gh)
+    else:
+        rnn_step(h, gx, gh)

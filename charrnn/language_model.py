@@ -1,0 +1,254 @@
+"""A trained model as a Python object: `load` it from a checkpoint, a run directory, a run name
+or the latest run, then `generate` text as it is made, `complete` a prime in one string, or
+`score` a text (what `charrnn eval --json` prints). `charrnn sample` and `charrnn eval` are
+this module with options parsed and output written."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
+    from .vocab import Vocab
+
+log = logging.getLogger("charrnn")
+
+
+def load(source: str | Path | None = None, *, threads: int | None = None, root: str | Path | None = None
+         ) -> "LanguageModel":
+    """The model of `source`: a checkpoint file, a run directory (its best checkpoint), a run
+    name (looked up in `root`, default $CHARRNN_HOME or ./checkpoints), or None for the most
+    recently written run. `threads` is the default for generation (all cores for models of
+    1 MB of weights or more, else one). CheckpointError for anything missing or malformed."""
+    _prepare_runtime()
+    from . import checkpoint, rundir, runtime
+    from .model import Model
+
+    cores = runtime.thread_count(threads)
+    path = rundir.resolve(None if source is None else str(source), Path(root) if root is not None else None)
+    model_file = checkpoint.read_model(path)
+    model = Model(model_file.config, threads=cores)
+    model.load_params(model_file.checkpoint.tensors)
+    return LanguageModel(model_file, model, cores, threads)
+
+
+def _prepare_runtime() -> None:
+    from . import runtime
+
+    message = runtime.prepare()
+    if message:
+        log.warning(message)
+
+
+def notice_compiling(kernel) -> None:
+    """Log, before the first call of a kernel that is not in the cache, that it will compile."""
+    from .runtime import kernels_cached
+
+    if not kernels_cached(kernel):
+        log.info("compiling kernels (first run only; cached afterwards)")
+
+
+class LanguageModel:
+    """A trained character- or byte-level model. `config` is its shape, `vocab` its symbols,
+    `unit` "char" or "byte", `path` the checkpoint it was read from, `meta` that checkpoint's
+    metadata."""
+
+    def __init__(self, model_file, model, cores: int, threads: int | None):
+        self.path: Path = model_file.path
+        self.meta: dict = model_file.meta
+        self.config: ModelConfig = model_file.config
+        self.vocab: Vocab = model_file.vocab
+        self._model = model
+        self._cores = cores
+        self._threads = threads
+
+    @property
+    def unit(self) -> str:
+        return self.vocab.unit
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        return f"LanguageModel({cfg.cell} {cfg.layers}x{cfg.hidden}, {len(self.vocab)} {self.unit}s, {self.path})"
+
+    # ---- writing --------------------------------------------------------------------------------
+    def generate(self, prime: str = "", length: int = 500, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None, stop: str | None = None, num_samples: int = 1,
+                 threads: int | None = None, separator: str = "\n\n", echo_prime: bool = True) -> Iterator[str]:
+        """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
+        none), then `length` symbols after it (for a byte model, bytes, finishing the last
+        character). Without a prime, generation starts from a newline (or the vocabulary's
+        first symbol) and echoes nothing.
+
+        `temperature` 0 takes the most likely symbol; `top_k` keeps the k most likely, `top_p`
+        the most likely whose probabilities reach p. The same `seed` gives the same text
+        (None: a random one). A sample ends right after the first `stop`. With `num_samples`
+        N, N samples are generated together, each with its own random stream (sample i is
+        the same whatever N): the first is yielded as it is made, the others follow it, each
+        after `separator` (and the prime). Symbols the model does not know in the prime are
+        an InputError naming them, unless the model has an unknown symbol."""
+        import numpy as np
+
+        from .config import check_sampling_options
+        from .errors import ConfigError
+        from .kernels.sampling import run_part
+        from .sample import Sampler, sampling_threads
+
+        if type(length) is not int or length < 0:
+            raise ConfigError(f"length must be 0 or more, got {length}", options=("length",))
+        if type(num_samples) is not int or num_samples < 1:
+            raise ConfigError(f"num_samples must be at least 1, got {num_samples}", options=("num_samples",))
+        if stop == "":
+            raise ConfigError("stop needs some text", options=("stop",))
+        if seed is not None and (type(seed) is not int or seed < 0):
+            raise ConfigError(f"seed must be 0 or more, got {seed}", options=("seed",))
+        check_sampling_options(temperature, top_k, top_p)
+        vocab = self.vocab
+        if prime:
+            prime_ids = vocab.encode(prime)
+        else:
+            prime_ids, echo_prime = vocab.start_ids(), False
+        rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
+        threads = threads or self._threads or sampling_threads(self._model, self._cores)
+        notice_compiling(run_part)
+        sampler = Sampler(self._model, batch=num_samples, banned=vocab.unknown, threads=threads,
+                          byte_values=vocab.byte_values())
+        sampler.feed(prime_ids)
+        samples = [_Sample(vocab.decoder(), stop) for _ in range(num_samples)]
+        shown = prime if echo_prime else ""
+        if shown:
+            yield shown
+        options = (temperature, top_k or 0, 1.0 if top_p is None else top_p)
+        for chunk in sampler.generate(length, rngs, *options):
+            text = _add(samples, chunk)
+            if text:
+                yield text
+            if all(sample.stopped for sample in samples):
+                break
+        # a byte model finishes the characters the last bytes began (at most three more bytes)
+        open_streams = sampler.mid_character.copy()
+        while open_streams.any() and not all(sample.stopped for sample in samples):
+            chunk = next(sampler.generate(1, rngs, *options))
+            text = _add(samples, chunk, open_streams)
+            if text:
+                yield text
+            open_streams &= sampler.mid_character
+        text = _add(samples, None)
+        if text:
+            yield text
+        for sample in samples[1:]:
+            yield separator + shown + "".join(sample.pieces)
+
+    def complete(self, prime: str = "", length: int = 500, **options) -> str:
+        """What `generate` yields with the same arguments, as one string."""
+        return "".join(self.generate(prime, length, **options))
+
+    # ---- scoring --------------------------------------------------------------------------------
+    def score(self, text: str | bytes, *, skip_unknown: bool = False) -> dict:
+        """How well the model predicts `text` (str; for a byte model, str or bytes), read as one
+        stream from a zero state: the fields `charrnn eval --json` prints, named per unit
+        (chars, nats_per_char, bits_per_char, perplexity, skipped_chars, unknown_chars; or
+        bytes, nats_per_byte, ...). Symbols the model does not know are an InputError naming
+        them, unless `skip_unknown` (left out and counted) or the model has an unknown
+        symbol (scored as it and counted)."""
+        from .vocab import symbols_of
+
+        return self._score([symbols_of(text, self.unit)], skip_unknown)
+
+    def score_files(self, sources: Sequence[str], *, errors: str = "strict", skip_unknown: bool = False,
+                    stdin: BinaryIO | None = None) -> dict:
+        """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
+        read in chunks: the memory taken does not grow with their size."""
+        from .sources import empty_error, parts, symbols
+
+        if errors != "strict" and self.unit == "byte":
+            from .errors import ConfigError
+
+            raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
+                              options=("errors",))
+        inputs = parts(list(sources), self.unit, errors)
+        chunks = symbols(inputs, self.unit, "\n", stdin, errors=errors, ways_out=("errors",))
+        return self._score(chunks, skip_unknown, empty_error(list(sources)))
+
+    def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None) -> dict:
+        from .evaluate import StreamScorer
+
+        vocab, unit = self.vocab, self.unit
+        notice_compiling(_scoring_kernel(self.config.cell))
+        scorer = StreamScorer(self._model)
+        read = kept = unknown = 0
+        missing: set = set()
+        for symbols in chunks:
+            read += symbols.size
+            ids = vocab.ids_of_symbols(symbols)
+            if vocab.unknown is not None:
+                unknown += vocab.count_missing_symbols(symbols)
+            elif (ids < 0).any():
+                if not skip_unknown:
+                    missing.update(vocab.missing_symbols(symbols))
+                ids = ids[ids >= 0]
+            kept += ids.size
+            if not missing:
+                scorer.add(ids)
+        if missing:
+            raise InputError(vocab.describe_missing(sorted(missing)))
+        if read == 0 and empty is not None:
+            raise empty
+        if kept < 2:
+            raise InputError(f"the text to score has {kept} {unit}{'s' if kept != 1 else ''}; it needs 2 or more "
+                             "(the first is only context)")
+        score = scorer.score()
+        return {"unit": unit, f"{unit}s": score.chars, f"nats_per_{unit}": float(score.nats_per_char),
+                f"bits_per_{unit}": score.bits_per_char, "perplexity": score.perplexity,
+                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": unknown}
+
+
+def _scoring_kernel(cell: str):
+    from .model import CELLS
+
+    return CELLS[cell].kernel
+
+
+def _add(samples: list["_Sample"], chunk, streams=None) -> str:
+    """Give each sample its ids of `chunk` (k, N) (None: the end), or only the streams marked in
+    `streams`; return what the first sample shows now."""
+    shown = ""
+    for index, sample in enumerate(samples):
+        if streams is not None and not streams[index]:
+            continue
+        text = sample.add(chunk[:, index] if chunk is not None else None)
+        if index == 0:
+            shown = text
+    return shown
+
+
+class _Sample:
+    """One stream's text: decoded as ids come, cut right after the first `stop`."""
+
+    def __init__(self, decoder, stop: str | None):
+        self.decoder = decoder
+        self.stop = stop
+        self.tail = ""
+        self.pieces: list[str] = []
+        self.stopped = False
+
+    def add(self, ids) -> str:
+        """The text that ids (None: the end) add to the sample; kept in `pieces` too."""
+        if self.stopped:
+            return ""
+        text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
+        if self.stop is not None:
+            seen = self.tail + text
+            cut = seen.find(self.stop)
+            if cut >= 0:
+                text = text[:len(text) - (len(seen) - cut - len(self.stop))]
+                self.stopped = True
+            self.tail = seen[-len(self.stop):]
+        if ids is None:
+            self.stopped = True
+        self.pieces.append(text)
+        return text
