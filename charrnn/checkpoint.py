@@ -417,8 +417,8 @@ def training_state(meta: dict, max_bad_steps: int, max_recoveries: int) -> dict:
 def run_record(meta: dict) -> dict:
     """What a checkpoint records of its run besides the training state, checked: `run` (its
     name) and `run_id` (None in older checkpoints), `saving` (the save cadence `every`, as
-    ("steps", n) or ("seconds", s), and `keep`; None each where not recorded) and `changes`
-    (the options changed on resume). CheckpointError for anything malformed."""
+    ("steps", n) or ("seconds", s), and `keep`; None each where not recorded), `changes`
+    (the options changed on resume) and `threads`. CheckpointError for anything malformed."""
     from .config import steps_or_duration
 
     def bad(name: str) -> CheckpointError:
@@ -446,4 +446,7 @@ def run_record(meta: dict) -> dict:
     changes = meta.get("changes", [])
     if not (isinstance(changes, list) and all(isinstance(c, dict) for c in changes)):
         raise bad("changes")
-    return dict(run=run, run_id=run_id, saving=dict(every=every, keep=keep), changes=changes)
+    threads = meta.get("threads")
+    if threads is not None and not (type(threads) is int and 1 <= threads <= 4096):
+        raise bad("threads")
+    return dict(run=run, run_id=run_id, saving=dict(every=every, keep=keep), changes=changes, threads=threads)

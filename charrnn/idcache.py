@@ -83,9 +83,29 @@ def _cached(cache: Path, signatures: list, unit: str, separator: str, errors: st
     return EncodedText(ids, cached_vocab, manifest["fingerprint"], True, cache / IDS)
 
 
+def _cached_fingerprint(cache: Path, recorded: dict, vocab: Vocab | None) -> EncodedText | None:
+    """The cache's ids when they are those a run recorded (`recorded`, its data fingerprint)."""
+    try:
+        manifest = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
+        fingerprint, dtype = manifest["fingerprint"], np.dtype(manifest["dtype"])
+        if (fingerprint.get("ids_sha256"), fingerprint.get("chars")) != (recorded.get("ids_sha256"),
+                                                                         recorded.get("chars")):
+            return None
+        if vocab is not None and Vocab.from_meta(manifest["vocab"]) != vocab:
+            return None
+        count = fingerprint["chars"]
+        if (cache / IDS).stat().st_size != count * dtype.itemsize or count < 1:
+            return None
+        ids = np.memmap(cache / IDS, dtype=dtype, mode="r", shape=(count,))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, CheckpointError):
+        return None
+    return EncodedText(ids, vocab or Vocab.from_meta(manifest["vocab"]), fingerprint, True, cache / IDS)
+
+
 def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", min_count: int = 1,
                    separator: str = "\n", errors: str = "strict", vocab: Vocab | None = None,
-                   stdin: BinaryIO | None = None, progress: Callable[[int], None] | None = None) -> EncodedText:
+                   stdin: BinaryIO | None = None, progress: Callable[[int], None] | None = None,
+                   recorded: dict | None = None) -> EncodedText:
     """The ids of `sources` (files, directories, "-" for `stdin`) joined by `separator`, from
     the id cache folder `cache`, encoding them into it first unless it holds them already.
 
@@ -93,9 +113,16 @@ def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", m
     `min_count` times share an unknown symbol); with it, the text must fit it (InputError
     naming what it lacks, unless it has an unknown symbol). `errors`: see
     sources.part_symbols. `progress` is called with the number of bytes read, chunk by chunk.
+    `recorded` is the data fingerprint of a run being resumed from the sources it recorded:
+    when they included streams (standard input, pipes), which cannot be read again, the
+    cache holding exactly its ids is the text.
     """
     if vocab is not None:
         unit = vocab.unit
+    if recorded is not None and recorded.get("streamed"):
+        found = _cached_fingerprint(cache, recorded, vocab)
+        if found is not None:
+            return found
     inputs = parts(sources, unit, errors)
     signatures = [_signature(part) for part in inputs]
     found = _cached(cache, signatures, unit, separator, errors, vocab, min_count)
@@ -128,8 +155,12 @@ def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", m
             spool.unlink(missing_ok=True)
     if count == 0:
         raise empty_error(sources)
-    fingerprint = dict(sources=[s if s == STDIN else str(Path(s).resolve()) for s in sources],
+    # a stream (standard input, a pipe) is recorded as given: its resolved path means nothing later
+    streams = {s for s in sources if s == STDIN or not (Path(s).is_dir() or Path(s).is_file())}
+    fingerprint = dict(sources=[s if s in streams else str(Path(s).resolve()) for s in sources],
                        separator=separator, errors=errors, chars=count, ids_sha256=digest)
+    if streams:
+        fingerprint["streamed"] = True
     manifest = dict(version=CACHE_VERSION, unit=unit, separator=separator, errors=errors, sources=signatures,
                     vocab=vocab.to_meta(), min_count=min_count, dtype=dtype.str, fingerprint=fingerprint)
     atomic_write(cache / MANIFEST, json.dumps(manifest, ensure_ascii=False).encode("utf-8"))

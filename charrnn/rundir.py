@@ -70,6 +70,12 @@ def _ours(name: str) -> bool:
     return name in (LATEST, BEST, METRICS, CACHE, MARKER, LOCK) or bool(_PERIODIC.match(name)) or is_temp_name(name)
 
 
+def _older_run(path: Path) -> bool:
+    """Whether `path`, without a marker, is the run directory of an older charrnn: it holds
+    that charrnn's latest or best checkpoint, and nothing but what charrnn writes."""
+    return is_run_folder(path) and all(_ours(name) for name in os.listdir(path))
+
+
 class RunDir:
     """One run's directory."""
 
@@ -117,10 +123,10 @@ class RunDir:
 
     def claim(self, run: str, run_id: str) -> list[Path]:
         """Make this folder the directory of the run `run` (identity `run_id`), or find that it
-        is already: a new folder, an empty one, or one that holds only what charrnn writes
-        (its own marker, or an older charrnn's files) is taken; one that holds anything else
-        is refused (ConfigError), as is a file. Returns what was created (for a failed start
-        to remove). Writes nothing but the folder and the marker."""
+        is already: a new folder, an empty one, one with the marker, or an older charrnn's run
+        directory is taken; one that holds anything else is refused (ConfigError), as is a
+        file. Returns what was created (for a failed start to remove). Writes nothing but
+        the folder and the marker."""
         created = []
         try:
             if not self.path.exists():
@@ -130,10 +136,10 @@ class RunDir:
             elif not self.path.is_dir():
                 raise ConfigError(f"{self.path} is a file, not a run directory", options=("out",))
             if self.marker() is None:
-                foreign = sorted(name for name in os.listdir(self.path) if not _ours(name))
-                if foreign:
-                    raise ConfigError(f"{self.path} holds files charrnn did not write ({foreign[0]!r}"
-                                      f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}); "
+                entries = sorted(os.listdir(self.path))
+                if entries and not _older_run(self.path):
+                    raise ConfigError(f"{self.path} holds files charrnn did not write ({entries[0]!r}"
+                                      f"{f' and {len(entries) - 1} more' if len(entries) > 1 else ''}); "
                                       "choose a new or empty folder", options=("out",))
                 info = dict(run=run, run_id=run_id, created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
                 atomic_write(self.path / MARKER, json.dumps(info).encode())

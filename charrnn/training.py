@@ -239,7 +239,8 @@ class _Session:
             run_id = record["run_id"] or rundir.new_run_id()
             elsewhere = own is None or run.path.resolve() != own.path.resolve()
             return run, label, run_id, elsewhere
-        label = opts.name or rundir.run_name(model.cell, model.layers, model.hidden)
+        label = opts.name or (Path(opts.out).name if opts.out is not None else
+                              rundir.run_name(model.cell, model.layers, model.hidden))
         run = rundir.RunDir(Path(opts.out) if opts.out is not None else rundir.home() / label)
         return run, label, rundir.new_run_id(), True
 
@@ -267,11 +268,13 @@ class _Session:
         opts = self.options
         vocab = source.file.vocab if source is not None else None
         files, separator, errors = self.sources, opts.separator, opts.errors
+        recorded = None
         if source is not None and source.resume:
-            recorded, _ = _recorded(source)
-            files = files or ([] if self.text is not None else list(recorded["sources"]))
-            separator = recorded.get("separator", "\n") if separator is None else separator
-            errors = errors or recorded.get("errors", "strict")  # the text is read as it was
+            fingerprint, _ = _recorded(source)
+            if not files and self.text is None:  # the text the run recorded, or its cache when it was a stream
+                files, recorded = list(fingerprint["sources"]), fingerprint
+            separator = fingerprint.get("separator", "\n") if separator is None else separator
+            errors = errors or fingerprint.get("errors", "strict")  # the text is read as it was
         unit = vocab.unit if vocab is not None else (opts.unit or "char")
         if (errors or "strict") != "strict" and unit == "byte":
             raise ConfigError("errors is for text read as characters; unit byte reads any bytes as they are",
@@ -291,8 +294,13 @@ class _Session:
             return idcache.encode_sources(files, cache, unit=unit, min_count=opts.min_count or 1,
                                           separator="\n" if separator is None else separator,
                                           errors=errors or "strict", vocab=vocab, stdin=stdin,
-                                          progress=lambda n: notify(events.Reading(n)))
-        except InputError as exc:  # symbols the checkpoint's vocabulary lacks (Vocab.describe_missing)
+                                          progress=lambda n: notify(events.Reading(n)), recorded=recorded)
+        except InputError as exc:
+            if recorded is not None and recorded.get("streamed") and str(exc).startswith("no such file: "):
+                raise InputError(f"this run was trained on a stream ({str(exc).removeprefix('no such file: ')}) that "
+                                 f"is gone, and its id cache {cache} no longer holds the text; give the text again "
+                                 "(as files, or - for standard input)") from None
+            # symbols the checkpoint's vocabulary lacks (Vocab.describe_missing)
             if source is not None and source.resume and str(exc).startswith("text has "):
                 raise InputError(f"the text differs from the one this run was trained on: it "
                                  f"{str(exc).removeprefix('text ')}; resume needs the same text",
@@ -303,6 +311,7 @@ class _Session:
         """Set the run up: checks, the run folder (claimed and locked unless a dry run), the
         text, the model. What it creates is listed in `created`, to be removed should the run
         not start."""
+        _prepare_runtime(notify)
         from . import estimate, runtime
         from .batches import split
         from .idcache import same_data
@@ -314,7 +323,10 @@ class _Session:
         source = self._source()
         record = checkpoint.run_record(source.file.meta) if source is not None and source.resume else None
         model_cfg, train_cfg = self._configs(source)
-        threads = runtime.thread_count(opts.threads)
+        # a resumed run keeps its thread count unless told otherwise: the batch's shards, and so
+        # the order of the float sums, follow it
+        recorded_threads = record["threads"] if record is not None else None
+        threads = runtime.thread_count(opts.threads or recorded_threads)
         estimate.check_fits(model_cfg, train_cfg, threads, val_chars=0)
         run, label, run_id, takes_over = self._run_dir(source, record, model_cfg)
         if not self.dry:
@@ -325,9 +337,6 @@ class _Session:
             run.prepare()
             if not run.cache.exists():
                 self.created.append(run.cache)
-        message = runtime.prepare()
-        if message:
-            notify(events.Notice(message))
         data = self._encode(source, cache or run.cache, notify)
         vocab = data.vocab
         samples = None
@@ -399,6 +408,15 @@ class _Session:
                     for path in reversed(self.created):
                         _remove(path)
                 raise
+
+
+def _prepare_runtime(notify) -> None:
+    """runtime.prepare(), which must come before anything imports numba."""
+    from . import runtime
+
+    message = runtime.prepare()
+    if message:
+        notify(events.Notice(message))
 
 
 def _remove(path: Path) -> None:

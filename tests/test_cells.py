@@ -47,8 +47,9 @@ def forward(cell, a):
     return hs[1:], hs[T_], None, dict(hs=hs, acts=acts)
 
 
-def backward(cell, a, saved, dhs, dhT, dcT):
-    """Return the gradients of sum(outputs * dhs) + sum(hT * dhT) (+ sum(cT * dcT))."""
+def backward(cell, a, saved, dhs, dhT, dcT, lstm_kernel=lstm_backward):
+    """Return the gradients of sum(outputs * dhs) + sum(hT * dhT) (+ sum(cT * dcT)), with
+    `lstm_kernel` as the LSTM's backward."""
     dtype, G, T_ = a["x"].dtype, GATES[cell], a["x"].shape[0]
     g = {k: np.zeros_like(a[k]) for k in ("x", "wx", "wh", "bx", "bh", "h0", "c0")}
     dacts = np.zeros((T_, B, G * H), dtype)
@@ -59,7 +60,7 @@ def backward(cell, a, saved, dhs, dhT, dcT):
     outs = (g["wh"], g["bx"], g["bh"], g["h0"])
     ins = (a["wh"], saved["hs"])
     if cell == "lstm":
-        lstm_backward(*outs, g["c0"], dacts, *scratch, dhs, dhT, dcT, *ins, saved["cs"], saved["acts"])
+        lstm_kernel(*outs, g["c0"], dacts, *scratch, dhs, dhT, dcT, *ins, saved["cs"], saved["acts"])
     elif cell == "gru":
         gru_backward(*outs, dacts, np.zeros_like(dacts), np.zeros((B, H), dtype), *scratch, dhs, dhT, *ins,
                      saved["acts"], saved["hn"])
@@ -139,19 +140,38 @@ def test_backward_matches_finite_differences(cell):
         assert relative_error(grad, numeric) < 1e-6, name
 
 
+def broken_lstm_backward():
+    """lstm_backward compiled from its own source with the output gate's sigmoid derivative
+    dropped (da_o = dh * tanh(c) * o, not dh * tanh(c) * o * (1 - o)): the mistake a
+    hand-written backward can make."""
+    import inspect
+
+    import numba
+
+    from charrnn.kernels import jit, lstm
+
+    source = inspect.getsource(lstm.lstm_backward.py_func)
+    right = "da_o[j] = dh[j] * tc * o[j] * (1 - o[j])"
+    assert source.count(right) == 1
+    namespace = dict(vars(lstm))
+    exec(source.replace(right, "da_o[j] = dh[j] * tc * o[j]").replace("@kernel\n", ""), namespace)  # noqa: S102
+    return numba.njit(fastmath=jit.FASTMATH, error_model="numpy")(namespace["lstm_backward"])
+
+
 def test_gradient_check_fails_on_a_broken_backward():
-    """The check above can fail: corrupt the LSTM backward's input gradient the way a wrong
-    gate derivative would (one element off by 1%) and the measure exceeds the threshold."""
+    """The check above can fail: with a wrong gate derivative in the kernel itself, every
+    gradient that flows through the output gate is off, far beyond the threshold."""
     a = make_inputs("lstm", np.float64, seed=1)
     rng = np.random.default_rng(2)
     dhs = rng.standard_normal((T, B, H))
     zero = np.zeros((B, H))
     _, _, _, saved = forward("lstm", a)
-    grad = backward("lstm", a, saved, dhs, zero, zero)["wh"]
-    numeric = numeric_gradient(lambda: np.sum(forward("lstm", a)[0] * dhs), a["wh"])
-    assert relative_error(grad, numeric) < 1e-6
-    grad[3, 2] *= 1.01
-    assert relative_error(grad, numeric) > 1e-3
+    right = backward("lstm", a, saved, dhs, zero, zero)
+    wrong = backward("lstm", a, saved, dhs, zero, zero, lstm_kernel=broken_lstm_backward())
+    for name in ("wh", "bx", "x", "h0"):
+        numeric = numeric_gradient(lambda: np.sum(forward("lstm", a)[0] * dhs), a[name])
+        assert relative_error(right[name], numeric) < 1e-6, name
+        assert relative_error(wrong[name], numeric) > 1e-2, name
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -99,3 +99,27 @@ def test_threads_split_each_character_and_give_the_same_text(cell, threads, proj
     np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=0, atol=1e-13)
     np.testing.assert_allclose(runs[1][2], runs[0][2], rtol=0, atol=1e-13)
     assert len(set(runs[0][0].ravel().tolist())) > 2
+
+
+def test_byte_generation_is_a_valid_utf8_prefix_whatever_the_weights():
+    """Random weights over all 256 bytes, sampled hot: each stream's bytes are always a valid
+    UTF-8 prefix (the last character may still be open), and every state can be finished."""
+    import codecs
+
+    from charrnn.sample import UTF8_NEXT, utf8_rules
+
+    model = Model(ModelConfig(cell="gru", vocab_size=256, hidden=16, layers=1), np.float32)
+    model.init_weights(np.random.default_rng(3))
+    model.params["head.w"][...] *= 20  # sharp, arbitrary preferences, including for invalid bytes
+    byte_values = np.arange(256)
+    sampler = Sampler(model, batch=4, byte_values=byte_values)
+    sampler.feed([0x41])
+    out = np.concatenate(list(sampler.generate(4000, np.random.default_rng(0), temperature=3.0)))
+    for stream in range(4):
+        data = bytes(byte_values[out[:, stream]].astype(np.uint8))
+        codecs.getincrementaldecoder("utf-8")("strict").decode(data, final=False)
+    allowed, _ = utf8_rules(byte_values)
+    assert not allowed[0, 0x80:0xC2].any() and not allowed[0, 0xF5:].any()  # no stray continuation, no 0xF5+
+    assert allowed[4].nonzero()[0].tolist() == list(range(0xA0, 0xC0))  # after E0: no overlong form
+    assert allowed[5].nonzero()[0].tolist() == list(range(0x80, 0xA0))  # after ED: no surrogate
+    assert (UTF8_NEXT[7, 0x90:] == -1).all()  # after F4 8x: nothing above U+10FFFF
