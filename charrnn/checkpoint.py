@@ -145,9 +145,19 @@ def load(path: str | os.PathLike, *, expected_shapes: Mapping[str, tuple] | None
     other tensors (optimizer moments, state) are allowed. Raises CheckpointError for anything
     missing, malformed, corrupt or not matching.
     """
-    path = Path(path)
+    return _load(Path(path), expected_shapes, foreign=False)
+
+
+def load_foreign(path: str | os.PathLike) -> Checkpoint:
+    """Read a safetensors file written by anything (a PyTorch state dict, say), validated as
+    strictly as a checkpoint; its charrnn metadata (an export's) and checksum are checked
+    when it has them, and its metadata is {} when it has none."""
+    return _load(Path(path), None, foreign=True)
+
+
+def _load(path: Path, expected_shapes: Mapping[str, tuple] | None, foreign: bool) -> Checkpoint:
     with _open(path) as f:
-        entries, info = _read_header(f, path)
+        entries, info = _read_header(f, path, foreign)
         if expected_shapes is not None:
             _check_expected(path, entries, expected_shapes)
         tensors = {}
@@ -156,6 +166,8 @@ def load(path: str | os.PathLike, *, expected_shapes: Mapping[str, tuple] | None
             if f.readinto(arr) != e.end - e.begin:
                 raise CheckpointError(f"{path} is truncated")
             tensors[e.name] = arr
+    if foreign and not info:
+        return Checkpoint(path, tensors, info)
     stored = info.pop("checksum", None)
     try:
         actual = _checksum(entries, tensors, info)
@@ -192,8 +204,9 @@ def _open(path: Path):
         raise CheckpointError(f"cannot read checkpoint {path}: {reason(exc)}") from None
 
 
-def _read_header(f, path: Path) -> tuple[list[_Entry], dict]:
-    """Validate everything before the tensor data; returns the entries and charrnn metadata."""
+def _read_header(f, path: Path, foreign: bool = False) -> tuple[list[_Entry], dict]:
+    """Validate everything before the tensor data; returns the entries and charrnn metadata
+    ({} for a `foreign` file without any)."""
 
     def bad(reason: str) -> CheckpointError:
         return CheckpointError(f"{path} is not a valid checkpoint: {reason}")
@@ -217,6 +230,10 @@ def _read_header(f, path: Path) -> tuple[list[_Entry], dict]:
         raise bad("header is not a JSON object")
 
     meta = header.pop("__metadata__", None)
+    if foreign and (meta is None or isinstance(meta, dict) and META_KEY not in meta):
+        if meta is not None and not all(isinstance(v, str) for v in meta.values()):
+            raise bad("metadata values must be strings")
+        return _entries(header, size, header_len, bad), {}
     if not isinstance(meta, dict) or not isinstance(meta.get(META_KEY), str):
         raise CheckpointError(f"{path} is not a charrnn checkpoint: no charrnn metadata")
     if not all(isinstance(v, str) for v in meta.values()):
@@ -233,7 +250,11 @@ def _read_header(f, path: Path) -> tuple[list[_Entry], dict]:
         if version is not None:
             found = f"checkpoint format version {version!r}"
         raise CheckpointError(f"{path} has {found}; this charrnn reads version {FORMAT_VERSION}")
+    return _entries(header, size, header_len, bad), info
 
+
+def _entries(header: dict, size: int, header_len: int, bad) -> list[_Entry]:
+    """The tensor entries of a header, checked to tile the data exactly."""
     entries = [_entry(name, value, bad) for name, value in header.items()]
     data_size, offset = size - 8 - header_len, 0
     for e in sorted(entries, key=lambda e: (e.begin, e.end)):
@@ -245,7 +266,7 @@ def _read_header(f, path: Path) -> tuple[list[_Entry], dict]:
         offset = e.end
     if offset != data_size:
         raise bad(f"{data_size - offset} unexpected bytes after the tensor data")
-    return entries, info
+    return entries
 
 
 def _entry(name: str, value, bad) -> _Entry:

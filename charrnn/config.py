@@ -22,6 +22,7 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 ERRORS = ("strict", "replace")
+ENGINES = ("charrnn", "torch")  # charrnn's own kernels, or PyTorch (the optional torch extra)
 MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
 
 
@@ -211,6 +212,8 @@ class RunOptions:
     sample_length: int = 200
     sample_temperature: float = 0.8
     sample_prime: str | None = None
+    engine: str = "charrnn"
+    device: str | None = None
 
     def __post_init__(self):
         if self.resume is not None and self.init_from is not None:
@@ -225,6 +228,11 @@ class RunOptions:
             raise _fail("min_count", f"must be at least 1, got {self.min_count}")
         if self.errors is not None and self.errors not in ERRORS:
             raise _fail("errors", f"must be one of {', '.join(ERRORS)}, not {self.errors!r}")
+        if self.engine not in ENGINES:
+            raise _fail("engine", f"must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.device is not None and self.engine != "torch":
+            raise ConfigError("device is for engine torch (charrnn's own engine runs on the CPU)",
+                              options=("device", "engine"))
         if self.name is not None and (not self.name or "/" in self.name or self.name in (".", "..")):
             raise _fail("name", f"must be a folder name, not {self.name!r}")
         if self.sample_every is not None:
@@ -242,7 +250,7 @@ OPTIONS = {**MODEL_OPTIONS, **TRAIN_OPTIONS, **RUN_OPTIONS}
 # options a resumed run may change (recorded in its checkpoints); any other is an error, since
 # the run's model, data and optimiser are what they were
 RESUMABLE = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep", "threads", "out", "overwrite",
-             "sample_every", "sample_length", "sample_temperature", "sample_prime", "errors")
+             "sample_every", "sample_length", "sample_temperature", "sample_prime", "errors", "engine", "device")
 # options a fine-tuning run takes from its checkpoint: the model's shape and its vocabulary
 FROM_CHECKPOINT = ("model", "hidden", "layers", "embed", "unit", "min_count")
 

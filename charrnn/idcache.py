@@ -83,8 +83,9 @@ def _cached(cache: Path, signatures: list, unit: str, separator: str, errors: st
     return EncodedText(ids, cached_vocab, manifest["fingerprint"], True, cache / IDS)
 
 
-def _cached_fingerprint(cache: Path, recorded: dict, vocab: Vocab | None) -> EncodedText | None:
-    """The cache's ids when they are those a run recorded (`recorded`, its data fingerprint)."""
+def cached(cache: Path, recorded: dict, vocab: Vocab | None) -> EncodedText | None:
+    """The cache's ids when they are those of the data fingerprint `recorded` (a run's, or
+    another process's), in the vocabulary `vocab` when given; None otherwise."""
     try:
         manifest = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
         fingerprint, dtype = manifest["fingerprint"], np.dtype(manifest["dtype"])
@@ -120,7 +121,7 @@ def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", m
     if vocab is not None:
         unit = vocab.unit
     if recorded is not None and recorded.get("streamed"):
-        found = _cached_fingerprint(cache, recorded, vocab)
+        found = cached(cache, recorded, vocab)
         if found is not None:
             return found
     inputs = parts(sources, unit, errors)

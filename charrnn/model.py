@@ -93,13 +93,14 @@ def checked_tensor(tensors: dict[str, np.ndarray], name: str, shape: tuple) -> n
     return arr
 
 
-def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    views, offset = {}, 0
+def views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Named views (name -> shape, in order) of a flat buffer."""
+    named, offset = {}, 0
     for name, shape in shapes.items():
         size = math.prod(shape)
-        views[name] = flat[offset:offset + size].reshape(shape)
+        named[name] = flat[offset:offset + size].reshape(shape)
         offset += size
-    return views
+    return named
 
 
 def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
@@ -171,8 +172,8 @@ class Model:
         n = config.n_params()
         self.flat = np.zeros(n, self.dtype)
         self.grad_flat = np.zeros(n, self.dtype)
-        self.params = _views(self.flat, self.shapes)
-        self.grads = _views(self.grad_flat, self.shapes)
+        self.params = views(self.flat, self.shapes)
+        self.grads = views(self.grad_flat, self.shapes)
         self.threads = max(1, int(threads))
         self._workspaces: dict[tuple[int, int, int], _Workspace] = {}
         self._masks: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -356,7 +357,7 @@ class Model:
         """Gradient buffer (flat, views) of shard > 0; shard 0 writes into `grads`."""
         if shard not in self._shard_grads:
             flat = np.zeros_like(self.grad_flat)
-            self._shard_grads[shard] = (flat, _views(flat, self.shapes))
+            self._shard_grads[shard] = (flat, views(flat, self.shapes))
         return self._shard_grads[shard]
 
     def _shard_loss_and_grad(self, ws: _Workspace, x, y, state, masks, g, dstate, weight, table) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from .batches import StreamBatches, validation_windows
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, TrainingError
-from .model import Model, checked_tensor
+from .model import Model, checked_tensor, views
 from .optim import Optimizer, clip_scale, global_norm, learning_rate
 
 MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point
@@ -57,10 +57,8 @@ class _RestorePoint:
     count or the best validation loss: those record what happened; the history loses the
     evaluations of the steps that are done again)."""
 
-    flat: np.ndarray
-    optimizer: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray]
     optimizer_steps: int
-    state: np.ndarray
     batches: dict
     dropout_rng: dict
     step: int
@@ -74,7 +72,12 @@ def seed_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator
 
 
 class Trainer:
-    """One training run over `train_ids`, validated on `val_ids` (1-D integer arrays)."""
+    """One training run over `train_ids`, validated on `val_ids` (1-D integer arrays).
+
+    The policy (budget, skipping and recovering from non-finite steps, restore points,
+    validation records, snapshots) is here; the numbers come from an engine: charrnn's own
+    kernels in this class, PyTorch in torch_engine.TorchTrainer, which overrides the
+    methods under "the engine"."""
 
     def __init__(self, model: Model, cfg: TrainConfig, train_ids: np.ndarray, val_ids: np.ndarray,
                  dropout_rng: np.random.Generator):
@@ -98,11 +101,13 @@ class Trainer:
 
     @classmethod
     def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32,
-            threads: int = 1) -> "Trainer":
+            threads: int = 1, **engine) -> "Trainer":
+        """A trainer at step 0, its weights initialised from the seed as PyTorch initialises
+        them; `engine` are the engine's own options."""
         init_rng, dropout_rng = seed_generators(cfg.seed)
         model = Model(model_cfg, dtype, threads)
         model.init_weights(init_rng)
-        return cls(model, cfg, train_ids, val_ids, dropout_rng)
+        return cls(model, cfg, train_ids, val_ids, dropout_rng, **engine)
 
     # ---- budget ---------------------------------------------------------------------------
     @property
@@ -121,6 +126,38 @@ class Trainer:
         return float(np.mean(self.recent)) if self.recent else None
 
     # ---- one step ---------------------------------------------------------------------------
+    def train_step(self) -> StepReport:
+        """One step. A non-finite loss or gradient norm skips the update; the last of
+        MAX_BAD_STEPS such steps in a row instead goes back to the restore point with half
+        the learning rate (`recovered_to` says where), or raises TrainingError when that has
+        already happened MAX_RECOVERIES times."""
+        if self._restore_point is None and self.finite():
+            self._take_restore_point()  # where this trainer started, even within a run of bad steps
+        start = time.perf_counter()
+        window = self.batches.next()
+        if window.reset:
+            self._reset_state()
+        lr = learning_rate(self.cfg, self.step) * self.lr_scale
+        loss, norm = self._gradients(window)
+        skipped = not (math.isfinite(loss) and math.isfinite(norm))
+        recovered_to = None
+        if skipped:
+            self.skipped += 1
+            self.bad_in_a_row += 1
+            self._reset_state()
+        else:
+            self.bad_in_a_row = 0
+            self._update(lr, clip_scale(norm, self.cfg.clip))
+            self.recent.append(loss)
+        self.step += 1
+        step, epoch = self.step, self.epoch
+        if self.bad_in_a_row >= MAX_BAD_STEPS:
+            recovered_to = self._recover()
+        elapsed = time.perf_counter() - start
+        self.train_seconds += elapsed
+        return StepReport(step, epoch, loss, norm, lr, skipped, elapsed, recovered_to)
+
+    # ---- the engine: charrnn's kernels -------------------------------------------------------
     def warm_up(self) -> None:
         """Compile (or load from the cache) every kernel a training step runs, on a window of the
         training shape, changing nothing a step depends on (weights, optimiser, carried state,
@@ -132,38 +169,41 @@ class Trainer:
         global_norm(self.model.grad_flat)
         self.optimizer.warm_up()
 
-    def train_step(self) -> StepReport:
-        """One step. A non-finite loss or gradient norm skips the update; the last of
-        MAX_BAD_STEPS such steps in a row instead goes back to the restore point with half
-        the learning rate (`recovered_to` says where), or raises TrainingError when that has
-        already happened MAX_RECOVERIES times."""
-        if self._restore_point is None and self.finite():
-            self._take_restore_point()  # where this trainer started, even within a run of bad steps
-        start = time.perf_counter()
-        window = self.batches.next()
-        if window.reset:
-            self.state[...] = 0
-        lr = learning_rate(self.cfg, self.step) * self.lr_scale
-        model = self.model
-        loss = model.loss_and_grad(window.x, window.y, self.state, dropout_rng=self.dropout_rng)
-        norm = global_norm(model.grad_flat)
-        skipped = not (math.isfinite(loss) and math.isfinite(norm))
-        recovered_to = None
-        if skipped:
-            self.skipped += 1
-            self.bad_in_a_row += 1
-            self.state[...] = 0
-        else:
-            self.bad_in_a_row = 0
-            self.optimizer.update(model.flat, model.grad_flat, lr, clip_scale(norm, self.cfg.clip))
-            self.recent.append(loss)
-        self.step += 1
-        step, epoch = self.step, self.epoch
-        if self.bad_in_a_row >= MAX_BAD_STEPS:
-            recovered_to = self._recover()
-        elapsed = time.perf_counter() - start
-        self.train_seconds += elapsed
-        return StepReport(step, epoch, loss, norm, lr, skipped, elapsed, recovered_to)
+    def _gradients(self, window) -> tuple[float, float]:
+        """The mean loss of a window (dropout drawn from the trainer's generator) and the norm
+        of its gradient, which stays with the engine for _update."""
+        loss = self.model.loss_and_grad(window.x, window.y, self.state, dropout_rng=self.dropout_rng)
+        return loss, global_norm(self.model.grad_flat)
+
+    def _update(self, lr: float, grad_scale: float) -> None:
+        self.optimizer.update(self.model.flat, self.model.grad_flat, lr, grad_scale)
+
+    def _reset_state(self) -> None:
+        self.state[...] = 0
+
+    def _score(self, ids: np.ndarray) -> tuple[float, int]:
+        return evaluate_ids(self.model, ids)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The numbers later steps depend on, as charrnn lays them out: `flat` (the parameters,
+        in ModelConfig.param_shapes order), `optim/<slot>` (the optimiser's moments, alike)
+        and `state` (L, S, B, H), the carried state. Live views here; copies from PyTorch."""
+        return {"flat": self.model.flat, **{f"optim/{slot}": arr for slot, arr in self.optimizer.state.items()},
+                "state": self.state}
+
+    def load_arrays(self, arrays: dict[str, np.ndarray], optimizer_steps: int) -> None:
+        """Set what arrays() gives (and the optimiser's step count) from those arrays."""
+        for name, arr in self.arrays().items():
+            arr[...] = arrays[name]
+        self.optimizer.step_count = optimizer_steps
+
+    def load_params(self, tensors: dict[str, np.ndarray]) -> None:
+        """Start from a checkpoint's `param/<name>` tensors (fine-tuning)."""
+        self.model.load_params(tensors)
+
+    def sampling_model(self) -> Model:
+        """The model with the current weights, for samples while training."""
+        return self.model
 
     # ---- recovering from non-finite steps -------------------------------------------------
     def set_restore_point(self) -> bool:
@@ -179,10 +219,8 @@ class Trainer:
 
     def _take_restore_point(self) -> None:
         self._restore_point = _RestorePoint(
-            flat=self.model.flat.copy(),
-            optimizer={slot: arr.copy() for slot, arr in self.optimizer.state.items()},
+            arrays={name: arr.copy() for name, arr in self.arrays().items()},
             optimizer_steps=self.optimizer.step_count,
-            state=self.state.copy(),
             batches=self.batches.state_dict(),
             dropout_rng=copy.deepcopy(self.dropout_rng.bit_generator.state),
             step=self.step,
@@ -195,8 +233,7 @@ class Trainer:
         return self.bad_in_a_row == 0 and self.finite()
 
     def finite(self) -> bool:
-        arrays = (self.model.flat, self.state, *self.optimizer.state.values())
-        return all(bool(np.isfinite(a).all()) for a in arrays)
+        return all(bool(np.isfinite(a).all()) for a in self.arrays().values())
 
     def _recover(self) -> int:
         point = self._restore_point
@@ -208,11 +245,7 @@ class Trainer:
             raise TrainingError(f"{bad}, after {MAX_RECOVERIES} recoveries that each went back to the last "
                                 f"good state and halved the learning rate (now {self.lr_scale:g} x lr); "
                                 "lower lr or clip", options=("lr", "clip"))
-        self.model.flat[...] = point.flat
-        for slot, arr in self.optimizer.state.items():
-            arr[...] = point.optimizer[slot]
-        self.optimizer.step_count = point.optimizer_steps
-        self.state[...] = point.state
+        self.load_arrays(point.arrays, point.optimizer_steps)
         self.batches.load_state_dict(point.batches)
         self.dropout_rng.bit_generator.state = copy.deepcopy(point.dropout_rng)
         self.step = point.step
@@ -229,7 +262,7 @@ class Trainer:
     def evaluate(self) -> float | None:
         """Mean loss (nats/char) over the held-out text, from a zero state carried through it;
         None when there is no validation text. Records it in the history."""
-        total, count = evaluate_ids(self.model, self.val_ids)
+        total, count = self._score(self.val_ids)
         if count == 0:
             return None
         val = total / count
@@ -243,9 +276,9 @@ class Trainer:
     def snapshot(self) -> tuple[dict[str, np.ndarray], dict]:
         """Everything needed to continue exactly: tensors (parameters, optimiser moments,
         carried state) and JSON-able metadata."""
-        tensors = {f"param/{name}": view for name, view in self.model.params.items()}
-        tensors.update({f"optim/{slot}": arr for slot, arr in self.optimizer.state.items()})
-        tensors["state"] = self.state
+        arrays = self.arrays()
+        tensors = {f"param/{name}": view for name, view in views(arrays.pop("flat"), self.model.shapes).items()}
+        tensors.update(arrays)
         meta = dict(
             model=self.model.config.to_dict(),
             train=self.cfg.to_dict(),
@@ -267,24 +300,25 @@ class Trainer:
 
     @classmethod
     def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
-                cfg: TrainConfig | None = None, threads: int = 1) -> "Trainer":
+                cfg: TrainConfig | None = None, threads: int = 1, **engine) -> "Trainer":
         """Rebuild a trainer from `snapshot()` output (tensors, and metadata as snapshot() wrote
-        it or as checkpoint.training_state checked it); `cfg` may extend the budget.
-        CheckpointError for a tensor that is missing or has another shape."""
+        it or as checkpoint.training_state checked it); `cfg` may extend the budget; `engine`
+        are the engine's own options (TorchTrainer: the device). CheckpointError for a tensor
+        that is missing or has another shape."""
         model_cfg = ModelConfig.from_dict(meta["model"])
         cfg = cfg or TrainConfig.from_dict(meta["train"])
-        model = Model(model_cfg, np.float32, threads)
-        model.load_params(tensors)
         rng = np.random.default_rng()
         try:
             rng.bit_generator.state = meta.get("dropout_rng")
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint's random state is unusable: {exc}") from None
-        trainer = cls(model, cfg, train_ids, val_ids, rng)
-        for slot, arr in trainer.optimizer.state.items():
-            arr[...] = checked_tensor(tensors, f"optim/{slot}", arr.shape)
-        trainer.optimizer.step_count = meta["optimizer_steps"]
-        trainer.state[...] = checked_tensor(tensors, "state", trainer.state.shape)
+        trainer = cls(Model(model_cfg, np.float32, threads), cfg, train_ids, val_ids, rng, **engine)
+        loaded = {"flat": np.concatenate([checked_tensor(tensors, f"param/{name}", shape).reshape(-1)
+                                          for name, shape in model_cfg.param_shapes().items()])}
+        for name, arr in trainer.arrays().items():
+            if name != "flat":
+                loaded[name] = checked_tensor(tensors, name, trainer.state.shape if name == "state" else arr.shape)
+        trainer.load_arrays(loaded, meta["optimizer_steps"])
         trainer.batches.load_state_dict(meta.get("batches"))
         trainer.step = meta["step"]
         trainer.train_seconds = float(meta["train_seconds"])

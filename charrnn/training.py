@@ -150,6 +150,7 @@ class _Session:
         self.given = {k: v for k, v in options.items() if v is not None}  # None is the default
         self.dry = dry
         self._held = contextlib.ExitStack()  # the run directory's lock, while the run lasts
+        self.rank = 0  # of a distributed run's processes (engine torch under torchrun)
         self.created: list[Path] = []  # what the run created, to go should it not start
         run_options = {k: v for k, v in options.items() if k in RunOptions.__dataclass_fields__}
         for name in ("save_every", "sample_every"):
@@ -307,37 +308,66 @@ class _Session:
                                  options=("resume",)) from None
             raise
 
+    def _follow_data(self, source: _Source | None, fingerprint: dict, vocab_meta: dict, cache: str):
+        """A distributed run's other process: the ids process 0 encoded, from its cache when
+        this process can read it (the same machine, or a shared file system), else encoded
+        again here into a temporary folder and checked to be the same."""
+        from . import idcache
+        from .vocab import Vocab
+
+        found = idcache.cached(Path(cache), fingerprint, Vocab.from_meta(vocab_meta))
+        if found is not None:
+            return found
+        scratch = self._held.enter_context(tempfile.TemporaryDirectory(prefix="charrnn-"))
+        data = self._encode(source, Path(scratch), lambda event: None)
+        if data.fingerprint["ids_sha256"] != fingerprint["ids_sha256"]:
+            raise InputError(f"process {self.rank} reads other text than process 0 ({data.ids.size} symbols, "
+                             f"{fingerprint['chars']} there); give every process the same files")
+        return data
+
     def _plan(self, notify, cache: Path | None) -> _Plan:
         """Set the run up: checks, the run folder (claimed and locked unless a dry run), the
         text, the model. What it creates is listed in `created`, to be removed should the run
         not start."""
         _prepare_runtime(notify)
-        from . import estimate, runtime
+        from . import checkpoint, estimate, runtime
         from .batches import split
         from .idcache import same_data
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
-
-        from . import checkpoint
 
         opts = self.options
         source = self._source()
         record = checkpoint.run_record(source.file.meta) if source is not None and source.resume else None
         model_cfg, train_cfg = self._configs(source)
+        trainer_class, engine = Trainer, {}
+        if opts.engine == "torch":
+            from . import torch_engine
+
+            torch_engine.check_batch(train_cfg.batch)
+            trainer_class = torch_engine.TorchTrainer
+            engine = dict(device=torch_engine.start(opts.device, opts.threads))
+            self.rank = torch_engine.world()[0]
         # a resumed run keeps its thread count unless told otherwise: the batch's shards, and so
         # the order of the float sums, follow it
         recorded_threads = record["threads"] if record is not None else None
         threads = runtime.thread_count(opts.threads or recorded_threads)
         estimate.check_fits(model_cfg, train_cfg, threads, val_chars=0)
         run, label, run_id, takes_over = self._run_dir(source, record, model_cfg)
-        if not self.dry:
+        writes = not self.dry and self.rank == 0  # the other processes of a distributed run write nothing
+        if writes:
             self.created += run.claim(label, run_id)
             self._held.enter_context(run.lock("charrnn train"))
-        replaces = self._refuse_overwrite(run, takes_over)
-        if not self.dry:
+        replaces = self._refuse_overwrite(run, takes_over) if self.rank == 0 else False
+        if writes:
             run.prepare()
             if not run.cache.exists():
                 self.created.append(run.cache)
-        data = self._encode(source, cache or run.cache, notify)
+        if self.rank == 0:
+            data = self._encode(source, cache or run.cache, notify)
+            if opts.engine == "torch":
+                torch_engine.share_data(data)
+        else:
+            data = self._follow_data(source, *torch_engine.share_data(None))
         vocab = data.vocab
         samples = None
         if opts.sample_every is not None:
@@ -354,15 +384,16 @@ class _Session:
                                  "to fine-tune on new text", options=("init_from",))
             state = checkpoint.training_state(source.file.meta, MAX_BAD_STEPS, MAX_RECOVERIES)
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
-            trainer = Trainer.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg, threads)
+            trainer = trainer_class.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg, threads,
+                                      **engine)
             changes = record["changes"] + self._changes(source, trainer, threads, notify)
         else:
             train_ids, val_ids = split(data.ids, train_cfg.val_frac)
             model_cfg = replace(model_cfg, vocab_size=len(vocab))
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
-            trainer = Trainer.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads)
+            trainer = trainer_class.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads, **engine)
             if source is not None:
-                trainer.model.load_params(source.file.checkpoint.tensors)
+                trainer.load_params(source.file.checkpoint.tensors)
         saving = record["saving"] if record is not None else {}
         save_every = opts.save_every if "save_every" in self.given or not saving.get("every") else saving["every"]
         keep = opts.keep if "keep" in self.given or saving.get("keep") is None else saving["keep"]
@@ -397,12 +428,19 @@ class _Session:
             _notice_compiling(plan.trainer.model.config.cell, notify)
             return estimate.dry_run(plan.trainer, plan.threads)
 
-    def run(self, notify) -> Run:
+    def run(self, notify) -> Run | None:
         loop = None
         with self._held:
             try:
-                loop = _Loop(self._plan(notify, None), notify)
-                return loop.run()
+                plan = self._plan(notify if self.rank == 0 else (lambda event: None), None)
+                if self.rank != 0:  # a distributed run's other process: steps as rank 0 says
+                    plan.trainer.follow()
+                    return None
+                loop = _Loop(plan, notify)
+                try:
+                    return loop.run()
+                finally:
+                    getattr(plan.trainer, "finish", lambda: None)()
             except BaseException:
                 if loop is None or not loop.saved:  # a run that saved nothing leaves nothing behind
                     for path in reversed(self.created):
@@ -539,7 +577,7 @@ class _Loop:
                            trainer.train_seconds, speed, seconds_left(trainer, speed)))
         samples = self.plan.samples
         if samples is not None and samples.due(trainer.step):
-            notify(events.Sampled(trainer.step, samples.sample(trainer.model, trainer.step)))
+            notify(events.Sampled(trainer.step, samples.sample(trainer.sampling_model(), trainer.step)))
 
     def _evaluate(self) -> bool:
         trainer = self.trainer

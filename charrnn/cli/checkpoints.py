@@ -202,6 +202,33 @@ def checkpoints_export(ckpt, output, format_, force):
     click.echo(f"wrote {output}")
 
 
+@checkpoints_group.command(name="import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Checkpoint file to write.")
+@click.option("--vocab", "vocab_file", type=click.File("r", encoding="utf-8"),
+              help="The vocabulary as JSON: a list of symbols in id order, or an object with `vocab` and `unit` "
+                   "(default: the file's own, as an export carries it).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists (never a run's checkpoint).")
+def checkpoints_import(source, output, vocab_file, force):
+    """Turn SOURCE, a PyTorch state dict saved as safetensors in the export's layout (emb.weight,
+    rnn.weight_ih_l0, ..., head.bias), into a charrnn checkpoint that sample, eval, export and
+    train --init-from take. An export imports back exactly."""
+    from .. import __version__, checkpoint
+    from ..export import from_torch
+    from ..files import check_new_file
+    from ..vocab import Vocab
+
+    check_new_file(Path(output), force)
+    loaded = checkpoint.load_foreign(source)
+    vocab = Vocab.from_json(vocab_file.read()) if vocab_file is not None else None
+    cfg, vocab, tensors = from_torch(loaded.tensors, loaded.meta, vocab)
+    step = loaded.meta.get("step") if type(loaded.meta.get("step")) is int else 0
+    meta = dict(model=cfg.to_dict(), **vocab.to_meta(), step=step, run=Path(source).stem, imported_from=str(source),
+                charrnn_version=__version__)
+    checkpoint.save(output, tensors, meta)
+    click.echo(f"wrote {output}")
+
+
 def _vocabulary(meta: dict) -> str:
     from ..vocab import Vocab
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from ..config import (CELLS, DEFAULT_EPOCHS, MODEL_OPTIONS, OPTIMIZERS, RUN_OPTIONS, SCHEDULES, TRAIN_OPTIONS, UNITS,
-                      format_duration)
+from ..config import (CELLS, DEFAULT_EPOCHS, ENGINES, MODEL_OPTIONS, OPTIMIZERS, RUN_OPTIONS, SCHEDULES,
+                      TRAIN_OPTIONS, UNITS, format_duration)
 from .common import Duration, StepsOrDuration, errors_option, notice, stderr_is_terminal, write_json
 
 LOG_EVERY_SECONDS = 10.0
@@ -84,6 +84,11 @@ def _default(name: str):
               help="Temperature of --sample-every samples.")
 @click.option("--sample-prime", help="Text --sample-every samples start from (default: a newline, or the "
               "text's first character when it has none).")
+@click.option("--engine", type=click.Choice(ENGINES), default=_default("engine"), show_default=True,
+              help="charrnn (its own CPU kernels) or torch (PyTorch: a GPU, or many under torchrun; pip install "
+                   "'charrnn[torch]').")
+@click.option("--device", help="With --engine torch: cpu, cuda, cuda:N or mps (default: this process's GPU, else "
+              "the CPU).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
 @click.option("--unit", type=click.Choice(UNITS),
@@ -131,6 +136,8 @@ def train_command(**params):
     with signals:
         try:
             run = training.train(files, on_event=display, progress=False, **given)
+            if run is None:  # a distributed run's process other than rank 0: rank 0 reports
+                return
         except _Interrupted as stop:
             display.close()
             notice("interrupted before training started; nothing was saved", quiet)
