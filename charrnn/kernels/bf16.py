@@ -20,6 +20,16 @@ from .jit import kernel
 _I16, _I32 = ir.IntType(16), ir.IntType(32)
 
 
+def _round(builder, x):
+    """IR for round_bf16 of the float32 value x: its i16 bits."""
+    bits = builder.bitcast(x, _I32)
+    const = lambda v: ir.Constant(_I32, v)  # noqa: E731
+    high = builder.lshr(bits, const(16))
+    nan = builder.icmp_unsigned(">", builder.and_(bits, const(0x7FFFFFFF)), const(0x7F800000))
+    rounded = builder.lshr(builder.add(builder.add(bits, const(0x7FFF)), builder.and_(high, const(1))), const(16))
+    return builder.trunc(builder.select(nan, builder.or_(high, const(0x40)), rounded), _I16)
+
+
 @intrinsic
 def round_bf16(typingctx, x):
     """float32 -> uint16: the bits of the nearest bf16 (ties to even; NaN stays a quiet NaN)."""
@@ -27,15 +37,23 @@ def round_bf16(typingctx, x):
         return None
 
     def codegen(context, builder, signature, args):
-        bits = builder.bitcast(args[0], _I32)
-        const = lambda v: ir.Constant(_I32, v)  # noqa: E731
-        high = builder.lshr(bits, const(16))
-        nan = builder.icmp_unsigned(">", builder.and_(bits, const(0x7FFFFFFF)), const(0x7F800000))
-        rounded = builder.lshr(builder.add(builder.add(bits, const(0x7FFF)), builder.and_(high, const(1))),
-                               const(16))
-        return builder.trunc(builder.select(nan, builder.or_(high, const(0x40)), rounded), _I16)
+        return _round(builder, args[0])
 
     return types.uint16(types.float32), codegen
+
+
+@intrinsic
+def round_bf16_pair(typingctx, low, high):
+    """(float32, float32) -> uint32: round_bf16(low) in the low half, round_bf16(high) in the
+    high half, the two bf16 values of one k-pair of the packed layouts."""
+    if low != types.float32 or high != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        lo, hi = (builder.zext(_round(builder, x), _I32) for x in args)
+        return builder.or_(lo, builder.shl(hi, ir.Constant(_I32, 16)))
+
+    return types.uint32(types.float32, types.float32), codegen
 
 
 @intrinsic

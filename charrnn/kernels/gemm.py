@@ -301,31 +301,31 @@ def matmul(c, a, w, a_transposed, w_transposed, scratch):
     (gemm_bf16.matmul if _is_bf16(scratch) else _matmul_float)(c, a, w, a_transposed, w_transposed, scratch)
 
 
-@overload(pack_weight, jit_options=_DISPATCH_OPTIONS)
+@overload(pack_weight, jit_options=_DISPATCH_OPTIONS, inline="always")
 def _pack_weight_typed(wp, w, transposed):
     impl = gemm_bf16.pack_weight if _is_bf16(wp) else _pack_weight_float
     return lambda wp, w, transposed: impl(wp, w, transposed)
 
 
-@overload(pack_rows, jit_options=_DISPATCH_OPTIONS)
+@overload(pack_rows, jit_options=_DISPATCH_OPTIONS, inline="always")
 def _pack_rows_typed(ap, a, transposed):
     impl = gemm_bf16.pack_rows if _is_bf16(ap) else _pack_rows_float
     return lambda ap, a, transposed: impl(ap, a, transposed)
 
 
-@overload(matmul_packed, jit_options=_DISPATCH_OPTIONS)
+@overload(matmul_packed, jit_options=_DISPATCH_OPTIONS, inline="always")
 def _matmul_packed_typed(c, ap, wp, edge, accumulate):
     impl = gemm_bf16.matmul_packed if _is_bf16(ap) else _matmul_packed_float
     return lambda c, ap, wp, edge, accumulate: impl(c, ap, wp, edge, accumulate)
 
 
-@overload(packed_views, jit_options=_DISPATCH_OPTIONS)
+@overload(packed_views, jit_options=_DISPATCH_OPTIONS, inline="always")
 def _packed_views_typed(scratch, M, N, K):
     impl = gemm_bf16.packed_views if _is_bf16(scratch) else _packed_views_float
     return lambda scratch, M, N, K: impl(scratch, M, N, K)
 
 
-@overload(matmul, jit_options=_DISPATCH_OPTIONS)
+@overload(matmul, jit_options=_DISPATCH_OPTIONS, inline="always")
 def _matmul_typed(c, a, w, a_transposed, w_transposed, scratch):
     impl = gemm_bf16.matmul if _is_bf16(scratch) else _matmul_float
     return lambda c, a, w, a_transposed, w_transposed, scratch: impl(c, a, w, a_transposed, w_transposed, scratch)

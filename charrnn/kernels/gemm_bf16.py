@@ -44,7 +44,7 @@ from numba.core import cgutils, errors
 from numba.extending import intrinsic
 
 from . import cpu
-from .bf16 import round_bf16
+from .bf16 import round_bf16, round_bf16_pair
 from .jit import kernel
 
 FEATURES = llvm.get_host_cpu_features()
@@ -55,6 +55,7 @@ TILE = 16
 TILE_K = 32
 HEADER = 32
 EDGE = 4 * TILE * TILE
+FRONT = HEADER + 32 + 2 * EDGE  # header, up to 63 bytes to reach a cache line, edge tiles
 PATH_AVX512, PATH_AMX = 0, 1
 PATHS = {"avx512bf16": PATH_AVX512, "amx": PATH_AMX}
 
@@ -200,30 +201,36 @@ def amx_release(typingctx):
 
 
 def make_amx_block(row_tiles: int, col_tiles: int):
-    """An intrinsic block(c, c_at, ldc, m_valid, n_valid, edge, ap, a_at, lda, wp, w_at, panel,
-    steps, accumulate) for a block of row_tiles x col_tiles tiles of 16 x 16: C tile (i, j)
-    (plus its own value when accumulate) = the sum over k < 32*steps of
-    ap[a_at + (16i + r)*lda + k] * W[16j + n, k], W's panel j starting at wp[w_at + j*panel].
-    Tile (i, j) is c[c_at + (16i + r)*ldc + 16j + n] when it lies within m_valid rows and
-    n_valid columns, else edge[(2i + j)*256 + 16r + n] (the caller copies it). Needs
-    amx_configure first."""
+    """An intrinsic block(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, lda, wp,
+    w_at, panel, steps, accumulate) for a block of row_tiles x col_tiles tiles of 16 x 16
+    float32: tile (i, j) (plus its own value when accumulate) = the sum over k < 32*steps of
+    ap[a_at + (16i + r)*lda + k] * W[16j + n, k], W's panel j starting at wp[w_at + j*panel]
+    (flat element offsets from each array's start), written to c[c_at + (16i + r)*ldc + 16j
+    + n] for r < m_valid - 16i, n < n_valid - 16j.
+
+    A tile that lies within c, when c_aligned (c's rows start on cache lines), is loaded and
+    stored in place. Otherwise it passes through edge[(2i + j)*256 + 16r + n]: if its 16
+    columns lie within c, its valid rows are copied here with vector loads and stores (a tile
+    load or store that splits cache lines costs about as much as 16 products); if not, the
+    caller copies it (_edge_in, _edge_out). Needs amx_configure first."""
     assert row_tiles * col_tiles + row_tiles + col_tiles <= 8 and row_tiles <= 2 and col_tiles <= 2
     a_tiles = [row_tiles * col_tiles + i for i in range(row_tiles)]
     b_tiles = [row_tiles * col_tiles + row_tiles + j for j in range(col_tiles)]
 
     @intrinsic
-    def amx_block(typingctx, c, c_at, ldc, m_valid, n_valid, edge, ap, a_at, lda, wp, w_at, panel, steps,
-                  accumulate):
+    def amx_block(typingctx, c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, lda, wp, w_at, panel,
+                  steps, accumulate):
         intp = types.intp
-        sig = types.void(c, intp, intp, intp, intp, edge, ap, intp, intp, wp, intp, intp, intp, types.boolean)
+        sig = types.void(c, intp, intp, intp, intp, types.boolean, edge, ap, intp, intp, wp, intp, intp, intp,
+                         types.boolean)
 
         def codegen(context, builder, signature, args):
             if not HAS_AMX:
                 return context.get_dummy_value()
             c_arr, edge_arr, ap_arr, wp_arr = (context.make_array(signature.args[i])(context, builder, args[i])
-                                               for i in (0, 5, 6, 9))
-            c_at_, ldc_, m_valid_, n_valid_ = args[1:5]
-            a_at_, lda_, w_at_, panel_, step_count, keep = args[7], args[8], args[10], args[11], args[12], args[13]
+                                               for i in (0, 6, 7, 10))
+            c_at_, ldc_, m_valid_, n_valid_, aligned = args[1:6]
+            a_at_, lda_, w_at_, panel_, step_count, keep = args[8], args[9], args[11], args[12], args[13], args[14]
             load = _declare(builder, "llvm.x86.tileloadd64", _VOID, _I8, _BYTES, _I64)
             store = _declare(builder, "llvm.x86.tilestored64", _VOID, _I8, _BYTES, _I64)
             zero = _declare(builder, "llvm.x86.tilezero", _VOID, _I8)
@@ -231,20 +238,37 @@ def make_amx_block(row_tiles: int, col_tiles: int):
             c_base = builder.gep(c_arr.data, [c_at_])
             c_tiles = []
             for i in range(row_tiles):
+                rows = builder.sub(m_valid_, _i64(TILE * i))
+                rows = builder.select(builder.icmp_signed(">", rows, _i64(TILE)), _i64(TILE), rows)
                 for j in range(col_tiles):
-                    inside = builder.and_(builder.icmp_signed(">=", m_valid_, _i64(TILE * (i + 1))),
-                                          builder.icmp_signed(">=", n_valid_, _i64(TILE * (j + 1))))
-                    direct = builder.gep(c_base, [builder.add(builder.mul(_i64(TILE * i), ldc_), _i64(TILE * j))])
-                    spare = builder.gep(edge_arr.data, [_i64((2 * i + j) * TILE * TILE)])
-                    ptr = builder.select(inside, builder.bitcast(direct, _BYTES), builder.bitcast(spare, _BYTES))
-                    stride = builder.select(inside, builder.mul(ldc_, _i64(4)), _i64(4 * TILE))
-                    c_tiles.append((_tile_id(i * col_tiles + j), ptr, stride))
+                    slot = 2 * i + j
+                    columns_inside = builder.icmp_signed(">=", n_valid_, _i64(TILE * (j + 1)))
+                    direct = builder.and_(builder.and_(columns_inside, aligned),
+                                          builder.icmp_signed("==", rows, _i64(TILE)))
+                    to_c = builder.gep(c_base, [builder.add(builder.mul(_i64(TILE * i), ldc_), _i64(TILE * j))])
+                    to_edge = builder.gep(edge_arr.data, [_i64(slot * TILE * TILE)])
+                    ptr = builder.select(direct, builder.bitcast(to_c, _BYTES), builder.bitcast(to_edge, _BYTES))
+                    stride = builder.select(direct, builder.mul(ldc_, _i64(4)), _i64(4 * TILE))
+                    copied = builder.and_(columns_inside, builder.not_(direct))
+                    c_tiles.append((_tile_id(i * col_tiles + j), ptr, stride, copied, rows, to_c, to_edge))
+
+            def copy_rows(into_tiles):
+                for _, _, _, copied, rows, to_c, to_edge in c_tiles:
+                    with builder.if_then(copied), cgutils.for_range(builder, rows) as row:
+                        row_c = builder.bitcast(builder.gep(to_c, [builder.mul(row.index, ldc_)]),
+                                                _F32X16.as_pointer())
+                        row_edge = builder.bitcast(builder.gep(to_edge, [builder.mul(row.index, _i64(TILE))]),
+                                                   _F32X16.as_pointer())
+                        src, dst = (row_c, row_edge) if into_tiles else (row_edge, row_c)
+                        builder.store(builder.load(src, align=4), dst, align=4)
+
             with builder.if_else(keep) as (then, otherwise):
                 with then:
-                    for tile, ptr, stride in c_tiles:
+                    copy_rows(True)
+                    for tile, ptr, stride, *_ in c_tiles:
                         builder.call(load, [tile, ptr, stride])
                 with otherwise:
-                    for tile, _, _ in c_tiles:
+                    for tile, *_ in c_tiles:
                         builder.call(zero, [tile])
             a_base = builder.gep(ap_arr.data, [a_at_])
             w_base = builder.gep(wp_arr.data, [w_at_])
@@ -259,8 +283,9 @@ def make_amx_block(row_tiles: int, col_tiles: int):
                     builder.call(load, [_tile_id(a_tiles[i]), builder.bitcast(ptr, _BYTES), a_stride])
                     for j in range(col_tiles):
                         builder.call(dot, [_tile_id(i * col_tiles + j), _tile_id(a_tiles[i]), _tile_id(b_tiles[j])])
-            for tile, ptr, stride in c_tiles:
+            for tile, ptr, stride, *_ in c_tiles:
                 builder.call(store, [tile, ptr, stride])
+            copy_rows(False)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -271,61 +296,106 @@ def make_amx_block(row_tiles: int, col_tiles: int):
 amx_2x2, amx_2x1, amx_1x2, amx_1x1 = (make_amx_block(r, c) for r, c in ((2, 2), (2, 1), (1, 2), (1, 1)))
 
 
+@intrinsic
+def transpose16(typingctx, dst, dst_at, ldd, src, src_at, lds):
+    """transpose16(dst, dst_at, ldd, src, src_at, lds): dst[dst_at + i*ldd + j] =
+    src[src_at + j*lds + i] for i, j < 16, on uint32 arrays (flat element offsets): the
+    16 x 16 transpose of packing, in vector registers. Each of 4 rounds swaps the
+    off-diagonal blocks of size d (8, 4, 2, 1) within every 2d x 2d block, which moves
+    element (i, j) to (j, i) after the last."""
+    sig = types.void(dst, types.intp, types.intp, src, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        dst_arr, src_arr = (context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 3))
+
+        def row(arr, at, ld, r):
+            return builder.bitcast(builder.gep(arr.data, [builder.add(at, builder.mul(ld, _i64(r)))]),
+                                   _I32X16.as_pointer())
+
+        rows = [builder.load(row(src_arr, args[4], args[5], r), align=4) for r in range(TILE)]
+        for d in (8, 4, 2, 1):
+            first = ir.Constant(_I32X16, [j if j & d == 0 else TILE + j - d for j in range(TILE)])
+            second = ir.Constant(_I32X16, [j + d if j & d == 0 else TILE + j for j in range(TILE)])
+            for i in range(TILE):
+                if i & d == 0:
+                    top, bottom = rows[i], rows[i + d]
+                    rows[i] = builder.shuffle_vector(top, bottom, first)
+                    rows[i + d] = builder.shuffle_vector(top, bottom, second)
+        for r in range(TILE):
+            builder.store(rows[r], row(dst_arr, args[1], args[2], r), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @kernel
 def pack_weight(wp, w, transposed):
     """Pack W for matmul_packed, rounded to bf16: wp (P, Kp/2, 2 NR) uint16 with
     wp[p, k2, 2n + j] = W[p NR + n, 2 k2 + j], where W is w (N, K) float32, or w^T when
-    `transposed` (w is (K, N)); zero where p NR + n >= N or 2 k2 + j >= K."""
+    `transposed` (w is (K, N)); zero where p NR + n >= N or 2 k2 + j >= K.
+
+    Written as uint32 pairs (round_bf16_pair), low half first. From w^T the pairs come from
+    two rows of w; from w, 16 rows x 16 pairs are rounded into `block` and transposed."""
     P, K2, _ = wp.shape
     N, K = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
+    pairs = wp.view(np.uint32)
+    whole = K // 2
+    if transposed:
+        for k2 in range(whole):
+            low, high = w[2 * k2], w[2 * k2 + 1]
+            for p in range(N // TILE):
+                dst = pairs[p, k2]
+                for n in range(TILE):
+                    dst[n] = round_bf16_pair(low[p * TILE + n], high[p * TILE + n])
+    else:
+        block = np.empty(TILE * TILE, np.uint32)
+        for p in range(N // TILE):
+            for k0 in range(0, whole - TILE + 1, TILE):
+                for n in range(TILE):
+                    src = w[p * TILE + n, 2 * k0:2 * k0 + 2 * TILE]
+                    for i in range(TILE):
+                        block[n * TILE + i] = round_bf16_pair(src[2 * i], src[2 * i + 1])
+                transpose16(pairs, (p * K2 + k0) * TILE, TILE, block, 0, TILE)
+    # What the loops above left: the columns of a last partial panel, K's last pair when K is
+    # odd, for w the pairs after the last block of 16, and the zeros of the padding.
+    done_k2 = whole if transposed else whole // TILE * TILE
     for p in range(P):
-        n0 = p * TILE
-        n_valid = max(0, min(TILE, N - n0))
-        panel = wp[p]
-        if transposed:
-            for k2 in range(K2):
-                row = panel[k2]
-                for j in range(2):
-                    k = 2 * k2 + j
-                    if k < K:
-                        src = w[k]
-                        for n in range(n_valid):
-                            row[2 * n + j] = round_bf16(src[n0 + n])
-                        for n in range(n_valid, TILE):
-                            row[2 * n + j] = 0
-                    else:
-                        for n in range(TILE):
-                            row[2 * n + j] = 0
-        else:
-            for n in range(n_valid):
-                src = w[n0 + n]
-                for k in range(K):
-                    panel[k >> 1, 2 * n + (k & 1)] = round_bf16(src[k])
-                for k in range(K, 2 * K2):
-                    panel[k >> 1, 2 * n + (k & 1)] = 0
-            for k2 in range(K2):
-                row = panel[k2]
-                for i in range(2 * n_valid, 2 * TILE):
-                    row[i] = 0
+        for k2 in range(done_k2 if (p + 1) * TILE <= N else 0, K2):
+            dst = pairs[p, k2]
+            for n in range(TILE):
+                col = p * TILE + n
+                low = np.float32(0.0)
+                high = np.float32(0.0)
+                if col < N and 2 * k2 < K:
+                    low = w[2 * k2, col] if transposed else w[col, 2 * k2]
+                if col < N and 2 * k2 + 1 < K:
+                    high = w[2 * k2 + 1, col] if transposed else w[col, 2 * k2 + 1]
+                dst[n] = round_bf16_pair(low, high)
 
 
 @kernel
 def pack_rows(ap, a, transposed):
     """Pack A for matmul_packed, rounded to bf16: ap (Mp, Kp) uint16 with ap[m, k] = A[m, k],
     where A is a (M, K) float32, or a^T when `transposed` (a is (K, M)); zero where m >= M or
-    k >= K."""
+    k >= K. From a^T, 16 pairs of rows x 16 columns are rounded into `block` and transposed."""
     Mp, Kp = ap.shape
     M, K = (a.shape[1], a.shape[0]) if transposed else (a.shape[0], a.shape[1])
+    done_m, done_k = 0, 0
     if transposed:
-        # Blocks of 16 x 16, so the columns of a that one block of ap reads stay in L1.
-        for m0 in range(0, M, TILE):
-            m1 = min(M, m0 + TILE)
-            for k0 in range(0, K, TILE):
-                k1 = min(K, k0 + TILE)
-                for m in range(m0, m1):
-                    dst = ap[m]
-                    for k in range(k0, k1):
-                        dst[k] = round_bf16(a[k, m])
+        pairs = ap.view(np.uint32)
+        block = np.empty(TILE * TILE, np.uint32)
+        done_m, done_k = M // TILE * TILE, K // (2 * TILE) * 2 * TILE
+        for m0 in range(0, done_m, TILE):
+            for k0 in range(0, done_k // 2, TILE):
+                for i in range(TILE):
+                    low, high = a[2 * (k0 + i), m0:m0 + TILE], a[2 * (k0 + i) + 1, m0:m0 + TILE]
+                    for r in range(TILE):
+                        block[i * TILE + r] = round_bf16_pair(low[r], high[r])
+                transpose16(pairs, m0 * (Kp // 2) + k0, Kp // 2, block, 0, TILE)
+        for m in range(M):
+            dst = ap[m]
+            for k in range(0 if m >= done_m else done_k, K):
+                dst[k] = round_bf16(a[k, m])
     else:
         for m in range(M):
             src, dst = a[m], ap[m]
@@ -343,32 +413,32 @@ def pack_rows(ap, a, transposed):
 
 @kernel
 def _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge):
-    """Copy into edge the part of c that each tile of an AMX block overhanging c covers."""
+    """Copy into edge the part of c under each tile of an AMX block whose columns overhang c."""
     for i in range(row_tiles):
         rows = min(TILE, m_valid - TILE * i)
         for j in range(col_tiles):
-            cols = min(TILE, n_valid - TILE * j)
-            if rows < TILE or cols < TILE:
+            cols = n_valid - TILE * j
+            if cols < TILE:
                 spare = edge[(2 * i + j) * TILE * TILE:]
                 for r in range(rows):
-                    src = c[m0 + TILE * i + r]
+                    src = c[m0 + TILE * i + r, n0 + TILE * j:]
                     for n in range(cols):
-                        spare[r * TILE + n] = src[n0 + TILE * j + n]
+                        spare[r * TILE + n] = src[n]
 
 
 @kernel
 def _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge):
-    """Copy back into c the valid part of each tile of an AMX block that went to edge."""
+    """Copy into c the valid part of each tile of an AMX block whose columns overhang c."""
     for i in range(row_tiles):
         rows = min(TILE, m_valid - TILE * i)
         for j in range(col_tiles):
-            cols = min(TILE, n_valid - TILE * j)
-            if rows < TILE or cols < TILE:
+            cols = n_valid - TILE * j
+            if cols < TILE:
                 spare = edge[(2 * i + j) * TILE * TILE:]
                 for r in range(rows):
-                    dst = c[m0 + TILE * i + r]
+                    dst = c[m0 + TILE * i + r, n0 + TILE * j:]
                     for n in range(cols):
-                        dst[n0 + TILE * j + n] = spare[r * TILE + n]
+                        dst[n] = spare[r * TILE + n]
 
 
 @kernel
@@ -376,10 +446,10 @@ def _amx_product(c, ap, wp, edge, accumulate):
     """matmul_packed on AMX: pairs of panels outermost, so W is read from memory once and
     blocks of 32 rows of A meet it while it is in L1."""
     M, N = c.shape
-    _, Kp = ap.shape
+    Kp = ap.shape[1]
     P, K2, _ = wp.shape
     ldc = c.strides[0] // c.itemsize
-    c_flat, a_flat, w_flat = c.reshape(-1), ap.reshape(-1), wp.reshape(-1)
+    c_aligned = c.ctypes.data % 64 == 0 and ldc % TILE == 0
     panel = K2 * 2 * TILE
     steps = Kp // TILE_K
     amx_configure()
@@ -390,22 +460,20 @@ def _amx_product(c, ap, wp, edge, accumulate):
         for m0 in range(0, M, 2 * TILE):
             m_valid = M - m0
             row_tiles = 2 if m_valid > TILE else 1
-            if accumulate:
+            overhang = n_valid < TILE * col_tiles
+            if accumulate and overhang:
                 _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
             c_at, a_at, w_at = m0 * ldc + n0, m0 * Kp, p * panel
             if row_tiles == 2 and col_tiles == 2:
-                amx_2x2(c_flat, c_at, ldc, m_valid, n_valid, edge, a_flat, a_at, Kp, w_flat, w_at, panel, steps,
-                        accumulate)
+                amx_2x2(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
             elif row_tiles == 2:
-                amx_2x1(c_flat, c_at, ldc, m_valid, n_valid, edge, a_flat, a_at, Kp, w_flat, w_at, panel, steps,
-                        accumulate)
+                amx_2x1(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
             elif col_tiles == 2:
-                amx_1x2(c_flat, c_at, ldc, m_valid, n_valid, edge, a_flat, a_at, Kp, w_flat, w_at, panel, steps,
-                        accumulate)
+                amx_1x2(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
             else:
-                amx_1x1(c_flat, c_at, ldc, m_valid, n_valid, edge, a_flat, a_at, Kp, w_flat, w_at, panel, steps,
-                        accumulate)
-            _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
+                amx_1x1(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
+            if overhang:
+                _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
     amx_release()
 
 
@@ -413,23 +481,22 @@ def _amx_product(c, ap, wp, edge, accumulate):
 def _avx512_product(c, ap, wp, edge, accumulate):
     """matmul_packed with vnni_tile: each panel of W meets every 16 rows of A in turn."""
     M, N = c.shape
-    _, Kp = ap.shape
+    Kp = ap.shape[1]
     P, K2, _ = wp.shape
     ldc = c.strides[0] // c.itemsize
-    c_flat, a_flat, w_flat = c.reshape(-1), ap.reshape(-1), wp.reshape(-1)
     for p in range(P):
         n_valid = min(TILE, N - p * TILE)
+        w_at = p * K2 * 2 * TILE
         for q in range(0, M, TILE):
             m_valid = min(TILE, M - q)
             if m_valid == TILE and n_valid == TILE:
-                vnni_tile(c_flat, q * ldc + p * TILE, ldc, a_flat, q * Kp, Kp, w_flat, p * K2 * 2 * TILE, K2,
-                          accumulate)
+                vnni_tile(c, q * ldc + p * TILE, ldc, ap, q * Kp, Kp, wp, w_at, K2, accumulate)
             else:
                 if accumulate:
                     for r in range(m_valid):
                         for n in range(n_valid):
                             edge[r * TILE + n] = c[q + r, p * TILE + n]
-                vnni_tile(edge, 0, TILE, a_flat, q * Kp, Kp, w_flat, p * K2 * 2 * TILE, K2, accumulate)
+                vnni_tile(edge, 0, TILE, ap, q * Kp, Kp, wp, w_at, K2, accumulate)
                 for r in range(m_valid):
                     for n in range(n_valid):
                         c[q + r, p * TILE + n] = edge[r * TILE + n]
@@ -438,10 +505,11 @@ def _avx512_product(c, ap, wp, edge, accumulate):
 @kernel
 def matmul_packed(c, ap, wp, edge, accumulate):
     """c (M, N) float32 = A W^T, or c += A W^T when `accumulate`, from ap (Mp, Kp) and wp
-    (P, Kp/2, 2 NR) packed by pack_rows and pack_weight (Mp >= M, P NR >= N). edge (HEADER +
-    2 EDGE,) uint16 is the front of the scratch that packed_views returns: its header chooses
-    the path, and the rest, as EDGE float32, holds tiles that overhang c."""
-    spare = edge[HEADER:].view(np.float32)
+    (P, Kp/2, 2 NR) packed by pack_rows and pack_weight (Mp >= M, P NR >= N). edge (FRONT,)
+    uint16 is the front of the scratch that packed_views returns: its header chooses the path,
+    and EDGE float32 from the first cache line after it hold tiles that overhang c."""
+    spare_at = _aligned(edge, HEADER)
+    spare = edge[spare_at:spare_at + 2 * EDGE].view(np.float32)
     if HAS_AMX and edge[0] == PATH_AMX:
         _amx_product(c, ap, wp, spare, accumulate)
     else:
@@ -451,27 +519,33 @@ def matmul_packed(c, ap, wp, edge, accumulate):
 def packed_size(M: int, N: int, K: int) -> int:
     """uint16 elements of scratch that packed_views needs for A (M, K) and W (N, K)."""
     Kp = padded(K, TILE_K)
-    return HEADER + 2 * EDGE + padded(N, TILE) * Kp + padded(M, TILE) * Kp
+    return FRONT + padded(N, TILE) * Kp + padded(M, TILE) * Kp
+
+
+@kernel
+def _aligned(array, at):
+    """The first index >= at whose element of `array` (1-D) starts a 64-byte cache line."""
+    return at + (-(array.ctypes.data + at * array.itemsize)) % 64 // array.itemsize
 
 
 @kernel
 def packed_views(scratch, M, N, K):
     """(ap, wp, edge): views of scratch (1-D uint16, packed_size(M, N, K) elements or more,
     with the header set_path wrote) for matmul_packed with A (M, K) and W (N, K), when W is
-    packed once for many products."""
+    packed once for many products. ap and wp start on cache lines."""
     Kp = (K + TILE_K - 1) // TILE_K * TILE_K
     Mp = (M + TILE - 1) // TILE * TILE
     P = (N + TILE - 1) // TILE
-    w_start = HEADER + 2 * EDGE
+    w_start = _aligned(scratch, HEADER) + 2 * EDGE
     a_start = w_start + P * TILE * Kp
     return (scratch[a_start:a_start + Mp * Kp].reshape((Mp, Kp)),
-            scratch[w_start:a_start].reshape((P, Kp // 2, 2 * TILE)), scratch[:w_start])
+            scratch[w_start:a_start].reshape((P, Kp // 2, 2 * TILE)), scratch[:FRONT])
 
 
 def scratch_size(M: int, N: int, K: int) -> int:
     """uint16 elements of scratch that matmul needs for c (M, N) with inner dimension K."""
     kc = min(padded(K, TILE_K), KC)
-    return HEADER + 2 * EDGE + padded(N, TILE) * kc + padded(min(M, MC), TILE) * kc
+    return FRONT + padded(N, TILE) * kc + padded(min(M, MC), TILE) * kc
 
 
 @kernel
@@ -482,8 +556,8 @@ def matmul(c, a, w, a_transposed, w_transposed, scratch):
     M, N = c.shape
     K = a.shape[0] if a_transposed else a.shape[1]
     P = (N + TILE - 1) // TILE
-    edge = scratch[:HEADER + 2 * EDGE]
-    free = scratch[HEADER + 2 * EDGE:]
+    edge = scratch[:FRONT]
+    free = scratch[_aligned(scratch, HEADER) + 2 * EDGE:]
     for k0 in range(0, K, KC):
         kc = min(KC, K - k0)
         kp = (kc + TILE_K - 1) // TILE_K * TILE_K
