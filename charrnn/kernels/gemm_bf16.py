@@ -18,7 +18,11 @@ Two paths compute the product:
   broadcasts one pair of A's row r and multiplies it into W's 16 pairs with vdpbf16ps.
 - AMX (amx_block): a block of up to 2 x 2 tiles of 16 x 16 float32 (tmm0-3), fed by up to two
   16 x 32 tiles of A and two 16 x 16-pair tiles of W per 32 values of K, with tdpbf16ps.
-  A step of the recurrence (M = 16 to 32 rows of A per thread) then reads each weight once.
+  Pairs of panels are the outer loop, so a step of the recurrence (M = 16 to 50 rows of A
+  per thread) reads each weight from memory once. Tiles are loaded from and stored to c in
+  place when c's rows start on cache lines (64-byte aligned data, N a multiple of 16);
+  otherwise they pass through a spare tile and are copied with vector loads and stores,
+  since a tile access that splits cache lines costs about as much as 16 products.
 
 Which path runs is a flag in the scratch, not a module global. Numba's cache keys compiled
 code on the argument types and on the CPU's name and feature flags, so module constants that
@@ -40,7 +44,7 @@ import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, errors
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import cpu
@@ -131,6 +135,8 @@ def vnni_tile(typingctx, c, c_at, ldc, ap, a_at, lda, wp, w_at, pairs, accumulat
     c[c_at + r*ldc + n] (plus its own value when accumulate) = the sum over k < 2*pairs of
     ap[a_at + r*lda + k] * wp[w_at + (k // 2)*32 + 2n + k % 2]; c float32, ap and wp bf16."""
     check_cpu(FEATURES)
+    if c.dtype != types.float32:
+        return None
     sig = types.void(c, types.intp, types.intp, ap, types.intp, types.intp, wp, types.intp, types.intp,
                      types.boolean)
 
@@ -220,6 +226,8 @@ def make_amx_block(row_tiles: int, col_tiles: int):
     @intrinsic
     def amx_block(typingctx, c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, lda, wp, w_at, panel,
                   steps, accumulate):
+        if c.dtype != types.float32:
+            return None
         intp = types.intp
         sig = types.void(c, intp, intp, intp, intp, types.boolean, edge, ap, intp, intp, wp, intp, intp, intp,
                          types.boolean)
@@ -464,14 +472,15 @@ def _amx_product(c, ap, wp, edge, accumulate):
             if accumulate and overhang:
                 _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
             c_at, a_at, w_at = m0 * ldc + n0, m0 * Kp, p * panel
+            block = (c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
             if row_tiles == 2 and col_tiles == 2:
-                amx_2x2(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
+                amx_2x2(*block)
             elif row_tiles == 2:
-                amx_2x1(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
+                amx_2x1(*block)
             elif col_tiles == 2:
-                amx_1x2(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
+                amx_1x2(*block)
             else:
-                amx_1x1(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
+                amx_1x1(*block)
             if overhang:
                 _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
     amx_release()
@@ -504,8 +513,9 @@ def _avx512_product(c, ap, wp, edge, accumulate):
 
 @kernel
 def matmul_packed(c, ap, wp, edge, accumulate):
-    """c (M, N) float32 = A W^T, or c += A W^T when `accumulate`, from ap (Mp, Kp) and wp
-    (P, Kp/2, 2 NR) packed by pack_rows and pack_weight (Mp >= M, P NR >= N). edge (FRONT,)
+    """c (M, N) float32, rows of unit stride, = A W^T, or c += A W^T when `accumulate`, from
+    ap (Mp, Kp) and wp (P, Kp/2, 2 NR) packed by pack_rows and pack_weight (Mp >= M,
+    P NR >= N). edge (FRONT,)
     uint16 is the front of the scratch that packed_views returns: its header chooses the path,
     and EDGE float32 from the first cache line after it hold tiles that overhang c."""
     spare_at = _aligned(edge, HEADER)

@@ -88,6 +88,7 @@ def make_rows_update(weight_bits: int, rows: int):
             w_stride = builder.sdiv(cgutils.unpack_tuple(builder, w_arr.strides)[0], const(weight_bits // 8))
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_F32X16, [_F32X16] * 3),
                                                  "llvm.fma.v16f32")
+            undefined = ir.Constant(_F32X16, ir.Undefined)
             w_rows = [builder.gep(w_arr.data, [builder.mul(builder.add(k_, const(r)), w_stride)]) for r in range(rows)]
             with cgutils.for_range(builder, vector_count) as column:
                 j = builder.mul(column.index, const(_LANES))
@@ -102,9 +103,8 @@ def make_rows_update(weight_bits: int, rows: int):
                     total = builder.load(out_ptr, align=4)
                     for r in range(rows):
                         scalar = builder.load(builder.gep(v_row, [const(r)]))
-                        splat = builder.shuffle_vector(
-                            builder.insert_element(ir.Constant(_F32X16, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0)),
-                            ir.Constant(_F32X16, ir.Undefined), ir.Constant(wide, [0] * _LANES))
+                        first = builder.insert_element(undefined, scalar, ir.Constant(ir.IntType(32), 0))
+                        splat = builder.shuffle_vector(first, undefined, ir.Constant(wide, [0] * _LANES))
                         total = builder.call(fma, [splat, weights[r], total])
                     builder.store(total, out_ptr, align=4)
             return context.get_dummy_value()
