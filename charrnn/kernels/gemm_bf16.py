@@ -67,6 +67,7 @@ PATHS = {"avx512bf16": PATH_AVX512, "amx": PATH_AMX}
 # N = 2048) is read once per MC rows of A; the MC x KC block of A (64 KB) stays in L2 while
 # two panels of W (2 x 16 x KC x 2 bytes = 16 KB) stay in L1 and meet every 32 rows of it.
 KC, MC = 256, 128
+L2_WEIGHT_BYTES = 1 << 20  # packed W up to half of a 2 MB L2 is read again per row block
 
 
 def check_cpu(features: dict) -> None:
@@ -451,8 +452,12 @@ def _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge):
 
 @kernel
 def _amx_product(c, ap, wp, edge, accumulate):
-    """matmul_packed on AMX: pairs of panels outermost, so W is read from memory once and
-    blocks of 32 rows of A meet it while it is in L1."""
+    """matmul_packed on AMX, in blocks of 32 rows x 2 panels. With few rows (a recurrent
+    step), or a W too large for L2, pairs of panels are the outer loop: W is read from memory
+    once and every row block meets a pair while it is in L1. With many rows and a W that
+    fits in L2 (a window's K block), row blocks are the outer loop: c is then written a row
+    block at a time instead of in column strips over all its rows, which costs a window's
+    GEMM up to half its time when c does not fit in L2."""
     M, N = c.shape
     Kp = ap.shape[1]
     P, K2, _ = wp.shape
@@ -460,29 +465,32 @@ def _amx_product(c, ap, wp, edge, accumulate):
     c_aligned = c.ctypes.data % 64 == 0 and ldc % TILE == 0
     panel = K2 * 2 * TILE
     steps = Kp // TILE_K
+    row_blocks, panel_pairs = (M + 2 * TILE - 1) // (2 * TILE), (P + 1) // 2
+    rows_outer = row_blocks > 2 and P * panel * 2 <= L2_WEIGHT_BYTES
     amx_configure()
-    for p in range(0, P, 2):
-        col_tiles = min(2, P - p)
-        n0 = p * TILE
+    for block in range(row_blocks * panel_pairs):
+        if rows_outer:
+            m0, p = block // panel_pairs * 2 * TILE, block % panel_pairs * 2
+        else:
+            m0, p = block % row_blocks * 2 * TILE, block // row_blocks * 2
+        m_valid, n0 = M - m0, p * TILE
         n_valid = N - n0
-        for m0 in range(0, M, 2 * TILE):
-            m_valid = M - m0
-            row_tiles = 2 if m_valid > TILE else 1
-            overhang = n_valid < TILE * col_tiles
-            if accumulate and overhang:
-                _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
-            c_at, a_at, w_at = m0 * ldc + n0, m0 * Kp, p * panel
-            block = (c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, Kp, wp, w_at, panel, steps, accumulate)
-            if row_tiles == 2 and col_tiles == 2:
-                amx_2x2(*block)
-            elif row_tiles == 2:
-                amx_2x1(*block)
-            elif col_tiles == 2:
-                amx_1x2(*block)
-            else:
-                amx_1x1(*block)
-            if overhang:
-                _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
+        row_tiles, col_tiles = 2 if m_valid > TILE else 1, min(2, P - p)
+        overhang = n_valid < TILE * col_tiles
+        if accumulate and overhang:
+            _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
+        args = (c, m0 * ldc + n0, ldc, m_valid, n_valid, c_aligned, edge, ap, m0 * Kp, Kp, wp, p * panel, panel,
+                steps, accumulate)
+        if row_tiles == 2 and col_tiles == 2:
+            amx_2x2(*args)
+        elif row_tiles == 2:
+            amx_2x1(*args)
+        elif col_tiles == 2:
+            amx_1x2(*args)
+        else:
+            amx_1x1(*args)
+        if overhang:
+            _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
     amx_release()
 
 
