@@ -168,12 +168,7 @@ def median_rates(jobs: dict, reps: int) -> dict:
 
 
 def new_c(shape, aligned: bool):
-    if not aligned:
-        return np.zeros(shape, np.float32)
-    size = shape[0] * shape[1]
-    raw = np.zeros(size + 16, np.float32)
-    start = (-raw.ctypes.data) % 64 // 4
-    return raw[start:start + size].reshape(shape)
+    return gemm_bf16.aligned_zeros(shape) if aligned else np.zeros(shape, np.float32)
 
 
 def cpu_name() -> str:

@@ -245,6 +245,13 @@ def test_a_zeroed_scratch_takes_the_avx512_path():
     assert gemm_bf16.path_of(np.zeros(gemm_bf16.FRONT, np.uint16)) == "avx512bf16"
 
 
+def test_aligned_zeros():
+    for shape, dtype in (((3, 5), np.float32), ((25, 1024), np.float32), ((7,), np.uint16)):
+        x = gemm_bf16.aligned_zeros(shape, dtype)
+        assert x.shape == shape and x.dtype == dtype and x.flags.c_contiguous and not x.any()
+        assert x.ctypes.data % 64 == 0
+
+
 def test_sizes_dispatch_on_the_scratch_dtype():
     assert gemm.packed_size(25, 1024, 256, np.uint16) == gemm_bf16.packed_size(25, 1024, 256)
     assert gemm.scratch_size(3200, 65, 512, np.uint16) == gemm_bf16.scratch_size(3200, 65, 512)
