@@ -11,6 +11,13 @@ The tile is written in LLVM IR with explicit vectors, so its shape is chosen for
 machine: 16-float vectors where AVX-512 is available (32 registers: 8 x 2 vectors of
 accumulators), 8 where AVX2 is (16 registers: 6 x 2), else 4 (6 x 2). Numba caches compiled
 code per CPU, so a cache is never used on a machine it was not compiled for.
+
+Precision follows the scratch: the public names below (pack_weight, pack_rows, matmul_packed,
+packed_views, matmul, packed_size, scratch_size) run the float32/float64 kernels of this
+module when the scratch (or the packed arrays) have the data's float dtype, and those of
+gemm_bf16.py when they are np.uint16 (bf16 bits; data and c stay float32). The choice is made
+when a caller is compiled (numba's overload), so a cell kernel compiles in bf16 unchanged,
+and costs nothing per call.
 """
 
 import llvmlite.binding as llvm
@@ -18,9 +25,10 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
-from .jit import kernel
+from . import gemm_bf16
+from .jit import FASTMATH, kernel
 
 
 def tile_shape(features: dict) -> tuple[int, int, int]:
@@ -107,7 +115,7 @@ def padded(n: int, multiple: int) -> int:
 
 
 @kernel
-def pack_weight(wp, w, transposed):
+def _pack_weight_float(wp, w, transposed):
     """Pack W for matmul_packed: wp (P, K, NR) with wp[p, k, n] = W[p*NR + n, k], where W is w
     (N, K), or w^T when `transposed` (w is (K, N)); zero where p*NR + n >= N."""
     P, K, NR = wp.shape
@@ -132,7 +140,7 @@ def pack_weight(wp, w, transposed):
 
 
 @kernel
-def pack_rows(ap, a, transposed):
+def _pack_rows_float(ap, a, transposed):
     """Pack A for matmul_packed: ap (Q, K, MR) with ap[q, k, r] = A[q*MR + r, k], where A is
     a (M, K), or a^T when `transposed` (a is (K, M)); zero where q*MR + r >= M.
     The copies run over the constant MR, so each ap[q, k] is written as one vector."""
@@ -167,7 +175,7 @@ def pack_rows(ap, a, transposed):
 
 
 @kernel
-def matmul_packed(c, ap, wp, edge, accumulate):
+def _matmul_packed_float(c, ap, wp, edge, accumulate):
     """c (M, N) = A W^T, or c += A W^T when `accumulate`, from ap (Q, K, MR) and wp (P, K, NR)
     packed by pack_rows and pack_weight (Q*MR >= M, P*NR >= N). edge (MR*NR,) is scratch for
     the tiles that overhang c's last rows or columns."""
@@ -200,12 +208,15 @@ KC, MC = 256, 64
 
 
 def packed_size(M: int, N: int, K: int, dtype) -> int:
-    """Elements of scratch that packed_views needs for a (M, K) and w (N, K)."""
+    """Elements of scratch that packed_views needs for a (M, K) and w (N, K); dtype is the
+    scratch's (np.uint16 for bf16)."""
+    if np.dtype(dtype) == np.uint16:
+        return gemm_bf16.packed_size(M, N, K)
     return padded(M, MR) * K + padded(N, panel_width(dtype)) * K + MR * panel_width(dtype)
 
 
 @kernel
-def packed_views(scratch, M, N, K):
+def _packed_views_float(scratch, M, N, K):
     """(ap, wp, edge): views of scratch (1-D, packed_size(M, N, K) elements or more) for
     matmul_packed with A (M, K) and W (N, K), when W is packed once for many products."""
     NR = VECTORS * VECTOR_BYTES // scratch.itemsize
@@ -217,14 +228,17 @@ def packed_views(scratch, M, N, K):
 
 
 def scratch_size(M: int, N: int, K: int, dtype) -> int:
-    """Elements of scratch that matmul needs for c (M, N) with inner dimension K."""
+    """Elements of scratch that matmul needs for c (M, N) with inner dimension K; dtype is
+    the scratch's (np.uint16 for bf16)."""
+    if np.dtype(dtype) == np.uint16:
+        return gemm_bf16.scratch_size(M, N, K)
     NR = panel_width(dtype)
     kc = min(K, KC)
     return padded(min(M, MC), MR) * kc + padded(N, NR) * kc + MR * NR
 
 
 @kernel
-def matmul(c, a, w, a_transposed, w_transposed, scratch):
+def _matmul_float(c, a, w, a_transposed, w_transposed, scratch):
     """c (M, N) = A W^T: A is a (M, K), or a^T when a_transposed; W is w (N, K), or w^T when
     w_transposed. scratch (1-D) holds at least scratch_size(M, N, K) elements."""
     M, N = c.shape
@@ -236,10 +250,82 @@ def matmul(c, a, w, a_transposed, w_transposed, scratch):
     for k0 in range(0, K, KC):
         kc = min(KC, K - k0)
         wp = free[:P * kc * NR].reshape((P, kc, NR))
-        pack_weight(wp, w[k0:k0 + kc] if w_transposed else w[:, k0:k0 + kc], w_transposed)
+        _pack_weight_float(wp, w[k0:k0 + kc] if w_transposed else w[:, k0:k0 + kc], w_transposed)
         for m0 in range(0, M, MC):
             mc = min(MC, M - m0)
             Q = (mc + MR - 1) // MR
             ap = free[P * kc * NR:P * kc * NR + Q * kc * MR].reshape((Q, kc, MR))
-            pack_rows(ap, a[k0:k0 + kc, m0:m0 + mc] if a_transposed else a[m0:m0 + mc, k0:k0 + kc], a_transposed)
-            matmul_packed(c[m0:m0 + mc], ap, wp, edge, k0 > 0)
+            _pack_rows_float(ap, a[k0:k0 + kc, m0:m0 + mc] if a_transposed else a[m0:m0 + mc, k0:k0 + kc],
+                             a_transposed)
+            _matmul_packed_float(c[m0:m0 + mc], ap, wp, edge, k0 > 0)
+
+
+# The public names: called from Python they pick the kernel by the array's dtype; compiled
+# into a caller, the overloads pick it from the array's type.
+_DISPATCH_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
+
+
+def _is_bf16(array) -> bool:
+    """Whether an array (a NumPy array or a Numba array type) holds bf16 bits."""
+    dtype = array.dtype
+    return dtype == types.uint16 if isinstance(dtype, types.Type) else dtype == np.uint16
+
+
+def pack_weight(wp, w, transposed):
+    """Pack W (w (N, K), or w^T when `transposed`) into wp: _pack_weight_float for a float wp,
+    gemm_bf16.pack_weight for a uint16 one."""
+    (gemm_bf16.pack_weight if _is_bf16(wp) else _pack_weight_float)(wp, w, transposed)
+
+
+def pack_rows(ap, a, transposed):
+    """Pack A (a (M, K), or a^T when `transposed`) into ap: _pack_rows_float for a float ap,
+    gemm_bf16.pack_rows for a uint16 one."""
+    (gemm_bf16.pack_rows if _is_bf16(ap) else _pack_rows_float)(ap, a, transposed)
+
+
+def matmul_packed(c, ap, wp, edge, accumulate):
+    """c (M, N) = A W^T, or c += A W^T when `accumulate`, from the views packed_views made:
+    _matmul_packed_float for float ones, gemm_bf16.matmul_packed for uint16 ones."""
+    (gemm_bf16.matmul_packed if _is_bf16(ap) else _matmul_packed_float)(c, ap, wp, edge, accumulate)
+
+
+def packed_views(scratch, M, N, K):
+    """(ap, wp, edge) for A (M, K) and W (N, K) in scratch: _packed_views_float for a float
+    scratch, gemm_bf16.packed_views for a uint16 one."""
+    return (gemm_bf16.packed_views if _is_bf16(scratch) else _packed_views_float)(scratch, M, N, K)
+
+
+def matmul(c, a, w, a_transposed, w_transposed, scratch):
+    """c (M, N) = A W^T (A is a (M, K), or a^T when a_transposed; W is w (N, K), or w^T when
+    w_transposed): _matmul_float for a float scratch, gemm_bf16.matmul for a uint16 one."""
+    (gemm_bf16.matmul if _is_bf16(scratch) else _matmul_float)(c, a, w, a_transposed, w_transposed, scratch)
+
+
+@overload(pack_weight, jit_options=_DISPATCH_OPTIONS, inline="always")
+def _pack_weight_typed(wp, w, transposed):
+    impl = gemm_bf16.pack_weight if _is_bf16(wp) else _pack_weight_float
+    return lambda wp, w, transposed: impl(wp, w, transposed)
+
+
+@overload(pack_rows, jit_options=_DISPATCH_OPTIONS, inline="always")
+def _pack_rows_typed(ap, a, transposed):
+    impl = gemm_bf16.pack_rows if _is_bf16(ap) else _pack_rows_float
+    return lambda ap, a, transposed: impl(ap, a, transposed)
+
+
+@overload(matmul_packed, jit_options=_DISPATCH_OPTIONS, inline="always")
+def _matmul_packed_typed(c, ap, wp, edge, accumulate):
+    impl = gemm_bf16.matmul_packed if _is_bf16(ap) else _matmul_packed_float
+    return lambda c, ap, wp, edge, accumulate: impl(c, ap, wp, edge, accumulate)
+
+
+@overload(packed_views, jit_options=_DISPATCH_OPTIONS, inline="always")
+def _packed_views_typed(scratch, M, N, K):
+    impl = gemm_bf16.packed_views if _is_bf16(scratch) else _packed_views_float
+    return lambda scratch, M, N, K: impl(scratch, M, N, K)
+
+
+@overload(matmul, jit_options=_DISPATCH_OPTIONS, inline="always")
+def _matmul_typed(c, a, w, a_transposed, w_transposed, scratch):
+    impl = gemm_bf16.matmul if _is_bf16(scratch) else _matmul_float
+    return lambda c, a, w, a_transposed, w_transposed, scratch: impl(c, a, w, a_transposed, w_transposed, scratch)

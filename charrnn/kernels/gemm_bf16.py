@@ -1,0 +1,621 @@
+"""bf16 versions of gemm.py's products: c (float32) = A W^T with A and W rounded to bf16
+(round_bf16: nearest, ties to even) while they are packed, and float32 sums.
+
+The calling pattern is gemm.py's (BLIS's names: MR x NR register tile, KC x MC blocks, packed
+panels), and gemm.py dispatches to this module when the scratch, or the packed arrays, are
+np.uint16: a cell kernel compiles in bf16 by being handed a uint16 scratch. All bf16 arrays
+are np.uint16 bit patterns (bf16.py).
+
+Packed layouts, shared by both paths (TILE = 16 = MR = NR, TILE_K = 32):
+- W: panels of NR columns, K in pairs (the "VNNI" layout both instructions read):
+  wp (P, Kp/2, 2 NR), wp[p, k2, 2n + j] = W[p NR + n, 2 k2 + j].
+- A: rows as they are, ap (Mp, Kp), ap[m, k] = A[m, k].
+Mp and Kp are M and K padded with zeros to multiples of TILE and TILE_K (an AMX tile is 16
+rows of 32 bf16); zeros on both sides of the padding add nothing, even next to inf.
+
+Two paths compute the product:
+- AVX512-BF16 (vnni_tile): a 16 x 16 register tile, 16 vectors of 16 float32; each k-pair
+  broadcasts one pair of A's row r and multiplies it into W's 16 pairs with vdpbf16ps.
+- AMX (amx_block): a block of up to 2 x 2 tiles of 16 x 16 float32 (tmm0-3), fed by up to two
+  16 x 32 tiles of A and two 16 x 16-pair tiles of W per 32 values of K, with tdpbf16ps.
+  Pairs of panels are the outer loop, so a step of the recurrence (M = 16 to 50 rows of A
+  per thread) reads each weight from memory once. Tiles are loaded from and stored to c in
+  place when c's rows start on cache lines (64-byte aligned data, N a multiple of 16);
+  otherwise they pass through a spare tile and are copied with vector loads and stores,
+  since a tile access that splits cache lines costs about as much as 16 products.
+
+Which path runs is a flag in the scratch, not a module global. Numba's cache keys compiled
+code on the argument types and on the CPU's name and feature flags, so module constants that
+come from those flags (HAS_AVX512_BF16, HAS_AMX: whether the instructions are compiled in)
+are safe. Whether Linux lets this process use AMX is not among them, and the same process
+must be able to run both paths (the tests do), so the first HEADER elements of every bf16
+scratch are a header whose first element says which path to take: PATH_AVX512 (0, what
+np.zeros gives) or PATH_AMX, written only by set_path once cpu.amx_permitted() said yes.
+Reading it costs one load per product; AMX code runs only where both the flag asks for it and
+the CPU had AMX when the code was compiled. Each AMX product loads its tile configuration
+(ldtilecfg) and releases the tiles when it returns, so threads and other code never see
+tile state they did not set.
+
+On a CPU without AVX512-BF16 these kernels do not compile: typing stops with a
+NotImplementedError (check_cpu) before any instruction is emitted; callers use float32.
+"""
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import cpu
+from .bf16 import round_bf16, round_bf16_pair
+from .jit import kernel
+
+FEATURES = llvm.get_host_cpu_features()
+HAS_AVX512_BF16 = cpu.has_avx512_bf16(FEATURES)
+HAS_AMX = HAS_AVX512_BF16 and cpu.has_amx_bf16(FEATURES)
+
+TILE = 16
+TILE_K = 32
+HEADER = 32
+EDGE = 4 * TILE * TILE
+FRONT = HEADER + 32 + 2 * EDGE  # header, up to 63 bytes to reach a cache line, edge tiles
+PATH_AVX512, PATH_AMX = 0, 1
+PATHS = {"avx512bf16": PATH_AVX512, "amx": PATH_AMX}
+
+# Blocking of matmul: a K block of W packed for every column (N x KC x 2 bytes: 2 MB for
+# N = 2048) is read once per MC rows of A; the MC x KC block of A (128 KB) stays in L2 while
+# two panels of W (2 x 16 x KC x 2 bytes = 32 KB) stay in L1 and meet every 32 rows of it.
+# KC = 512 rather than 256 reads A's rows in longer runs and C half as often (5-15% faster
+# window GEMMs here).
+KC, MC = 512, 128
+L2_WEIGHT_BYTES = 1 << 20  # packed W up to half of a 2 MB L2 is read again per row block
+
+
+def check_cpu(features: dict) -> None:
+    """Raise NotImplementedError unless a CPU with these LLVM flags runs these kernels."""
+    if not cpu.has_avx512_bf16(features):
+        raise NotImplementedError("bf16 products need AVX512-BF16 (LLVM feature avx512bf16), "
+                                  "which this CPU lacks; use float32")
+
+
+def padded(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def available_paths() -> list[str]:
+    """The paths this process can run, fastest first: "amx", "avx512bf16", or none."""
+    path = cpu.bf16_path(FEATURES, HAS_AMX and cpu.amx_permitted())
+    return [] if path is None else (["amx", "avx512bf16"] if path == "amx" else ["avx512bf16"])
+
+
+def set_path(scratch: np.ndarray, path: str) -> None:
+    """Make every product that is handed `scratch` (uint16, 1-D) use `path` ("amx" or
+    "avx512bf16"); ValueError if this process cannot run it."""
+    if path not in available_paths():
+        raise ValueError(f"bf16 path {path!r} is not available here (available: {available_paths()})")
+    scratch[0] = PATHS[path]
+
+
+def path_of(scratch: np.ndarray) -> str:
+    """The path that products handed `scratch` take."""
+    return "amx" if HAS_AMX and scratch[0] == PATH_AMX else "avx512bf16"
+
+
+def aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """np.zeros(shape, dtype) whose data starts on a 64-byte cache line. Outputs c allocated
+    so (and with rows of a multiple of 16 floats) take AMX tiles in place, which saves a
+    copy per tile: 20-30% of a recurrent step's product here."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.zeros(count * dtype.itemsize + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+class _BFloat(ir.Type):
+    """LLVM's bfloat type, which llvmlite lacks: the element of vdpbf16ps's operands."""
+
+    def _to_string(self):
+        return "bfloat"
+
+    def __eq__(self, other):
+        return isinstance(other, _BFloat)
+
+    def __hash__(self):
+        return hash(_BFloat)
+
+
+_VOID, _I8, _I32, _I64 = ir.VoidType(), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_BYTES = _I8.as_pointer()
+_F32X16, _I32X16, _BF16X32 = ir.VectorType(ir.FloatType(), 16), ir.VectorType(_I32, 16), ir.VectorType(_BFloat(), 32)
+
+
+def _declare(builder, name, result, *args):
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(result, args), name)
+
+
+def _i64(value):
+    return ir.Constant(_I64, value)
+
+
+def _tile_id(number):
+    return ir.Constant(_I8, number)
+
+
+@intrinsic
+def vnni_tile(typingctx, c, c_at, ldc, ap, a_at, lda, wp, w_at, pairs, accumulate):
+    """tile(c, c_at, ldc, ap, a_at, lda, wp, w_at, pairs, accumulate): for r, n < 16,
+    c[c_at + r*ldc + n] (plus its own value when accumulate) = the sum over k < 2*pairs of
+    ap[a_at + r*lda + k] * wp[w_at + (k // 2)*32 + 2n + k % 2]; c float32, ap and wp bf16."""
+    check_cpu(FEATURES)
+    if c.dtype != types.float32:
+        return None
+    sig = types.void(c, types.intp, types.intp, ap, types.intp, types.intp, wp, types.intp, types.intp,
+                     types.boolean)
+
+    def codegen(context, builder, signature, args):
+        c_arr, ap_arr, wp_arr = (context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 3, 6))
+        c_at_, ldc_, a_at_, lda_, w_at_, pair_count = args[1], args[2], args[4], args[5], args[7], args[8]
+        keep = args[9]
+        dot = _declare(builder, "llvm.x86.avx512bf16.dpbf16ps.512", _F32X16, _F32X16, _BF16X32, _BF16X32)
+        c_base = builder.gep(c_arr.data, [c_at_])
+        c_ptrs = [builder.bitcast(builder.gep(c_base, [builder.mul(_i64(r), ldc_)]), _F32X16.as_pointer())
+                  for r in range(TILE)]
+        zero = ir.Constant(_F32X16, [0.0] * 16)
+        accs = [cgutils.alloca_once(builder, _F32X16) for _ in range(TILE)]
+        for acc, ptr in zip(accs, c_ptrs):
+            builder.store(builder.select(keep, builder.load(ptr, align=4), zero), acc)
+        a_base = builder.gep(ap_arr.data, [a_at_])
+        w_base = builder.gep(wp_arr.data, [w_at_])
+        a_rows = [builder.gep(a_base, [builder.mul(_i64(r), lda_)]) for r in range(TILE)]
+        with cgutils.for_range(builder, pair_count) as loop:
+            k2 = loop.index
+            w = builder.load(builder.bitcast(builder.gep(w_base, [builder.mul(k2, _i64(2 * TILE))]),
+                                             _BF16X32.as_pointer()), align=2)
+            for r in range(TILE):
+                pair = builder.load(builder.bitcast(builder.gep(a_rows[r], [builder.mul(k2, _i64(2))]),
+                                                    _I32.as_pointer()), align=2)
+                splat = builder.shuffle_vector(builder.insert_element(ir.Constant(_I32X16, ir.Undefined), pair,
+                                                                      ir.Constant(_I32, 0)),
+                                               ir.Constant(_I32X16, ir.Undefined), ir.Constant(_I32X16, [0] * 16))
+                acc = accs[r]
+                builder.store(builder.call(dot, [builder.load(acc), builder.bitcast(splat, _BF16X32), w]), acc)
+        for acc, ptr in zip(accs, c_ptrs):
+            builder.store(builder.load(acc), ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# ldtilecfg's 64 bytes: palette 1, then for each of the 8 tiles 64 bytes per row (at byte
+# 16 + 2t) and 16 rows (at byte 48 + t).
+_TILE_CONFIG = [1] + [0] * 15 + [64, 0] * 8 + [0] * 16 + [TILE] * 8 + [0] * 8
+
+
+@intrinsic
+def amx_configure(typingctx):
+    """Load the tile configuration: 8 tiles of 16 rows x 64 bytes (nothing without AMX)."""
+
+    def codegen(context, builder, signature, args):
+        if HAS_AMX:
+            config_type = ir.ArrayType(_I8, 64)
+            config = cgutils.alloca_once(builder, config_type)
+            builder.store(ir.Constant(config_type, _TILE_CONFIG), config)
+            builder.call(_declare(builder, "llvm.x86.ldtilecfg", _VOID, _BYTES), [builder.bitcast(config, _BYTES)])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+@intrinsic
+def amx_release(typingctx):
+    """Release the tiles (tilerelease), returning the thread to its initial tile state."""
+
+    def codegen(context, builder, signature, args):
+        if HAS_AMX:
+            builder.call(_declare(builder, "llvm.x86.tilerelease", _VOID), [])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
+def make_amx_block(row_tiles: int, col_tiles: int):
+    """An intrinsic block(c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, lda, wp,
+    w_at, panel, steps, accumulate) for a block of row_tiles x col_tiles tiles of 16 x 16
+    float32: tile (i, j) (plus its own value when accumulate) = the sum over k < 32*steps of
+    ap[a_at + (16i + r)*lda + k] * W[16j + n, k], W's panel j starting at wp[w_at + j*panel]
+    (flat element offsets from each array's start), written to c[c_at + (16i + r)*ldc + 16j
+    + n] for r < m_valid - 16i, n < n_valid - 16j.
+
+    A tile that lies within c, when c_aligned (c's rows start on cache lines), is loaded and
+    stored in place. Otherwise it passes through edge[(2i + j)*256 + 16r + n]: if its 16
+    columns lie within c, its valid rows are copied here with vector loads and stores (a tile
+    load or store that splits cache lines costs about as much as 16 products); if not, the
+    caller copies it (_edge_in, _edge_out). Needs amx_configure first."""
+    assert row_tiles * col_tiles + row_tiles + col_tiles <= 8 and row_tiles <= 2 and col_tiles <= 2
+    a_tiles = [row_tiles * col_tiles + i for i in range(row_tiles)]
+    b_tiles = [row_tiles * col_tiles + row_tiles + j for j in range(col_tiles)]
+
+    @intrinsic
+    def amx_block(typingctx, c, c_at, ldc, m_valid, n_valid, c_aligned, edge, ap, a_at, lda, wp, w_at, panel,
+                  steps, accumulate):
+        if c.dtype != types.float32:
+            return None
+        intp = types.intp
+        sig = types.void(c, intp, intp, intp, intp, types.boolean, edge, ap, intp, intp, wp, intp, intp, intp,
+                         types.boolean)
+
+        def codegen(context, builder, signature, args):
+            if not HAS_AMX:
+                return context.get_dummy_value()
+            c_arr, edge_arr, ap_arr, wp_arr = (context.make_array(signature.args[i])(context, builder, args[i])
+                                               for i in (0, 6, 7, 10))
+            c_at_, ldc_, m_valid_, n_valid_, aligned = args[1:6]
+            a_at_, lda_, w_at_, panel_, step_count, keep = args[8], args[9], args[11], args[12], args[13], args[14]
+            load = _declare(builder, "llvm.x86.tileloadd64", _VOID, _I8, _BYTES, _I64)
+            store = _declare(builder, "llvm.x86.tilestored64", _VOID, _I8, _BYTES, _I64)
+            zero = _declare(builder, "llvm.x86.tilezero", _VOID, _I8)
+            dot = _declare(builder, "llvm.x86.tdpbf16ps", _VOID, _I8, _I8, _I8)
+            c_base = builder.gep(c_arr.data, [c_at_])
+            c_tiles = []
+            for i in range(row_tiles):
+                rows = builder.sub(m_valid_, _i64(TILE * i))
+                rows = builder.select(builder.icmp_signed(">", rows, _i64(TILE)), _i64(TILE), rows)
+                for j in range(col_tiles):
+                    slot = 2 * i + j
+                    columns_inside = builder.icmp_signed(">=", n_valid_, _i64(TILE * (j + 1)))
+                    direct = builder.and_(builder.and_(columns_inside, aligned),
+                                          builder.icmp_signed("==", rows, _i64(TILE)))
+                    to_c = builder.gep(c_base, [builder.add(builder.mul(_i64(TILE * i), ldc_), _i64(TILE * j))])
+                    to_edge = builder.gep(edge_arr.data, [_i64(slot * TILE * TILE)])
+                    ptr = builder.select(direct, builder.bitcast(to_c, _BYTES), builder.bitcast(to_edge, _BYTES))
+                    stride = builder.select(direct, builder.mul(ldc_, _i64(4)), _i64(4 * TILE))
+                    copied = builder.and_(columns_inside, builder.not_(direct))
+                    c_tiles.append((_tile_id(i * col_tiles + j), ptr, stride, copied, rows, to_c, to_edge))
+
+            def copy_rows(into_tiles):
+                for _, _, _, copied, rows, to_c, to_edge in c_tiles:
+                    with builder.if_then(copied), cgutils.for_range(builder, rows) as row:
+                        row_c = builder.bitcast(builder.gep(to_c, [builder.mul(row.index, ldc_)]),
+                                                _F32X16.as_pointer())
+                        row_edge = builder.bitcast(builder.gep(to_edge, [builder.mul(row.index, _i64(TILE))]),
+                                                   _F32X16.as_pointer())
+                        src, dst = (row_c, row_edge) if into_tiles else (row_edge, row_c)
+                        builder.store(builder.load(src, align=4), dst, align=4)
+
+            with builder.if_else(keep) as (then, otherwise):
+                with then:
+                    copy_rows(True)
+                    for tile, ptr, stride, *_ in c_tiles:
+                        builder.call(load, [tile, ptr, stride])
+                with otherwise:
+                    for tile, *_ in c_tiles:
+                        builder.call(zero, [tile])
+            a_base = builder.gep(ap_arr.data, [a_at_])
+            w_base = builder.gep(wp_arr.data, [w_at_])
+            a_stride = builder.mul(lda_, _i64(2))
+            with cgutils.for_range(builder, step_count) as loop:
+                k = builder.mul(loop.index, _i64(TILE_K))
+                for j in range(col_tiles):
+                    ptr = builder.gep(w_base, [builder.add(builder.mul(_i64(j), panel_), builder.mul(k, _i64(TILE)))])
+                    builder.call(load, [_tile_id(b_tiles[j]), builder.bitcast(ptr, _BYTES), _i64(4 * TILE)])
+                for i in range(row_tiles):
+                    ptr = builder.gep(a_base, [builder.add(builder.mul(_i64(TILE * i), lda_), k)])
+                    builder.call(load, [_tile_id(a_tiles[i]), builder.bitcast(ptr, _BYTES), a_stride])
+                    for j in range(col_tiles):
+                        builder.call(dot, [_tile_id(i * col_tiles + j), _tile_id(a_tiles[i]), _tile_id(b_tiles[j])])
+            for tile, ptr, stride, *_ in c_tiles:
+                builder.call(store, [tile, ptr, stride])
+            copy_rows(False)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return amx_block
+
+
+amx_2x2, amx_2x1, amx_1x2, amx_1x1 = (make_amx_block(r, c) for r, c in ((2, 2), (2, 1), (1, 2), (1, 1)))
+
+
+@intrinsic
+def transpose16(typingctx, dst, dst_at, ldd, src, src_at, lds):
+    """transpose16(dst, dst_at, ldd, src, src_at, lds): dst[dst_at + i*ldd + j] =
+    src[src_at + j*lds + i] for i, j < 16, on uint32 arrays (flat element offsets): the
+    16 x 16 transpose of packing, in vector registers. Each of 4 rounds swaps the
+    off-diagonal blocks of size d (8, 4, 2, 1) within every 2d x 2d block, which moves
+    element (i, j) to (j, i) after the last."""
+    sig = types.void(dst, types.intp, types.intp, src, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        dst_arr, src_arr = (context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 3))
+
+        def row(arr, at, ld, r):
+            return builder.bitcast(builder.gep(arr.data, [builder.add(at, builder.mul(ld, _i64(r)))]),
+                                   _I32X16.as_pointer())
+
+        rows = [builder.load(row(src_arr, args[4], args[5], r), align=4) for r in range(TILE)]
+        for d in (8, 4, 2, 1):
+            first = ir.Constant(_I32X16, [j if j & d == 0 else TILE + j - d for j in range(TILE)])
+            second = ir.Constant(_I32X16, [j + d if j & d == 0 else TILE + j for j in range(TILE)])
+            for i in range(TILE):
+                if i & d == 0:
+                    top, bottom = rows[i], rows[i + d]
+                    rows[i] = builder.shuffle_vector(top, bottom, first)
+                    rows[i + d] = builder.shuffle_vector(top, bottom, second)
+        for r in range(TILE):
+            builder.store(rows[r], row(dst_arr, args[1], args[2], r), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@kernel
+def pack_weight(wp, w, transposed):
+    """Pack W for matmul_packed, rounded to bf16: wp (P, Kp/2, 2 NR) uint16 with
+    wp[p, k2, 2n + j] = W[p NR + n, 2 k2 + j], where W is w (N, K) float32, or w^T when
+    `transposed` (w is (K, N)); zero where p NR + n >= N or 2 k2 + j >= K."""
+    N, K = (w.shape[1], w.shape[0]) if transposed else (w.shape[0], w.shape[1])
+    pack_weight_block(wp, w, transposed, 0, K)
+
+
+@kernel
+def pack_weight_block(wp, w, transposed, k0, K):
+    """pack_weight of W's columns k0 to k0 + K (matmul's K blocks), reading w in place, so
+    that its rows keep unit stride and the loops over them vectorise.
+
+    Written as uint32 pairs (round_bf16_pair), low half first. From w^T the pairs come from
+    two rows of w; from w, 16 rows x 16 pairs are rounded into `block` and transposed."""
+    P, K2, _ = wp.shape
+    N = w.shape[1] if transposed else w.shape[0]
+    pairs = wp.view(np.uint32)
+    whole = K // 2
+    if transposed:
+        for k2 in range(whole):
+            low, high = w[k0 + 2 * k2], w[k0 + 2 * k2 + 1]
+            for p in range(N // TILE):
+                dst = pairs[p, k2]
+                for n in range(TILE):
+                    dst[n] = round_bf16_pair(low[p * TILE + n], high[p * TILE + n])
+    else:
+        block = np.empty(TILE * TILE, np.uint32)
+        for p in range(N // TILE):
+            for kb in range(0, whole - TILE + 1, TILE):
+                for n in range(TILE):
+                    src = w[p * TILE + n]
+                    at = k0 + 2 * kb
+                    for i in range(TILE):
+                        block[n * TILE + i] = round_bf16_pair(src[at + 2 * i], src[at + 2 * i + 1])
+                transpose16(pairs, (p * K2 + kb) * TILE, TILE, block, 0, TILE)
+    # What the loops above left: the columns of a last partial panel, K's last pair when K is
+    # odd, for w the pairs after the last block of 16, and the zeros of the padding.
+    done_k2 = whole if transposed else whole // TILE * TILE
+    for p in range(P):
+        for k2 in range(done_k2 if (p + 1) * TILE <= N else 0, K2):
+            dst = pairs[p, k2]
+            for n in range(TILE):
+                col = p * TILE + n
+                low = np.float32(0.0)
+                high = np.float32(0.0)
+                if col < N and 2 * k2 < K:
+                    low = w[k0 + 2 * k2, col] if transposed else w[col, k0 + 2 * k2]
+                if col < N and 2 * k2 + 1 < K:
+                    high = w[k0 + 2 * k2 + 1, col] if transposed else w[col, k0 + 2 * k2 + 1]
+                dst[n] = round_bf16_pair(low, high)
+
+
+@kernel
+def pack_rows(ap, a, transposed):
+    """Pack A for matmul_packed, rounded to bf16: ap (Mp, Kp) uint16 with ap[m, k] = A[m, k],
+    where A is a (M, K) float32, or a^T when `transposed` (a is (K, M)); zero where m >= M or
+    k >= K."""
+    M, K = (a.shape[1], a.shape[0]) if transposed else (a.shape[0], a.shape[1])
+    pack_rows_block(ap, a, transposed, 0, M, 0, K)
+
+
+@kernel
+def pack_rows_block(ap, a, transposed, m0, M, k0, K):
+    """pack_rows of A[m0:m0 + M, k0:k0 + K] (matmul's blocks), reading a in place, so that
+    its rows keep unit stride and the loops over them vectorise. From a^T, 16 pairs of rows
+    x 16 columns are rounded into `block` and transposed."""
+    Mp, Kp = ap.shape
+    done_m, done_k = 0, 0
+    if transposed:
+        pairs = ap.view(np.uint32)
+        block = np.empty(TILE * TILE, np.uint32)
+        done_m, done_k = M // TILE * TILE, K // (2 * TILE) * 2 * TILE
+        for mb in range(0, done_m, TILE):
+            for kb in range(0, done_k // 2, TILE):
+                for i in range(TILE):
+                    low, high = a[k0 + 2 * (kb + i)], a[k0 + 2 * (kb + i) + 1]
+                    at = m0 + mb
+                    for r in range(TILE):
+                        block[i * TILE + r] = round_bf16_pair(low[at + r], high[at + r])
+                transpose16(pairs, mb * (Kp // 2) + kb, Kp // 2, block, 0, TILE)
+        for m in range(M):
+            dst = ap[m]
+            for k in range(0 if m >= done_m else done_k, K):
+                dst[k] = round_bf16(a[k0 + k, m0 + m])
+    else:
+        for m in range(M):
+            src, dst = a[m0 + m], ap[m]
+            for k in range(K):
+                dst[k] = round_bf16(src[k0 + k])
+    for m in range(M):
+        dst = ap[m]
+        for k in range(K, Kp):
+            dst[k] = 0
+    for m in range(M, Mp):
+        dst = ap[m]
+        for k in range(Kp):
+            dst[k] = 0
+
+
+@kernel
+def _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge):
+    """Copy into edge the part of c under each tile of an AMX block whose columns overhang c."""
+    for i in range(row_tiles):
+        rows = min(TILE, m_valid - TILE * i)
+        for j in range(col_tiles):
+            cols = n_valid - TILE * j
+            if cols < TILE:
+                spare = edge[(2 * i + j) * TILE * TILE:]
+                for r in range(rows):
+                    src = c[m0 + TILE * i + r, n0 + TILE * j:]
+                    for n in range(cols):
+                        spare[r * TILE + n] = src[n]
+
+
+@kernel
+def _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge):
+    """Copy into c the valid part of each tile of an AMX block whose columns overhang c."""
+    for i in range(row_tiles):
+        rows = min(TILE, m_valid - TILE * i)
+        for j in range(col_tiles):
+            cols = n_valid - TILE * j
+            if cols < TILE:
+                spare = edge[(2 * i + j) * TILE * TILE:]
+                for r in range(rows):
+                    dst = c[m0 + TILE * i + r, n0 + TILE * j:]
+                    for n in range(cols):
+                        dst[n] = spare[r * TILE + n]
+
+
+@kernel
+def _amx_product(c, ap, wp, edge, accumulate):
+    """matmul_packed on AMX, in blocks of 32 rows x 2 panels. With few rows (a recurrent
+    step), or a W too large for L2, pairs of panels are the outer loop: W is read from memory
+    once and every row block meets a pair while it is in L1. With many rows and a W that
+    fits in L2 (a window's K block), row blocks are the outer loop: c is then written a row
+    block at a time instead of in column strips over all its rows, which costs a window's
+    GEMM up to half its time when c does not fit in L2."""
+    M, N = c.shape
+    Kp = ap.shape[1]
+    P, K2, _ = wp.shape
+    ldc = c.strides[0] // c.itemsize
+    c_aligned = c.ctypes.data % 64 == 0 and ldc % TILE == 0
+    panel = K2 * 2 * TILE
+    steps = Kp // TILE_K
+    row_blocks, panel_pairs = (M + 2 * TILE - 1) // (2 * TILE), (P + 1) // 2
+    rows_outer = row_blocks > 2 and P * panel * 2 <= L2_WEIGHT_BYTES
+    amx_configure()
+    for block in range(row_blocks * panel_pairs):
+        if rows_outer:
+            m0, p = block // panel_pairs * 2 * TILE, block % panel_pairs * 2
+        else:
+            m0, p = block % row_blocks * 2 * TILE, block // row_blocks * 2
+        m_valid, n0 = M - m0, p * TILE
+        n_valid = N - n0
+        row_tiles, col_tiles = 2 if m_valid > TILE else 1, min(2, P - p)
+        overhang = n_valid < TILE * col_tiles
+        if accumulate and overhang:
+            _edge_in(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
+        args = (c, m0 * ldc + n0, ldc, m_valid, n_valid, c_aligned, edge, ap, m0 * Kp, Kp, wp, p * panel, panel,
+                steps, accumulate)
+        if row_tiles == 2 and col_tiles == 2:
+            amx_2x2(*args)
+        elif row_tiles == 2:
+            amx_2x1(*args)
+        elif col_tiles == 2:
+            amx_1x2(*args)
+        else:
+            amx_1x1(*args)
+        if overhang:
+            _edge_out(c, m0, n0, m_valid, n_valid, row_tiles, col_tiles, edge)
+    amx_release()
+
+
+@kernel
+def _avx512_product(c, ap, wp, edge, accumulate):
+    """matmul_packed with vnni_tile: each panel of W meets every 16 rows of A in turn."""
+    M, N = c.shape
+    Kp = ap.shape[1]
+    P, K2, _ = wp.shape
+    ldc = c.strides[0] // c.itemsize
+    for p in range(P):
+        n_valid = min(TILE, N - p * TILE)
+        w_at = p * K2 * 2 * TILE
+        for q in range(0, M, TILE):
+            m_valid = min(TILE, M - q)
+            if m_valid == TILE and n_valid == TILE:
+                vnni_tile(c, q * ldc + p * TILE, ldc, ap, q * Kp, Kp, wp, w_at, K2, accumulate)
+            else:
+                if accumulate:
+                    for r in range(m_valid):
+                        for n in range(n_valid):
+                            edge[r * TILE + n] = c[q + r, p * TILE + n]
+                vnni_tile(edge, 0, TILE, ap, q * Kp, Kp, wp, w_at, K2, accumulate)
+                for r in range(m_valid):
+                    for n in range(n_valid):
+                        c[q + r, p * TILE + n] = edge[r * TILE + n]
+
+
+@kernel
+def matmul_packed(c, ap, wp, edge, accumulate):
+    """c (M, N) float32, rows of unit stride, = A W^T, or c += A W^T when `accumulate`, from
+    ap (Mp, Kp) and wp (P, Kp/2, 2 NR) packed by pack_rows and pack_weight (Mp >= M,
+    P NR >= N). edge (FRONT,)
+    uint16 is the front of the scratch that packed_views returns: its header chooses the path,
+    and EDGE float32 from the first cache line after it hold tiles that overhang c."""
+    spare_at = _aligned(edge, HEADER)
+    spare = edge[spare_at:spare_at + 2 * EDGE].view(np.float32)
+    if HAS_AMX and edge[0] == PATH_AMX:
+        _amx_product(c, ap, wp, spare, accumulate)
+    else:
+        _avx512_product(c, ap, wp, spare, accumulate)
+
+
+def packed_size(M: int, N: int, K: int) -> int:
+    """uint16 elements of scratch that packed_views needs for A (M, K) and W (N, K)."""
+    Kp = padded(K, TILE_K)
+    return FRONT + padded(N, TILE) * Kp + padded(M, TILE) * Kp
+
+
+@kernel
+def _aligned(array, at):
+    """The first index >= at whose element of `array` (1-D) starts a 64-byte cache line."""
+    return at + (-(array.ctypes.data + at * array.itemsize)) % 64 // array.itemsize
+
+
+@kernel
+def packed_views(scratch, M, N, K):
+    """(ap, wp, edge): views of scratch (1-D uint16, packed_size(M, N, K) elements or more,
+    with the header set_path wrote) for matmul_packed with A (M, K) and W (N, K), when W is
+    packed once for many products. ap and wp start on cache lines."""
+    Kp = (K + TILE_K - 1) // TILE_K * TILE_K
+    Mp = (M + TILE - 1) // TILE * TILE
+    P = (N + TILE - 1) // TILE
+    w_start = _aligned(scratch, HEADER) + 2 * EDGE
+    a_start = w_start + P * TILE * Kp
+    return (scratch[a_start:a_start + Mp * Kp].reshape((Mp, Kp)),
+            scratch[w_start:a_start].reshape((P, Kp // 2, 2 * TILE)), scratch[:FRONT])
+
+
+def scratch_size(M: int, N: int, K: int) -> int:
+    """uint16 elements of scratch that matmul needs for c (M, N) with inner dimension K."""
+    kc = min(padded(K, TILE_K), KC)
+    return FRONT + padded(N, TILE) * kc + padded(min(M, MC), TILE) * kc
+
+
+@kernel
+def matmul(c, a, w, a_transposed, w_transposed, scratch):
+    """c (M, N) float32 = A W^T: A is a (M, K), or a^T when a_transposed; W is w (N, K), or
+    w^T when w_transposed; a and w float32, rounded to bf16 as they are packed. scratch (1-D
+    uint16, with the header set_path wrote) holds at least scratch_size(M, N, K) elements."""
+    M, N = c.shape
+    K = a.shape[0] if a_transposed else a.shape[1]
+    P = (N + TILE - 1) // TILE
+    edge = scratch[:FRONT]
+    free = scratch[_aligned(scratch, HEADER) + 2 * EDGE:]
+    for k0 in range(0, K, KC):
+        kc = min(KC, K - k0)
+        kp = (kc + TILE_K - 1) // TILE_K * TILE_K
+        w_size = P * TILE * kp
+        wp = free[:w_size].reshape((P, kp // 2, 2 * TILE))
+        pack_weight_block(wp, w, w_transposed, k0, kc)
+        for m0 in range(0, M, MC):
+            mc = min(MC, M - m0)
+            mp = (mc + TILE - 1) // TILE * TILE
+            ap = free[w_size:w_size + mp * kp].reshape((mp, kp))
+            pack_rows_block(ap, a, a_transposed, m0, mc, k0, kc)
+            matmul_packed(c[m0:m0 + mc], ap, wp, edge, k0 > 0)
