@@ -349,11 +349,12 @@ class ModelFile:
 
 
 def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, version: str,
-             threads: int) -> dict:
+             threads: int, precision: str, kernel: str) -> dict:
     """The metadata of a run's checkpoint: the trainer's snapshot (`training`), the
-    vocabulary, the data fingerprint, the run's name and identity, and the charrnn version."""
+    vocabulary, the data fingerprint, the run's name and identity, the charrnn version, and
+    how its products were computed."""
     return dict(training, **vocab.to_meta(), data=data, run=run, run_id=run_id, charrnn_version=version,
-                threads=threads)
+                threads=threads, precision=precision, kernel=kernel)
 
 
 def describe(path: Path, meta: dict) -> tuple[ModelConfig, Vocab]:
@@ -439,7 +440,8 @@ def run_record(meta: dict) -> dict:
     """What a checkpoint records of its run besides the training state, checked: `run` (its
     name) and `run_id` (None in older checkpoints), `saving` (the save cadence `every`, as
     ("steps", n) or ("seconds", s), and `keep`; None each where not recorded), `changes`
-    (the options changed on resume) and `threads`. CheckpointError for anything malformed."""
+    (the options changed on resume), `threads` and `precision`. CheckpointError for anything
+    malformed."""
     from .config import steps_or_duration
 
     def bad(name: str) -> CheckpointError:
@@ -470,4 +472,8 @@ def run_record(meta: dict) -> dict:
     threads = meta.get("threads")
     if threads is not None and not (type(threads) is int and 1 <= threads <= 4096):
         raise bad("threads")
-    return dict(run=run, run_id=run_id, saving=dict(every=every, keep=keep), changes=changes, threads=threads)
+    precision = meta.get("precision", "fp32")  # older checkpoints: float32 products
+    if precision not in ("fp32", "bf16"):
+        raise bad("precision")
+    return dict(run=run, run_id=run_id, saving=dict(every=every, keep=keep), changes=changes, threads=threads,
+                precision=precision)

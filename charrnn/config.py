@@ -23,6 +23,8 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 ERRORS = ("strict", "replace")
 ENGINES = ("charrnn", "torch")  # charrnn's own kernels, or PyTorch (the optional torch extra)
+PRECISIONS = ("fp32", "bf16", "auto")  # of the matrix products (see model.choose_kernel)
+KERNELS = {"fp32": "fp32 register tile", "amx": "bf16 AMX tiles", "avx512bf16": "bf16 AVX512-BF16 tile"}
 MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
 
 
@@ -214,6 +216,7 @@ class RunOptions:
     sample_prime: str | None = None
     engine: str = "charrnn"
     device: str | None = None
+    precision: str | None = None  # None: "auto" for a new run, a resumed run's own
 
     def __post_init__(self):
         if self.resume is not None and self.init_from is not None:
@@ -228,6 +231,8 @@ class RunOptions:
             raise _fail("min_count", f"must be at least 1, got {self.min_count}")
         if self.errors is not None and self.errors not in ERRORS:
             raise _fail("errors", f"must be one of {', '.join(ERRORS)}, not {self.errors!r}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise _fail("precision", f"must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.engine not in ENGINES:
             raise _fail("engine", f"must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.device is not None and self.engine != "torch":
@@ -250,7 +255,8 @@ OPTIONS = {**MODEL_OPTIONS, **TRAIN_OPTIONS, **RUN_OPTIONS}
 # options a resumed run may change (recorded in its checkpoints); any other is an error, since
 # the run's model, data and optimiser are what they were
 RESUMABLE = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep", "threads", "out", "overwrite",
-             "sample_every", "sample_length", "sample_temperature", "sample_prime", "errors", "engine", "device")
+             "sample_every", "sample_length", "sample_temperature", "sample_prime", "errors", "engine", "device",
+             "precision")
 # options a fine-tuning run takes from its checkpoint: the model's shape and its vocabulary
 FROM_CHECKPOINT = ("model", "hidden", "layers", "embed", "unit", "min_count")
 

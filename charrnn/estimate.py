@@ -25,7 +25,8 @@ def shard_sizes(batch: int, threads: int) -> list[int]:
     return [(batch * (k + 1)) // n - (batch * k) // n for k in range(n)]
 
 
-def memory(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: int, dtype=np.float32) -> dict:
+def memory(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: int, dtype=np.float32,
+           kernel: str = "fp32") -> dict:
     """Bytes a training run holds at most, by part (and their `total`): parameters, one
     gradient buffer per thread, the optimiser's moments, the activations of a window (and
     its dropout masks), the validation windows', and the text windows (the text itself is
@@ -36,7 +37,7 @@ def memory(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: in
     itemsize = np.dtype(dtype).itemsize
     n_params = model_cfg.n_params()
     shards = shard_sizes(cfg.batch, threads)
-    activations = sum(workspace_bytes(model_cfg, cfg.seq, b, dtype) for b in shards)
+    activations = sum(workspace_bytes(model_cfg, cfg.seq, b, dtype, kernel) for b in shards)
     if model_cfg.dropout > 0:
         activations += model_cfg.layers * cfg.seq * cfg.batch * model_cfg.hidden * itemsize
     activations += 2 * model_cfg.vocab_size * model_cfg.gates * model_cfg.hidden * itemsize  # the input table
@@ -44,7 +45,7 @@ def memory(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: in
     if val_chars >= 2:
         streams = min(VAL_STREAMS, val_chars - 1)
         columns = (val_chars - 1) // streams
-        validation = sum(workspace_bytes(model_cfg, min(VAL_CHUNK, columns), b, dtype)
+        validation = sum(workspace_bytes(model_cfg, min(VAL_CHUNK, columns), b, dtype, kernel)
                          for b in shard_sizes(streams, threads))
     parts = dict(parameters=n_params * itemsize, gradients=n_params * itemsize * len(shards),
                  optimizer=n_params * itemsize * _OPTIMIZER_SLOTS[cfg.optimizer], activations=activations,
@@ -93,7 +94,7 @@ def dry_run(trainer, threads: int) -> dict:
     thrown away afterwards (its weights have moved)."""
     cfg, model_cfg = trainer.cfg, trainer.model.config
     batches = trainer.batches
-    memory_bytes = memory(model_cfg, cfg, threads, len(trainer.val_ids), trainer.model.dtype)
+    memory_bytes = memory(model_cfg, cfg, threads, len(trainer.val_ids), trainer.model.dtype, trainer.kernel)
     start, start_seconds = trainer.step, trainer.train_seconds
     trainer.warm_up()
     for _ in range(WARMUP_STEPS):
@@ -112,6 +113,7 @@ def dry_run(trainer, threads: int) -> dict:
         steps_left = by_time if steps_left is None else min(steps_left, by_time)
     return dict(
         cell=model_cfg.cell, layers=model_cfg.layers, hidden=model_cfg.hidden, embed=model_cfg.embed,
+        precision=trainer.precision, kernel=trainer.kernel,
         params=model_cfg.n_params(), vocab_size=model_cfg.vocab_size, train_chars=batches.batch * batches.n_col,
         val_chars=len(trainer.val_ids), batch=cfg.batch, seq=cfg.seq, threads=threads,
         steps_per_epoch=batches.steps_per_epoch, memory_bytes=memory_bytes, timed_steps=len(timed),

@@ -29,7 +29,8 @@ class Started:
 
     `total_steps` is where the steps or epochs budget ends (None with a time budget alone).
     The data: `chars` ids in `ids_path` (`reused` when the cache was valid already), `symbols`
-    in the vocabulary, `unknown` when one of them is the unknown symbol."""
+    in the vocabulary, `unknown` when one of them is the unknown symbol. The products run in
+    `precision` ("fp32", "bf16") on `kernel` (a key of config.KERNELS, or the torch engine's)."""
 
     run_dir: Path
     run: str
@@ -44,6 +45,9 @@ class Started:
     ids_path: Path
     reused: bool
     threads: int
+    engine: str
+    precision: str
+    kernel: str
 
 
 @dataclass(frozen=True)

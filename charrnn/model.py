@@ -12,6 +12,11 @@ step.
 
 The cells differ only in the arrays their kernels take: CELLS says, per cell, how a layer's
 forward and backward call them.
+
+Precision: in "fp32" every product multiplies float32; in "bf16" the products take their
+inputs rounded to bf16 and sum in float32 (kernels/gemm_bf16.py: AMX tiles, or AVX512-BF16),
+which the kernels do when handed a uint16 scratch. Everything else (weights, gradients, the
+optimiser, gates, softmax and loss) stays float32 either way.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ModelConfig
-from .errors import CheckpointError
+from .config import PRECISIONS, ModelConfig
+from .errors import CheckpointError, ConfigError
 from .kernels.embedding import embedding_backward, embedding_forward
 from .kernels.gemm import packed_size, scratch_size
+from .kernels.gemm_bf16 import aligned_zeros, available_paths, set_path
 from .kernels.gru import gru_backward, gru_forward
 from .kernels.head import head_backward, head_forward_backward, head_loss
 from .kernels.lstm import lstm_backward, lstm_forward
@@ -113,7 +119,32 @@ def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
                + [packed_size(B, GH, H, dtype), packed_size(B, H, GH, dtype)])
 
 
-def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32) -> dict[str, list[tuple[int, ...]]]:
+
+
+def choose_kernel(precision: str) -> str:
+    """The products' kernel for a precision: "fp32"; for "bf16" the fastest bf16 path this
+    process can run ("amx", else "avx512bf16"; ConfigError on a CPU with neither); for "auto",
+    AMX where the CPU has it and Linux grants it, else fp32 (AVX512-BF16 alone runs at half
+    the rate of float32 FMAs on the Intel CPUs measured, so it is never chosen for you)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}",
+                          options=("precision",))
+    paths = available_paths()
+    if precision == "bf16":
+        if not paths:
+            raise ConfigError("precision bf16 needs a CPU with AVX512-BF16 or AMX; this one has neither",
+                              options=("precision",))
+        return paths[0]
+    return "amx" if precision == "auto" and "amx" in paths else "fp32"
+
+
+def scratch_dtype(kernel: str, dtype) -> np.dtype:
+    """The products' scratch for a kernel: bf16 bits (uint16) for the bf16 kernels."""
+    return np.dtype(np.uint16) if kernel in ("amx", "avx512bf16") else np.dtype(dtype)
+
+
+def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32, kernel: str = "fp32"
+                     ) -> dict[str, list[tuple[int, ...]]]:
     """The arrays a window of shape (T, B) keeps, by name: a list of shapes each (one per layer
     for the per-layer ones, none when the cell or the settings do not need them)."""
     H, G, L, E, V = cfg.hidden, cfg.gates, cfg.layers, cfg.embed, cfg.vocab_size
@@ -127,7 +158,7 @@ def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32) -> dict
         acts=per_layer(T, B, G * H),
         dropped=per_layer(T, B, H) if cfg.dropout > 0 else [],
         gh=[(B, G * H)],
-        scratch=[(_scratch_elements(cfg, T, B, dtype),)],
+        scratch=[(_scratch_elements(cfg, T, B, scratch_dtype(kernel, dtype)),)],
         logits=[(T * B, V)],
         dlogits=[(T * B, V)],
         dacts=[(T, B, G * H)],
@@ -141,33 +172,42 @@ def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32) -> dict
 
 
 class _Workspace:
-    """Activations and scratch for one window shape (T, B); reused from step to step."""
+    """Activations and scratch for one window shape (T, B); reused from step to step. With a
+    bf16 kernel, the scratch holds bf16 bits and says which path the products take, and the
+    step products' outputs start on cache lines (AMX then stores its tiles in place)."""
 
     _SINGLE = ("emb", "gh", "scratch", "logits", "dlogits", "dacts", "dgh", "dtop", "dtable", "zero_state", "dhz")
 
-    def __init__(self, cfg: ModelConfig, T: int, B: int, dtype):
-        for name, shapes in workspace_shapes(cfg, T, B, dtype).items():
-            arrays = [np.zeros(shape, dtype) for shape in shapes]
+    def __init__(self, cfg: ModelConfig, T: int, B: int, dtype, kernel: str = "fp32"):
+        for name, shapes in workspace_shapes(cfg, T, B, dtype, kernel).items():
+            kind = scratch_dtype(kernel, dtype) if name == "scratch" else dtype
+            arrays = [aligned_zeros(shape, kind) for shape in shapes]
             setattr(self, name, (arrays[0] if arrays else None) if name in self._SINGLE else (arrays or None))
+        if kernel != "fp32":
+            set_path(self.scratch, kernel)
         self.inputs: list[np.ndarray] = []
         self.masks: list[np.ndarray] | None = None
 
 
-def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32) -> int:
+def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32, kernel: str = "fp32") -> int:
     """Bytes of the activations and scratch that a window of shape (T, B) keeps (computed,
     not allocated)."""
-    itemsize = np.dtype(dtype).itemsize
-    return sum(math.prod(shape) * itemsize for shapes in workspace_shapes(config, T, B, dtype).values()
-               for shape in shapes)
+    return sum(math.prod(shape) * (scratch_dtype(kernel, dtype) if name == "scratch" else np.dtype(dtype)).itemsize
+               for name, shapes in workspace_shapes(config, T, B, dtype, kernel).items() for shape in shapes)
 
 
 class Model:
     """A character-level language model of the shape `config`, in float32 or float64, whose
-    windows run on up to `threads` threads."""
+    windows run on up to `threads` threads with their products in `precision` (see
+    choose_kernel; bf16 needs float32)."""
 
-    def __init__(self, config: ModelConfig, dtype=np.float32, threads: int = 1):
+    def __init__(self, config: ModelConfig, dtype=np.float32, threads: int = 1, precision: str = "fp32"):
         self.config = config
         self.dtype = np.dtype(dtype)
+        self.kernel = choose_kernel(precision)
+        self.precision = "fp32" if self.kernel == "fp32" else "bf16"
+        if self.precision == "bf16" and self.dtype != np.float32:
+            raise ConfigError("precision bf16 computes in float32 between the products", options=("precision",))
         self.shapes = config.param_shapes()
         n = config.n_params()
         self.flat = np.zeros(n, self.dtype)
@@ -209,7 +249,7 @@ class Model:
         key = (T, B, shard)
         ws = self._workspaces.get(key)
         if ws is None:
-            ws = self._workspaces[key] = _Workspace(self.config, T, B, self.dtype)
+            ws = self._workspaces[key] = _Workspace(self.config, T, B, self.dtype, self.kernel)
         return ws
 
     def _shards(self, B: int) -> list[tuple[int, int]]:
@@ -287,8 +327,10 @@ class Model:
         cfg = self.config
         if self._table is None:
             self._table = np.zeros((cfg.vocab_size, cfg.gates * cfg.hidden), self.dtype)
-            self._table_scratch = np.zeros(scratch_size(cfg.vocab_size, cfg.gates * cfg.hidden, cfg.embed, self.dtype),
-                                           self.dtype)
+            kind = scratch_dtype(self.kernel, self.dtype)
+            self._table_scratch = np.zeros(scratch_size(cfg.vocab_size, cfg.gates * cfg.hidden, cfg.embed, kind), kind)
+            if self.kernel != "fp32":
+                set_path(self._table_scratch, self.kernel)
         table_forward(self._table, self.params["embed"], self.params["layer0.wx"], self._table_scratch)
         return self._table
 
@@ -337,7 +379,7 @@ class Model:
         shards = self._shards(B)
         shard_masks = [None] * len(shards) if masks is None else \
             [[np.ascontiguousarray(m[:, b0:b1]) for m in masks] if len(shards) > 1 else masks for b0, b1 in shards]
-        shard_dstates = [np.zeros_like(state[:, :, b0:b1]) for b0, b1 in shards]
+        shard_dstates = [aligned_zeros(state[:, :, b0:b1].shape, self.dtype) for b0, b1 in shards]
         grads = [self.grads] + [self._extra_grads(k)[1] for k in range(1, len(shards))]
         table = self._input_table(T, B)
 

@@ -149,15 +149,31 @@ def _torch_names(config: ModelConfig) -> list[str]:
 
 
 class TorchTrainer(Trainer):
-    """A Trainer whose steps run on PyTorch, on `device`, possibly as one of several processes."""
+    """A Trainer whose steps run on PyTorch, on `device`, possibly as one of several processes.
+    `autocast` is the precision: "bf16" runs the forward pass under torch.autocast with
+    bfloat16 (weights, optimiser and loss stay float32), "fp32" does not, "auto" is bf16 on a
+    CUDA GPU that has it and fp32 elsewhere. (`model`, charrnn's, holds the weights for
+    sampling and checkpoints; its own products never run.)"""
 
-    def __init__(self, model: Model, cfg: TrainConfig, train_ids, val_ids, dropout_rng, device: str | None = None):
+    @classmethod
+    def new(cls, model_cfg, cfg, train_ids, val_ids, dtype=np.float32, threads=1, precision="auto", **engine):
+        return super().new(model_cfg, cfg, train_ids, val_ids, dtype, threads, "fp32", autocast=precision, **engine)
+
+    @classmethod
+    def restore(cls, tensors, meta, train_ids, val_ids, cfg=None, threads=1, precision="auto", **engine):
+        return super().restore(tensors, meta, train_ids, val_ids, cfg, threads, "fp32", autocast=precision, **engine)
+
+    def __init__(self, model: Model, cfg: TrainConfig, train_ids, val_ids, dropout_rng, device: str | None = None,
+                 autocast: str = "auto"):
         super().__init__(model, cfg, train_ids, val_ids, dropout_rng)
         torch = import_torch()
         self.torch = torch
         self.rank, self.world_size, _ = world()
         check_batch(cfg.batch)
         self.device = torch.device(start(device, None))
+        bf16 = autocast == "bf16" or (autocast == "auto" and self.device.type == "cuda"
+                                      and torch.cuda.is_bf16_supported())
+        self._autocast = "bf16" if bf16 else "fp32"
         torch.manual_seed(cfg.seed * 1000 + self.rank)  # dropout masks, one stream per process
         config = model.config
         self.net = _Network(config).to(self.device)
@@ -260,6 +276,14 @@ class TorchTrainer(Trainer):
         self.model.flat[...] = self._flat(self.params)
         return self.model
 
+    @property
+    def precision(self) -> str:
+        return self._autocast
+
+    @property
+    def kernel(self) -> str:
+        return f"torch {self.device.type}" + (" autocast bf16" if self._autocast == "bf16" else "")
+
     def finite(self) -> bool:
         tensors = [*self.params, self.hidden, *(t for key in self._slots().values() for t in self._state_tensors(key))]
         return all(bool(self.torch.isfinite(t).all()) for t in tensors)
@@ -291,7 +315,9 @@ class TorchTrainer(Trainer):
         y = torch.from_numpy(window.y[:, self.streams]).long().to(self.device)
         self.ddp.train()
         self.opt.zero_grad(set_to_none=False)
-        logits, state = self.ddp(x, self._tensor_state())
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._autocast == "bf16"):
+            logits, state = self.ddp(x, self._tensor_state())
+        state = tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
         loss.backward()
         self._keep_state(tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach())

@@ -101,11 +101,12 @@ class Trainer:
 
     @classmethod
     def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32,
-            threads: int = 1, **engine) -> "Trainer":
+            threads: int = 1, precision: str = "fp32", **engine) -> "Trainer":
         """A trainer at step 0, its weights initialised from the seed as PyTorch initialises
-        them; `engine` are the engine's own options."""
+        them, its products in `precision` (see model.choose_kernel); `engine` are the
+        engine's own options."""
         init_rng, dropout_rng = seed_generators(cfg.seed)
-        model = Model(model_cfg, dtype, threads)
+        model = Model(model_cfg, dtype, threads, precision)
         model.init_weights(init_rng)
         return cls(model, cfg, train_ids, val_ids, dropout_rng, **engine)
 
@@ -205,6 +206,16 @@ class Trainer:
         """The model with the current weights, for samples while training."""
         return self.model
 
+    @property
+    def precision(self) -> str:
+        """Of the matrix products: "fp32" or "bf16"."""
+        return self.model.precision
+
+    @property
+    def kernel(self) -> str:
+        """What runs the matrix products (a key of config.KERNELS)."""
+        return self.model.kernel
+
     # ---- recovering from non-finite steps -------------------------------------------------
     def set_restore_point(self) -> bool:
         """Remember the current state as the one to go back to when steps keep failing. The
@@ -300,7 +311,7 @@ class Trainer:
 
     @classmethod
     def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
-                cfg: TrainConfig | None = None, threads: int = 1, **engine) -> "Trainer":
+                cfg: TrainConfig | None = None, threads: int = 1, precision: str = "fp32", **engine) -> "Trainer":
         """Rebuild a trainer from `snapshot()` output (tensors, and metadata as snapshot() wrote
         it or as checkpoint.training_state checked it); `cfg` may extend the budget; `engine`
         are the engine's own options (TorchTrainer: the device). CheckpointError for a tensor
@@ -312,7 +323,7 @@ class Trainer:
             rng.bit_generator.state = meta.get("dropout_rng")
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint's random state is unusable: {exc}") from None
-        trainer = cls(Model(model_cfg, np.float32, threads), cfg, train_ids, val_ids, rng, **engine)
+        trainer = cls(Model(model_cfg, np.float32, threads, precision), cfg, train_ids, val_ids, rng, **engine)
         loaded = {"flat": np.concatenate([checked_tensor(tensors, f"param/{name}", shape).reshape(-1)
                                           for name, shape in model_cfg.param_shapes().items()])}
         for name, arr in trainer.arrays().items():

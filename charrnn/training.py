@@ -46,6 +46,9 @@ class Run:
     recoveries: int = 0
     lr_scale: float = 1.0
     stopped: bool = False  # by StopTraining or KeyboardInterrupt, before the budget ended
+    engine: str = "charrnn"
+    precision: str = "fp32"  # of the matrix products
+    kernel: str = "fp32"  # which ran them (a key of config.KERNELS)
 
     @property
     def metrics(self) -> list[dict]:
@@ -67,7 +70,7 @@ class Run:
                     chars=self.chars, chars_per_sec=self.chars_per_sec, train_loss=self.train_loss, val_loss=val,
                     val_bpc=val / math.log(2) if val is not None else None, unit=self.unit,
                     skipped_steps=self.skipped_steps, recoveries=self.recoveries, lr_scale=self.lr_scale,
-                    interrupted=self.stopped)
+                    interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel)
 
 
 def train(sources: str | Sequence[str] | None = None, *, text: str | None = None,
@@ -127,6 +130,7 @@ class _Plan:
     save_every: tuple[str, float]
     keep: int
     replaces: bool  # a run written over another: the old checkpoints go at the first save
+    engine: str
     changes: list[dict] = field(default_factory=list)
     samples: object = None  # _Samples
 
@@ -339,18 +343,19 @@ class _Session:
         source = self._source()
         record = checkpoint.run_record(source.file.meta) if source is not None and source.resume else None
         model_cfg, train_cfg = self._configs(source)
-        trainer_class, engine = Trainer, {}
+        # a resumed run keeps its thread count and precision unless told otherwise: the
+        # batch's shards and the products, and so the float sums, follow them
+        recorded_threads = record["threads"] if record is not None else None
+        threads = runtime.thread_count(opts.threads or recorded_threads)
+        engine = dict(precision=opts.precision or (record["precision"] if record is not None else "auto"))
+        trainer_class = Trainer
         if opts.engine == "torch":
             from . import torch_engine
 
             torch_engine.check_batch(train_cfg.batch)
             trainer_class = torch_engine.TorchTrainer
-            engine = dict(device=torch_engine.start(opts.device, opts.threads))
+            engine["device"] = torch_engine.start(opts.device, opts.threads)
             self.rank = torch_engine.world()[0]
-        # a resumed run keeps its thread count unless told otherwise: the batch's shards, and so
-        # the order of the float sums, follow it
-        recorded_threads = record["threads"] if record is not None else None
-        threads = runtime.thread_count(opts.threads or recorded_threads)
         estimate.check_fits(model_cfg, train_cfg, threads, val_chars=0)
         run, label, run_id, takes_over = self._run_dir(source, record, model_cfg)
         writes = not self.dry and self.rank == 0  # the other processes of a distributed run write nothing
@@ -397,22 +402,25 @@ class _Session:
         saving = record["saving"] if record is not None else {}
         save_every = opts.save_every if "save_every" in self.given or not saving.get("every") else saving["every"]
         keep = opts.keep if "keep" in self.given or saving.get("keep") is None else saving["keep"]
-        return _Plan(run, label, run_id, trainer, data, threads, save_every, keep, replaces, changes, samples)
+        return _Plan(run, label, run_id, trainer, data, threads, save_every, keep, replaces, opts.engine, changes,
+                     samples)
 
     def _changes(self, source: _Source, trainer, threads: int, notify) -> list[dict]:
         """The options a resumed run changes, recorded (and said, with what it means for exactness)."""
         meta, step = source.file.meta, trainer.step
-        before = dict(TrainConfig.from_dict(meta["train"]).to_dict(), threads=meta.get("threads"))
-        now = dict(trainer.cfg.to_dict(), threads=threads)
+        before = dict(TrainConfig.from_dict(meta["train"]).to_dict(), threads=meta.get("threads"),
+                      precision=meta.get("precision", "fp32"), engine=meta.get("engine", "charrnn"))
+        now = dict(trainer.cfg.to_dict(), threads=threads, precision=trainer.precision, engine=self.options.engine)
         changes, said = [], []
-        for name in ("steps", "epochs", "seconds", "lr", "eval_every", "threads"):
+        for name in ("steps", "epochs", "seconds", "lr", "eval_every", "threads", "precision", "engine"):
             old, new = before.get(name), now[name]
             if old == new or (name == "threads" and old is None):
                 continue
             changes.append({"step": step, "option": "time" if name == "seconds" else name, "from": old, "to": new})
-            if name == "threads":
-                said.append(f"threads {new} (was {old}: the run goes on, but not bit for bit as it would have "
-                            f"on {old})")
+            if name in ("threads", "precision", "engine"):
+                before_it = {"threads": f"on {old}", "precision": f"in {old}", "engine": f"with {old}"}[name]
+                said.append(f"{name} {new} (was {old}: the run goes on, but not bit for bit as it would have "
+                            f"{before_it})")
             elif name == "lr":
                 said.append(f"lr {new:g} (was {old:g})")
         if said:
@@ -521,7 +529,8 @@ class _Loop:
             self._drop_metrics_after(self.start_step)
         notify(events.Started(run.path, plan.label, trainer.step, self.start_step > 0, budget_steps(self.trainer),
                               cfg.seconds, data.vocab.unit, int(data.ids.size), len(data.vocab),
-                              data.vocab.unknown is not None, data.path, data.reused, plan.threads))
+                              data.vocab.unknown is not None, data.path, data.reused, plan.threads, plan.engine,
+                              trainer.precision, trainer.kernel))
         _notice_compiling(trainer.model.config.cell, notify)
         trainer.warm_up()
         stopped = False
@@ -547,7 +556,7 @@ class _Loop:
         best = run.best if run.best.exists() else latest
         return Run(run.path, latest, best, trainer.step, trainer.step * cfg.batch * cfg.seq, self.chars_per_sec,
                    trainer.train_loss, trainer.best_val, data.vocab.unit, trainer.skipped, trainer.recoveries,
-                   trainer.lr_scale, stopped)
+                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
@@ -611,7 +620,9 @@ class _Loop:
         tensors, meta = trainer.snapshot()
         kind, interval = plan.save_every
         meta = checkpoint.run_meta(meta, vocab=plan.data.vocab, data=plan.data.fingerprint, run=plan.label,
-                                   run_id=plan.run_id, version=__version__, threads=plan.threads)
+                                   run_id=plan.run_id, version=__version__, threads=plan.threads,
+                                   precision=plan.trainer.precision, kernel=plan.trainer.kernel)
+        meta["engine"] = plan.engine
         meta.update(saving=dict(every=[kind, interval], keep=plan.keep), changes=plan.changes)
         run = plan.run
         path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=plan.keep)

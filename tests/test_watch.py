@@ -159,7 +159,8 @@ def test_log_lines_show_progress_time_left_and_checkpoint(corpus, tmp_path, monk
     assert [int(line.split()[2]) for line in lines] == list(range(1, 21))
     at_10 = lines[9]
     assert re.fullmatch(rf"charrnn: step 10 epoch \d\.\d\d loss \d\.\d{{3}} val (\d\.\d{{3}}) \((\d\.\d{{3}}) bpc\) "
-                        rf"[\d.]+k chars/s \d+s left saved {re.escape(str(run / 'latest.safetensors'))}", at_10), at_10
+                        rf"[\d.]+k chars/s \((fp32 register tile|bf16 AMX|bf16 AVX512-BF16 tile)\) \d+s left saved "
+                        rf"{re.escape(str(run / 'latest.safetensors'))}", at_10), at_10
     val, bpc = map(float, re.search(r"val (\S+) \((\S+) bpc", at_10).groups())
     assert bpc == pytest.approx(val / math.log(2), abs=2e-3)
     assert lines[10].endswith("left last saved at step 10")
@@ -176,7 +177,7 @@ def test_progress_bar_on_a_terminal(corpus, tmp_path, monkeypatch):
     err = result.stderr
     assert f"charrnn: saved {run / 'latest.safetensors'} at step 10" in err
     assert "20/20" in err and "100%" in err
-    assert re.search(r"epoch \d\.\d\d, loss \d\.\d{3}, val \d\.\d{3} \(\d\.\d{3} bpc\), [\d.]+k chars/s, "
+    assert re.search(r"epoch \d\.\d\d, loss \d\.\d{3}, val \d\.\d{3} \(\d\.\d{3} bpc\), [\d.]+k chars/s \([^)]+\), "
                      r"\d+s left, saved at step 20", err), err
     assert sorted(samples(err.replace("\r", "\n"))) == [10, 20]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from ..config import (CELLS, DEFAULT_EPOCHS, ENGINES, MODEL_OPTIONS, OPTIMIZERS, RUN_OPTIONS, SCHEDULES,
-                      TRAIN_OPTIONS, UNITS, format_duration)
+from ..config import (CELLS, DEFAULT_EPOCHS, ENGINES, KERNELS, MODEL_OPTIONS, OPTIMIZERS, PRECISIONS,
+                      RUN_OPTIONS, SCHEDULES, TRAIN_OPTIONS, UNITS, format_duration)
 from .common import Duration, StepsOrDuration, errors_option, notice, stderr_is_terminal, write_json
 
 LOG_EVERY_SECONDS = 10.0
@@ -89,6 +89,9 @@ def _default(name: str):
                    "'charrnn[torch]').")
 @click.option("--device", help="With --engine torch: cpu, cuda, cuda:N or mps (default: this process's GPU, else "
               "the CPU).")
+@click.option("--precision", type=click.Choice(PRECISIONS),
+              help="Of the matrix products: fp32, bf16 (inputs rounded to bf16, sums in float32; AMX or AVX512-BF16) "
+                   "or auto (bf16 where the CPU has AMX, else fp32; the default, or a resumed run's own).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
 @click.option("--unit", type=click.Choice(UNITS),
@@ -215,6 +218,7 @@ class _Display:
         self.step = 0
         self.run_dir: Path | None = None
         self.bits_per = "bpc"
+        self.products = ""
 
     def __call__(self, event) -> None:
         from .. import events
@@ -248,6 +252,9 @@ class _Display:
         unknown = " and an unknown symbol" if event.unknown else ""
         notice(f"{'reusing' if event.reused else 'encoded'} {event.chars:,} {kind} in {event.ids_path} "
                f"({event.symbols - bool(unknown)} symbols{unknown})")
+        self.products = KERNELS.get(event.kernel, event.kernel)
+        notice(f"training on {event.threads} thread{'s' if event.threads != 1 else ''}, the matrix products on "
+               f"{self.products}")
         self.step = event.step
         if stderr_is_terminal():
             from tqdm import tqdm
@@ -264,7 +271,7 @@ class _Display:
         if self.val is not None:
             fields.append(f"val {self.val:.3f} ({self.val / math.log(2):.3f} {self.bits_per})")
         if event.chars_per_sec:
-            fields.append(f"{event.chars_per_sec / 1000:.1f}k chars/s")
+            fields.append(f"{event.chars_per_sec / 1000:.1f}k chars/s ({self.products.removesuffix(' tiles')})")
             if event.seconds_left is not None:
                 fields.append(f"{format_duration(event.seconds_left)} left")
         saved = self.saved_step == event.step
