@@ -6,7 +6,7 @@
 """
 
 from .gemm import matmul, matmul_packed, pack_rows, pack_weight, packed_views
-from .jit import kernel, sigmoid, tanh
+from .jit import activate, kernel, sigmoid, tanh
 
 
 @kernel
@@ -30,20 +30,16 @@ def lstm_forward(hs, cs, acts, gh, scratch, wh, bx, bh, h0, c0):
         pack_rows(ap, hs[t], False)
         matmul_packed(gh, ap, wp, edge, False)
         for b in range(B):
-            # One simple loop per gate: few pointers per loop, so LLVM vectorises each.
             a, g_rec = acts[t, b], gh[b]
-            for k in range(2 * H):
-                a[k] = sigmoid(a[k] + g_rec[k] + bias[k])
-            for k in range(2 * H, 3 * H):
-                a[k] = tanh(a[k] + g_rec[k] + bias[k])
-            for k in range(3 * H, 4 * H):
-                a[k] = sigmoid(a[k] + g_rec[k] + bias[k])
+            activate(a[:2 * H], g_rec[:2 * H], bias[:2 * H], True)
+            activate(a[2 * H:3 * H], g_rec[2 * H:3 * H], bias[2 * H:3 * H], False)
+            activate(a[3 * H:], g_rec[3 * H:], bias[3 * H:], True)
             i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             c_prev, c_out, h_out = cs[t, b], cs[t + 1, b], hs[t + 1, b]
             for j in range(H):
-                c = f[j] * c_prev[j] + i[j] * g[j]
-                c_out[j] = c
-                h_out[j] = o[j] * tanh(c)
+                c_out[j] = f[j] * c_prev[j] + i[j] * g[j]
+            for j in range(H):
+                h_out[j] = o[j] * tanh(c_out[j])
 
 
 @kernel
@@ -73,11 +69,14 @@ def lstm_backward(dwh, dbx, dbh, dh0, dc0, dacts, scratch, dhs, dhT, dcT, wh, hs
                 tc = tanh(c_now[j])
                 dc[j] += dh[j] * o[j] * (1 - tc * tc)
                 da_o[j] = dh[j] * tc * o[j] * (1 - o[j])
+            # one store a loop, so LLVM need not prove the arrays apart to vectorise it
             for j in range(H):
                 da_i[j] = dc[j] * g[j] * i[j] * (1 - i[j])
+            for j in range(H):
                 da_g[j] = dc[j] * i[j] * (1 - g[j] * g[j])
             for j in range(H):
                 da_f[j] = dc[j] * c_prev[j] * f[j] * (1 - f[j])
+            for j in range(H):
                 dc[j] *= f[j]
         pack_rows(ap, dacts[t], False)
         matmul_packed(dh0, ap, wp, edge, False)
