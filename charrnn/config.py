@@ -24,6 +24,7 @@ SCHEDULES = ("constant", "cosine", "step")
 ERRORS = ("strict", "replace")
 ENGINES = ("charrnn", "torch")  # charrnn's own kernels, or PyTorch (the optional torch extra)
 PRECISIONS = ("fp32", "bf16", "auto")  # of the matrix products (see model.choose_kernel)
+SAMPLE_PRECISIONS = ("fp32", "bf16", "int8", "auto")  # of generation's stored weights (sample.stored)
 KERNELS = {"fp32": "fp32 register tile", "amx": "bf16 AMX tiles", "avx512bf16": "bf16 AVX512-BF16 tile"}
 MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
 

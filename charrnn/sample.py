@@ -29,6 +29,11 @@ PROJECTED_TABLE_MAX = 64 * 1024 * 1024
 # character is too short for the barriers between threads to pay for themselves.
 SPLIT_MIN_BYTES = 1 << 20
 
+# How generation stores its weight matrices (the embedding, the projected table and the
+# biases stay float32): as they are, as bf16 (half the bytes read per character) or as int8
+# with a float32 scale per output unit (a quarter). See `stored`.
+WEIGHT_FORMATS = ("fp32", "bf16", "int8")
+
 # The UTF-8 states a byte stream can be in: 0 at a character's start; 1-3 expecting 1-3 more
 # continuation bytes (80-BF); 4-7 expecting the first continuation of a lead byte that narrows
 # it: E0 (A0-BF: no overlong forms), ED (80-9F: no surrogates), F0 (90-BF), F4 (80-8F: nothing
@@ -79,6 +84,51 @@ def utf8_rules(byte_of_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return allowed, UTF8_NEXT
 
 
+def stored(wt: np.ndarray, weights: str) -> tuple[np.ndarray, np.ndarray]:
+    """A transposed weight (K, N) as generation reads it in the format `weights`, and its
+    scale per column (no elements but for int8)."""
+    from .kernels.bf16 import to_bf16
+    from .kernels.matvec import quantize_int8
+
+    if weights == "int8":
+        wt_q, scale = quantize_int8(wt)
+        return np.ascontiguousarray(wt_q), scale
+    empty = np.zeros(0, np.float32)
+    if weights == "bf16":
+        return np.ascontiguousarray(to_bf16(np.asarray(wt, np.float32))), empty
+    return np.ascontiguousarray(wt), empty
+
+
+def as_read(wt: np.ndarray, weights: str) -> np.ndarray:
+    """What generation multiplies by when it stores `wt` (K, N) as `weights`: the weight with
+    the rounding of bf16 or int8 applied, in float32 (to score a model as it samples)."""
+    from .kernels.bf16 import from_bf16
+
+    array, scale = stored(wt, weights)
+    if weights == "int8":
+        return array.astype(np.float32) * scale
+    return from_bf16(array) if weights == "bf16" else array
+
+
+def projected(model: Model) -> bool:
+    """Whether generation takes layer 0's input part from a per-character table (computed in
+    float32 from the embedding and wx) rather than through wx."""
+    cfg = model.config
+    return cfg.vocab_size * cfg.gates * cfg.hidden <= PROJECTED_TABLE_MAX
+
+
+def generation_model(model: Model, weights: str) -> Model:
+    """A copy of `model` whose weight matrices are those generation reads when it stores them
+    as `weights`: scoring it gives the bits per character of the text sampled so."""
+    copy = Model(model.config, model.dtype, model.threads)
+    copy.flat[...] = model.flat
+    for name, view in copy.params.items():
+        matrix = name.endswith(".wx") or name.endswith(".wh") or name == "head.w"
+        if matrix and not (name == "layer0.wx" and projected(model)):
+            view[...] = as_read(np.ascontiguousarray(view.T), weights).T
+    return copy
+
+
 def sampling_threads(model: Model, cores: int) -> int:
     """The threads to generate with by default: `cores` for models of SPLIT_MIN_BYTES of
     weights or more, else one."""
@@ -102,7 +152,7 @@ class Sampler:
     as with one thread up to the order of float sums, which can change a rare draw."""
 
     def __init__(self, model: Model, batch: int = 1, banned: int | None = None, threads: int = 1,
-                 byte_values: np.ndarray | None = None):
+                 byte_values: np.ndarray | None = None, weights: str = "fp32"):
         cfg, p = model.config, model.params
         dtype = model.dtype
         G, H, V, L = cfg.gates, cfg.hidden, cfg.vocab_size, cfg.layers
@@ -122,29 +172,37 @@ class Sampler:
                               hfull=np.zeros((2, L, batch, H), dtype), parity=np.zeros(1, np.int64),
                               utf8_state=np.zeros(batch, np.int64))
         self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts))
-        self.projected = V * G * H <= PROJECTED_TABLE_MAX
+        if weights not in WEIGHT_FORMATS:
+            raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
+        self.weights = weights
+        self.projected = projected(model)
         table = p["embed"] @ p["layer0.wx"].T + p["layer0.bx"] if self.projected else None
         self._parts: list[tuple[Scratch, Weights]] = []
         for q in range(self.parts):
             u0, u1 = self._layout.units[q], self._layout.units[q + 1]
             v0, v1 = self._layout.vocab_cols[q], self._layout.vocab_cols[q + 1]
             cols = np.concatenate([np.arange(g * H + u0, g * H + u1) for g in range(G)])
-            wxts = [np.ascontiguousarray(p[f"layer{layer}.wx"][cols].T) for layer in range(L)]
+            wx = [stored(p[f"layer{layer}.wx"][cols].T, weights) for layer in range(L)]
             if self.projected:
-                wxts[0] = np.zeros((0, cols.size), dtype)
+                wx[0] = stored(np.zeros((0, cols.size), dtype), weights)
+            wh = [stored(p[f"layer{layer}.wh"][cols].T, weights) for layer in range(L)]
+            head = stored(p["head.w"][v0:v1].T, weights)
+            sums = weights == "int8"
             own = Scratch(h_own=np.zeros((L, batch, u1 - u0), dtype), c_own=np.zeros((L, batch, u1 - u0), dtype),
                           own_ids=np.zeros(batch, np.int64), inp=np.zeros((batch, cfg.embed), dtype),
                           gx=np.zeros((batch, cols.size), dtype), gh=np.zeros((batch, cols.size), dtype),
-                          own_logits=np.zeros((batch, v1 - v0), dtype))
-            weights = Weights(
+                          own_logits=np.zeros((batch, v1 - v0), dtype),
+                          sums=np.zeros((batch, cols.size) if sums else (0, 0), dtype),
+                          logit_sums=np.zeros((batch, v1 - v0) if sums else (0, 0), dtype))
+            part = Weights(
                 embed=p["embed"].copy(),
                 table=np.ascontiguousarray(table[:, cols] if self.projected else np.zeros((0, cols.size)), dtype),
-                wxts=tuple(wxts),
-                whts=tuple(np.ascontiguousarray(p[f"layer{layer}.wh"][cols].T) for layer in range(L)),
+                wxts=tuple(w for w, _ in wx), whts=tuple(w for w, _ in wh),
                 bxs=tuple(p[f"layer{layer}.bx"][cols].copy() for layer in range(L)),
                 bhs=tuple(p[f"layer{layer}.bh"][cols].copy() for layer in range(L)),
-                head_wt=np.ascontiguousarray(p["head.w"][v0:v1].T), head_b=p["head.b"][v0:v1].copy())
-            self._parts.append((own, weights))
+                head_wt=head[0], head_b=p["head.b"][v0:v1].copy(),
+                wx_scales=tuple(s for _, s in wx), wh_scales=tuple(s for _, s in wh), head_scale=head[1])
+            self._parts.append((own, part))
         self._pool: ThreadPoolExecutor | None = None
         self.fed = False
 

@@ -123,3 +123,25 @@ def test_byte_generation_is_a_valid_utf8_prefix_whatever_the_weights():
     assert allowed[4].nonzero()[0].tolist() == list(range(0xA0, 0xC0))  # after E0: no overlong form
     assert allowed[5].nonzero()[0].tolist() == list(range(0x80, 0xA0))  # after ED: no surrogate
     assert (UTF8_NEXT[7, 0x90:] == -1).all()  # after F4 8x: nothing above U+10FFFF
+
+
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_stored_weights_give_the_logits_of_the_model_they_stand_for(weights, cell):
+    """Generation from bf16 or int8 weights computes what the float32 model with those
+    weights (generation_model, which eval --precision scores) computes, up to float32 sums;
+    and it is a different model from the original, by about the rounding."""
+    from charrnn.sample import generation_model
+
+    model = make_model(cell, np.float32)
+    rounded = generation_model(model, weights)
+    sampler = Sampler(model, batch=1, weights=weights)
+    prime = [3, 1, 4, 1, 5, 9, 2, 6]
+    sampler.feed(prime)
+    state, logits, exact = rounded.zero_state(1), np.zeros((1, V), np.float32), np.zeros((1, V), np.float32)
+    state0 = model.zero_state(1)
+    for char_id in prime:
+        rounded.step(np.array([char_id]), state, logits)
+        model.step(np.array([char_id]), state0, exact)
+    np.testing.assert_allclose(sampler.logits, logits, rtol=0, atol=2e-5)
+    assert 1e-6 < np.abs(logits - exact).max() < (0.05 if weights == "int8" else 0.02)

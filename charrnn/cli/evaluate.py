@@ -19,8 +19,11 @@ from .common import errors_option, stdin_bytes, write_json
                    "unknown symbol (--min-count) maps them to it instead, and counts them as unknown.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS", help="CPU threads (default: all cores).")
 @errors_option
+@click.option("--precision", type=click.Choice(("fp32", "bf16", "int8")), default="fp32", show_default=True,
+              help="Score the model with its weights stored as `charrnn sample --precision` stores them: what "
+                   "sampling so costs in bits per character.")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object instead of text.")
-def eval_command(ckpt, files, skip_unknown, threads, errors, json_):
+def eval_command(ckpt, files, skip_unknown, threads, errors, precision, json_):
     """Score FILES (or standard input) under CKPT: nats and bits per character and perplexity,
     every character after the first predicted with the state carried through the text. The
     text is read in chunks, so its size does not matter.
@@ -36,7 +39,8 @@ def eval_command(ckpt, files, skip_unknown, threads, errors, json_):
     from ..language_model import load
 
     model = load(ckpt, threads=threads)
-    result = model.score_files(files, errors=errors or "strict", skip_unknown=skip_unknown, stdin=stdin_bytes())
+    result = model.score_files(files, errors=errors or "strict", skip_unknown=skip_unknown, stdin=stdin_bytes(),
+                               precision=precision)
     if json_:
         write_json(result)
         return

@@ -12,10 +12,10 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .bf16 import widen_bf16
-from .jit import kernel
+from .jit import FASTMATH, kernel
 
 
 @kernel
@@ -177,7 +177,29 @@ def quantize_int8(wt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     wt = np.asarray(wt, np.float32)
     if not np.isfinite(wt).all():
         raise ValueError("cannot quantise non-finite weights")
-    scale = (np.abs(wt).max(axis=0) / np.float32(127)).astype(np.float32)
+    scale = (np.abs(wt).max(axis=0, initial=0) / np.float32(127)).astype(np.float32)
     divisor = np.where(scale > 0, scale, np.float32(1))
     wt_q = np.clip(np.rint(wt / divisor), -127, 127).astype(np.int8)
     return wt_q, scale
+
+
+def add_weights(out, v, wt, scale, acc):
+    """out (B, N) += v (B, K) @ W for a weight W stored transposed for generation as wt (K, N):
+    float (add_matmul), bf16 bits (uint16: add_matmul_bf16) or int8 with scale (N,) per
+    column (add_matmul_int8, which sums in acc (B, N)); scale and acc are not read for the
+    other two. The choice is made when a caller compiles, from wt's dtype."""
+    if wt.dtype == np.uint16:
+        add_matmul_bf16(out, v, wt)
+    elif wt.dtype == np.int8:
+        add_matmul_int8(out, v, wt, scale, acc)
+    else:
+        add_matmul(out, v, wt)
+
+
+@overload(add_weights, jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
+def _add_weights(out, v, wt, scale, acc):
+    if wt.dtype == types.uint16:
+        return lambda out, v, wt, scale, acc: add_matmul_bf16(out, v, wt)
+    if wt.dtype == types.int8:
+        return lambda out, v, wt, scale, acc: add_matmul_int8(out, v, wt, scale, acc)
+    return lambda out, v, wt, scale, acc: add_matmul(out, v, wt)

@@ -1,6 +1,7 @@
 """Generation: every layer, the head and the choice of the next character in one compiled
-loop, so a character costs no Python, and no BLAS: the products are add_matmul's passes over
-weights stored transposed, which run at the speed the weights stream from cache.
+loop, so a character costs no Python, and no BLAS: the products are passes over weights stored
+transposed (matvec.add_weights), which run at the speed the weights stream from cache, so
+weights stored in bf16 or int8 make a character cheaper.
 
 The loop can run as P parts on P threads (run_part): part q owns a slice of every layer's
 hidden units (all gates of those units, so the cell update stays within the part) and a
@@ -25,7 +26,7 @@ import numpy as np
 
 from .cells import cell_step
 from .jit import exp_neg, kernel
-from .matvec import add_matmul
+from .matvec import add_weights
 from .sync import barrier
 
 
@@ -82,7 +83,10 @@ class Weights(NamedTuple):
     """A part's weights, transposed: embed (V, E); table (V, G*Hq), layer 0's input part per
     character (embed wx^T + bx), or no rows to take the embedding rows through wxts[0];
     wxts[l] (In, G*Hq), whts[l] (H, G*Hq), bxs[l] and bhs[l] (G*Hq,) for its units; head_wt
-    (H, Vq) and head_b (Vq,) for its logits."""
+    (H, Vq) and head_b (Vq,) for its logits. The matrices wxts, whts and head_wt are float32,
+    bf16 bits (uint16) or int8 (matvec.add_weights), the last with a float32 scale per
+    column in wx_scales[l] (G*Hq,), wh_scales[l] and head_scale (Vq,) (no elements
+    otherwise)."""
 
     embed: np.ndarray
     table: np.ndarray
@@ -92,11 +96,15 @@ class Weights(NamedTuple):
     bhs: tuple
     head_wt: np.ndarray
     head_b: np.ndarray
+    wx_scales: tuple
+    wh_scales: tuple
+    head_scale: np.ndarray
 
 
 class Scratch(NamedTuple):
     """A part's own state and scratch: h_own and c_own (L, B, Hq), the state of its units;
-    own_ids (B,), inp (B, E), gx and gh (B, G*Hq), own_logits (B, Vq)."""
+    own_ids (B,), inp (B, E), gx and gh (B, G*Hq), own_logits (B, Vq); sums (B, G*Hq) and
+    logit_sums (B, Vq) where int8 weights' products add up (no elements otherwise)."""
 
     h_own: np.ndarray
     c_own: np.ndarray
@@ -105,6 +113,8 @@ class Scratch(NamedTuple):
     gx: np.ndarray
     gh: np.ndarray
     own_logits: np.ndarray
+    sums: np.ndarray
+    logit_sums: np.ndarray
 
 
 @kernel
@@ -126,12 +136,12 @@ def _layers_and_head(part, count, layout, shared, parity, own, w):
             if layer == 0:
                 for b in range(B):
                     own.inp[b] = w.embed[ids[b]]
-                add_matmul(own.gx, own.inp, w.wxts[0])
+                add_weights(own.gx, own.inp, w.wxts[0], w.wx_scales[0], own.sums)
             else:
-                add_matmul(own.gx, hfull[1 - parity, layer - 1], w.wxts[layer])
+                add_weights(own.gx, hfull[1 - parity, layer - 1], w.wxts[layer], w.wx_scales[layer], own.sums)
         for b in range(B):
             own.gh[b] = w.bhs[layer]
-        add_matmul(own.gh, hfull[parity, layer], w.whts[layer])
+        add_weights(own.gh, hfull[parity, layer], w.whts[layer], w.wh_scales[layer], own.sums)
         h = own.h_own[layer]
         cell_step(layout.cell, h, own.c_own[layer], own.gx, own.gh)
         new = hfull[1 - parity, layer]
@@ -143,7 +153,7 @@ def _layers_and_head(part, count, layout, shared, parity, own, w):
     v0 = layout.vocab_cols[part]
     for b in range(B):
         own.own_logits[b] = w.head_b
-    add_matmul(own.own_logits, hfull[1 - parity, n_layers - 1], w.head_wt)
+    add_weights(own.own_logits, hfull[1 - parity, n_layers - 1], w.head_wt, w.head_scale, own.logit_sums)
     for b in range(B):
         for k in range(own.own_logits.shape[1]):
             shared.logits[b, v0 + k] = own.own_logits[b, k]
