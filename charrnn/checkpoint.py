@@ -13,8 +13,10 @@ weight or in the metadata (vocabulary, step, configs) is caught, not silently us
 
 Reading never hands unvalidated bytes to safetensors or numpy and never unpickles anything.
 
-A run's checkpoint holds the tensors `param/<name>` (the model), `optim/<slot>` and `state`
-(the optimiser's moments and the carried state), and metadata: the model and training config,
+A run's checkpoint holds the tensors `param/<name>` (the weights the optimiser moves),
+`average/<name>` (their moving average, when the run keeps one: then that is the model that
+is sampled, scored and exported), `optim/<slot>` and `state` (the optimiser's moments and the
+carried state), and metadata: the model and training config,
 the training progress (Trainer.snapshot), the vocabulary (`vocab`, `unit`), the data it was
 trained on (`data`), the run's name and identity (`run`, `run_id`) and the charrnn version.
 `read_model` and `read_training` check all of it before anything is built from it.
@@ -177,6 +179,12 @@ def _load(path: Path, expected_shapes: Mapping[str, tuple] | None, foreign: bool
         raise CheckpointError(f"{path} is corrupt: checksum mismatch")
     info["checksum"] = stored
     return Checkpoint(path, tensors, info)
+
+
+def _tensor_names(path: Path) -> list[str]:
+    """The names of the tensors in a checkpoint, after validating its header."""
+    with _open(path) as f:
+        return [entry.name for entry in _read_header(f, path)[0]]
 
 
 def read_meta(path: str | os.PathLike) -> dict:
@@ -347,6 +355,18 @@ class ModelFile:
     def meta(self) -> dict:
         return self.checkpoint.meta
 
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """The model's `param/<name>` tensors: the moving average where the run kept one."""
+        return model_weights(self.checkpoint.tensors)
+
+
+def model_weights(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`param/<name>` -> the weights that are the model: `average/<name>` where the checkpoint
+    has it (the weights' moving average), else `param/<name>`."""
+    return {name: tensors.get("average/" + name.split("/", 1)[1], array)
+            for name, array in tensors.items() if name.startswith("param/")}
+
 
 def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, version: str,
              threads: int, precision: str, kernel: str) -> dict:
@@ -375,7 +395,11 @@ def read_model(path: str | os.PathLike) -> ModelFile:
     parameter's shape against it (nothing is allocated for a description that is wrong)."""
     path = Path(path)
     cfg, _ = describe(path, read_meta(path))
-    loaded = load(path, expected_shapes={f"param/{name}": shape for name, shape in cfg.param_shapes().items()})
+    shapes = cfg.param_shapes()
+    expected = {f"param/{name}": shape for name, shape in shapes.items()}
+    if any(entry.startswith("average/") for entry in _tensor_names(path)):
+        expected.update({f"average/{name}": shape for name, shape in shapes.items()})
+    loaded = load(path, expected_shapes=expected)
     cfg, vocab = describe(path, loaded.meta)
     return ModelFile(path, cfg, vocab, loaded)
 

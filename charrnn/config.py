@@ -19,6 +19,7 @@ from .errors import ConfigError
 CELLS = ("rnn", "lstm", "gru")
 UNITS = ("char", "byte")  # what one id stands for: a Unicode code point, or a byte of UTF-8
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+REGULARISERS = ("locked_dropout", "embed_dropout", "weight_drop")  # besides dropout (see model.Noise)
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 ERRORS = ("strict", "replace")
@@ -43,9 +44,14 @@ class ModelConfig:
     layers: int = 1
     embed: int = 0  # 0 means "same as hidden"
     dropout: float = 0.0
+    # REGULARISERS: like dropout, used only in training
+    locked_dropout: float = 0.0
+    embed_dropout: float = 0.0
+    weight_drop: float = 0.0
 
     def __post_init__(self):
-        _check_types(self, ints=("vocab_size", "hidden", "layers", "embed"), numbers=("dropout",))
+        _check_types(self, ints=("vocab_size", "hidden", "layers", "embed"),
+                     numbers=("dropout", "locked_dropout", "embed_dropout", "weight_drop"))
         if self.cell not in CELLS:
             raise _fail("model", f"must be one of {', '.join(CELLS)}, not {self.cell!r}")
         if self.vocab_size < 1:
@@ -57,8 +63,9 @@ class ModelConfig:
             raise _fail("embed", f"must be at least 1 (or 0: the hidden size), got {self.embed}")
         if self.embed == 0:
             object.__setattr__(self, "embed", self.hidden)
-        if not 0.0 <= self.dropout < 1.0:
-            raise _fail("dropout", f"must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "locked_dropout", "embed_dropout", "weight_drop"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise _fail(name, f"must be in [0, 1), got {getattr(self, name)}")
 
     @property
     def gates(self) -> int:
@@ -96,7 +103,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         try:
-            return cls(**{k: data[k] for k in ("cell", "vocab_size", "hidden", "layers", "embed", "dropout")})
+            regularisers = {k: data[k] for k in REGULARISERS if k in data}  # older checkpoints have none
+            return cls(**{k: data[k] for k in ("cell", "vocab_size", "hidden", "layers", "embed", "dropout")},
+                       **regularisers)
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"model config is incomplete or malformed: {exc}") from None
 
@@ -139,10 +148,13 @@ class TrainConfig:
     val_frac: float = 0.1
     eval_every: int = 500
     seed: int = 0
+    weight_decay: float = 0.0  # decoupled (AdamW-style), on the weight matrices
+    ema: float = 0.0  # decay of the weights' moving average (0: none)
 
     def __post_init__(self):
         _check_types(self, ints=("batch", "seq", "warmup", "decay_every", "steps", "eval_every", "seed"),
-                     numbers=("lr", "clip", "decay_rate", "min_lr_frac", "epochs", "seconds", "val_frac"))
+                     numbers=("lr", "clip", "decay_rate", "min_lr_frac", "epochs", "seconds", "val_frac",
+                              "weight_decay", "ema"))
         for name in ("batch", "seq", "eval_every", "decay_every"):
             if getattr(self, name) < 1:
                 raise _fail(name, f"must be at least 1, got {getattr(self, name)}")
@@ -170,8 +182,10 @@ class TrainConfig:
             raise _fail("epochs", f"must be positive, got {self.epochs}")
         if self.seconds is not None and not self.seconds > 0:
             raise _fail("time", f"must be positive, got {self.seconds}")
-        if self.schedule == "cosine" and self.steps is None:
-            raise ConfigError("schedule cosine needs steps (the length of the cosine)", options=("schedule", "steps"))
+        if not 0 <= self.weight_decay < 1:
+            raise _fail("weight_decay", f"must be in [0, 1), got {self.weight_decay}")
+        if not 0 <= self.ema < 1:
+            raise _fail("ema", f"must be 0 (none) or in (0, 1), got {self.ema}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -188,10 +202,10 @@ class TrainConfig:
 
 DEFAULT_EPOCHS = 10  # the budget when none is given
 
-MODEL_OPTIONS = {"model": "lstm", "hidden": 256, "layers": 2, "embed": 0, "dropout": 0.0}
-# TrainConfig's fields are options too, `time` standing for `seconds` (min_lr_frac is not an option)
-TRAIN_OPTIONS = {("time" if f.name == "seconds" else f.name): f.default for f in fields(TrainConfig)
-                 if f.name != "min_lr_frac"}
+MODEL_OPTIONS = {"model": "lstm", "hidden": 256, "layers": 2, "embed": 0, "dropout": 0.0,
+                 **{name: 0.0 for name in REGULARISERS}}
+# TrainConfig's fields are options too, `time` standing for `seconds`
+TRAIN_OPTIONS = {("time" if f.name == "seconds" else f.name): f.default for f in fields(TrainConfig)}
 
 
 @dataclass(frozen=True)
@@ -258,7 +272,8 @@ OPTIONS = {**MODEL_OPTIONS, **TRAIN_OPTIONS, **RUN_OPTIONS}
 RESUMABLE = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep", "threads", "out", "overwrite",
              "sample_every", "sample_length", "sample_temperature", "sample_prime", "errors", "engine", "device",
              "precision")
-# options a fine-tuning run takes from its checkpoint: the model's shape and its vocabulary
+# options a fine-tuning run takes from its checkpoint: the model's shape and its vocabulary (it
+# chooses its own dropout and regularisers)
 FROM_CHECKPOINT = ("model", "hidden", "layers", "embed", "unit", "min_count")
 
 

@@ -33,7 +33,7 @@ def load(source: str | Path | None = None, *, threads: int | None = None, root: 
     path = rundir.resolve(None if source is None else str(source), Path(root) if root is not None else None)
     model_file = checkpoint.read_model(path)
     model = Model(model_file.config, threads=cores)
-    model.load_params(model_file.checkpoint.tensors)
+    model.load_params(model_file.weights)
     return LanguageModel(model_file, model, cores, threads)
 
 

@@ -1,5 +1,10 @@
 """The model: embedding -> L stacked cells (inverted dropout after each) -> linear head.
 
+In training, regularisers add noise (Noise): dropout of each layer's output, fresh at every
+step; locked ("variational") dropout, one mask per stream for the whole window, of the
+embedding's output and of each layer's output; and weight drop (DropConnect), one mask per
+window over each layer's recurrent weights. None of them is used to score or to generate.
+
 Parameters live in one flat buffer with named views (so clipping, the optimiser step and
 saving are one pass each); gradients in a second buffer with the same views. The recurrent
 state of a batch is one array (L, S, B, H), S = 1 (h) or 2 (h, c for the LSTM).
@@ -156,7 +161,7 @@ def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32, kernel:
         cs=per_layer(T + 1, B, H) if "cs" in own else [],
         hn=per_layer(T, B, H) if "hn" in own else [],
         acts=per_layer(T, B, G * H),
-        dropped=per_layer(T, B, H) if cfg.dropout > 0 else [],
+        dropped=per_layer(T, B, H) if cfg.dropout > 0 or cfg.locked_dropout > 0 else [],
         gh=[(B, G * H)],
         scratch=[(_scratch_elements(cfg, T, B, scratch_dtype(kernel, dtype)),)],
         logits=[(T * B, V)],
@@ -186,7 +191,6 @@ class _Workspace:
         if kernel != "fp32":
             set_path(self.scratch, kernel)
         self.inputs: list[np.ndarray] = []
-        self.masks: list[np.ndarray] | None = None
 
 
 def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32, kernel: str = "fp32") -> int:
@@ -194,6 +198,67 @@ def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32, kerne
     not allocated)."""
     return sum(math.prod(shape) * (scratch_dtype(kernel, dtype) if name == "scratch" else np.dtype(dtype)).itemsize
                for name, shapes in workspace_shapes(config, T, B, dtype, kernel).items() for shape in shapes)
+
+
+@dataclass
+class Noise:
+    """A training window's regularisation masks (inverted: a kept unit is scaled by 1/(1-p)).
+    `layers`: per layer (T, B, H), on each layer's output: dropout drawn at every step times
+    locked dropout drawn once per stream; `embed` (1, B, E): locked dropout on the embedding's
+    output; `wh`: per layer (G*H, H), DropConnect on the recurrent weights, with the dropped
+    weights in `wh_dropped`. None where the model does not use that regulariser."""
+
+    layers: list[np.ndarray] | None = None
+    embed: np.ndarray | None = None
+    wh: list[np.ndarray] | None = None
+    wh_dropped: list[np.ndarray] | None = None
+
+    @classmethod
+    def allocate(cls, cfg: ModelConfig, T: int, B: int, dtype) -> "Noise":
+        H, L = cfg.hidden, cfg.layers
+        z = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
+        return cls(layers=[z(T, B, H) for _ in range(L)] if cfg.dropout or cfg.locked_dropout else None,
+                   embed=z(1, B, cfg.embed) if cfg.embed_dropout else None,
+                   wh=[z(cfg.gates * H, H) for _ in range(L)] if cfg.weight_drop else None,
+                   wh_dropped=[z(cfg.gates * H, H) for _ in range(L)] if cfg.weight_drop else None)
+
+    def draw(self, cfg: ModelConfig, rng: np.random.Generator, params: dict[str, np.ndarray]) -> None:
+        """Draw every mask, in a fixed order: per-step dropout (as charrnn always drew it, so
+        a run with dropout alone keeps its random stream), locked dropout, the embedding's,
+        weight drop; and drop the recurrent weights."""
+        if self.layers is not None:
+            for mask in self.layers:
+                if cfg.dropout:
+                    _bernoulli(mask, cfg.dropout, rng)
+                else:
+                    mask.fill(1)
+            if cfg.locked_dropout:
+                T, B, H = self.layers[0].shape
+                locked = np.zeros((1, B, H), self.layers[0].dtype)
+                for mask in self.layers:
+                    mask *= _bernoulli(locked, cfg.locked_dropout, rng)
+        if self.embed is not None:
+            _bernoulli(self.embed, cfg.embed_dropout, rng)
+        if self.wh is not None:
+            for layer, (mask, dropped) in enumerate(zip(self.wh, self.wh_dropped)):
+                np.multiply(params[f"layer{layer}.wh"], _bernoulli(mask, cfg.weight_drop, rng), out=dropped)
+
+    def shard(self, b0: int, b1: int) -> "Noise":
+        """The masks of streams b0..b1 (contiguous copies; the weights' masks are shared)."""
+        return Noise(layers=None if self.layers is None else [np.ascontiguousarray(m[:, b0:b1]) for m in self.layers],
+                     embed=None if self.embed is None else np.ascontiguousarray(self.embed[:, b0:b1]),
+                     wh=self.wh, wh_dropped=self.wh_dropped)
+
+
+NO_NOISE = Noise()
+
+
+def _bernoulli(mask: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Fill `mask` with 1/(1-p) with probability 1-p, else 0; return it."""
+    rng.random(mask.shape, dtype=mask.dtype, out=mask)
+    np.greater_equal(mask, p, out=mask)
+    mask *= 1.0 / (1.0 - p)
+    return mask
 
 
 class Model:
@@ -216,7 +281,7 @@ class Model:
         self.grads = views(self.grad_flat, self.shapes)
         self.threads = max(1, int(threads))
         self._workspaces: dict[tuple[int, int, int], _Workspace] = {}
-        self._masks: dict[tuple[int, int], list[np.ndarray]] = {}
+        self._noise: dict[tuple[int, int], Noise] = {}
         self._shard_grads: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._table: np.ndarray | None = None
@@ -266,29 +331,26 @@ class Model:
         first = jobs[0]()
         return [first] + [f.result() for f in futures]
 
-    def _draw_masks(self, T: int, B: int, rng: np.random.Generator | None) -> list[np.ndarray] | None:
-        """Inverted-dropout masks (T, B, H) for every layer's output, drawn for the whole
-        batch in one order so the random stream does not depend on the thread count."""
+    def _draw_noise(self, T: int, B: int, rng: np.random.Generator | None) -> "Noise":
+        """The window's regularisation masks (Noise), drawn for the whole batch in one order
+        so the random stream does not depend on the thread count; no noise without `rng`."""
         cfg = self.config
-        if rng is None or cfg.dropout == 0:
-            return None
-        masks = self._masks.get((T, B))
-        if masks is None:
-            masks = self._masks[(T, B)] = [np.zeros((T, B, cfg.hidden), self.dtype) for _ in range(cfg.layers)]
-        for mask in masks:
-            rng.random(mask.shape, dtype=self.dtype, out=mask)
-            np.greater_equal(mask, cfg.dropout, out=mask)
-            mask *= 1.0 / (1.0 - cfg.dropout)
-        return masks
+        if rng is None:
+            return NO_NOISE
+        noise = self._noise.get((T, B))
+        if noise is None:
+            noise = self._noise[(T, B)] = Noise.allocate(cfg, T, B, self.dtype)
+        noise.draw(cfg, rng, self.params)
+        return noise
 
     # ---- forward --------------------------------------------------------------------------
-    def _forward(self, ws: _Workspace, x: np.ndarray, state: np.ndarray,
-                 masks: list[np.ndarray] | None, table: np.ndarray | None) -> np.ndarray:
+    def _forward(self, ws: _Workspace, x: np.ndarray, state: np.ndarray, noise: "Noise",
+                 table: np.ndarray | None) -> np.ndarray:
         """Run the embedding and the cells over x (T, B); return the head's input (T, B, H).
 
-        Writes the final state into `state` (L, S, B, H). `masks` (T, B, H) per layer, when
-        given, drop out each layer's output (training). `table` (V, G*H), when given, is
-        layer 0's input projection per character (see _input_table).
+        Writes the final state into `state` (L, S, B, H). `noise` holds the training masks of
+        this shard (NO_NOISE to score). `table` (V, G*H), when given, is layer 0's input
+        projection per character (see _input_table).
         """
         cfg, p = self.config, self.params
         cell = CELLS[cfg.cell]
@@ -296,12 +358,14 @@ class Model:
         inp = None
         if table is None:
             embedding_forward(ws.emb, x, p["embed"])
+            if noise.embed is not None:
+                ws.emb *= noise.embed
             inp = ws.emb
-        ws.masks = masks
         ws.inputs = []
         for layer in range(cfg.layers):
             ws.inputs.append(inp)
-            wx, wh = p[f"layer{layer}.wx"], p[f"layer{layer}.wh"]
+            wx = p[f"layer{layer}.wx"]
+            wh = noise.wh_dropped[layer] if noise.wh_dropped is not None else p[f"layer{layer}.wh"]
             bx, bh = p[f"layer{layer}.bx"], p[f"layer{layer}.bh"]
             hs, acts = ws.hs[layer], ws.acts[layer]
             if inp is None:
@@ -311,18 +375,19 @@ class Model:
             cell.forward(ws, layer, wh, bx, bh, state[layer])
             state[layer, 0] = hs[T]
             out = hs[1:]
-            if masks is not None:
-                np.multiply(out, masks[layer], out=ws.dropped[layer])
+            if noise.layers is not None:
+                np.multiply(out, noise.layers[layer], out=ws.dropped[layer])
                 out = ws.dropped[layer]
             inp = out
         return inp
 
-    def _input_table(self, T: int, B: int) -> np.ndarray | None:
+    def _input_table(self, T: int, B: int, noise: "Noise") -> np.ndarray | None:
         """Layer 0's input projection per character, embed wx^T (V, G*H), when that is cheaper
-        than projecting the window's T*B inputs (see kernels/projection.py); else None.
-        Computed once per window, before the batch shards read it."""
+        than projecting the window's T*B inputs (see kernels/projection.py) and no dropout
+        falls between the embedding and wx; else None. Computed once per window, before the
+        batch shards read it."""
         shard_B = -(-B // min(self.threads, B))
-        if self.config.vocab_size > T * shard_B:
+        if self.config.vocab_size > T * shard_B or noise.embed is not None:
             return None
         cfg = self.config
         if self._table is None:
@@ -339,11 +404,11 @@ class Model:
         without dropout; carries `state` (L, S, B, H) forward in place."""
         T, B = x.shape
         p = self.params
-        table = self._input_table(T, B)
+        table = self._input_table(T, B, NO_NOISE)
 
         def shard_loss(k, xs, ys, st):
             ws = self._workspace(T, xs.shape[1], k)
-            top = self._forward(ws, xs, st, None, table)
+            top = self._forward(ws, xs, st, NO_NOISE, table)
             return head_loss(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ys.reshape(-1),
                              ws.scratch)
 
@@ -375,21 +440,23 @@ class Model:
         """
         T, B = x.shape
         weight = 1.0 / (T * B)
-        masks = self._draw_masks(T, B, dropout_rng)
+        noise = self._draw_noise(T, B, dropout_rng)
         shards = self._shards(B)
-        shard_masks = [None] * len(shards) if masks is None else \
-            [[np.ascontiguousarray(m[:, b0:b1]) for m in masks] if len(shards) > 1 else masks for b0, b1 in shards]
+        shard_noise = [noise.shard(b0, b1) if len(shards) > 1 else noise for b0, b1 in shards]
         shard_dstates = [aligned_zeros(state[:, :, b0:b1].shape, self.dtype) for b0, b1 in shards]
         grads = [self.grads] + [self._extra_grads(k)[1] for k in range(1, len(shards))]
-        table = self._input_table(T, B)
+        table = self._input_table(T, B, noise)
 
-        def shard_grad(k, xs, ys, st, ms, ds, gs):
-            return self._shard_loss_and_grad(self._workspace(T, xs.shape[1], k), xs, ys, st, ms, gs, ds, weight,
+        def shard_grad(k, xs, ys, st, ns, ds, gs):
+            return self._shard_loss_and_grad(self._workspace(T, xs.shape[1], k), xs, ys, st, ns, gs, ds, weight,
                                              table)
 
-        totals = self._over_shards(x, y, state, shard_grad, shard_masks, shard_dstates, grads)
+        totals = self._over_shards(x, y, state, shard_grad, shard_noise, shard_dstates, grads)
         for k in range(1, len(shards)):
             self.grad_flat += self._extra_grads(k)[0]
+        if noise.wh is not None:  # the gradient of wh through the dropped weights wh * mask
+            for layer, mask in enumerate(noise.wh):
+                self.grads[f"layer{layer}.wh"] *= mask
         if dstate is not None:
             for (b0, b1), ds in zip(shards, shard_dstates):
                 dstate[:, :, b0:b1] = ds
@@ -402,22 +469,23 @@ class Model:
             self._shard_grads[shard] = (flat, views(flat, self.shapes))
         return self._shard_grads[shard]
 
-    def _shard_loss_and_grad(self, ws: _Workspace, x, y, state, masks, g, dstate, weight, table) -> float:
+    def _shard_loss_and_grad(self, ws: _Workspace, x, y, state, noise, g, dstate, weight, table) -> float:
         """Summed NLL of one shard; writes its gradients (scaled by `weight`) into the views
-        `g` and the initial-state gradient into dstate."""
+        `g` and the initial-state gradient into dstate. A weight-dropped wh's gradient is that
+        of the dropped weights (loss_and_grad applies the mask)."""
         cfg, p = self.config, self.params
         T, B = x.shape
         N = T * B
-        top = self._forward(ws, x, state, masks, table)
+        top = self._forward(ws, x, state, noise, table)
         total = head_forward_backward(ws.dlogits, ws.logits, top.reshape(N, -1), p["head.w"], p["head.b"],
                                       y.reshape(N), weight, ws.scratch)
         head_backward(ws.dtop.reshape(N, -1), g["head.w"], g["head.b"], ws.dlogits, top.reshape(N, -1), p["head.w"],
                       ws.scratch)
         dtop = ws.dtop
         for layer in range(cfg.layers - 1, -1, -1):
-            if masks is not None:
-                dtop *= masks[layer]
-            wh = p[f"layer{layer}.wh"]
+            if noise.layers is not None:
+                dtop *= noise.layers[layer]
+            wh = noise.wh_dropped[layer] if noise.wh_dropped is not None else p[f"layer{layer}.wh"]
             grads = (g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
             CELLS[cfg.cell].backward(ws, layer, grads, dstate[layer], dtop, wh)
             inp, wx, dwx = ws.inputs[layer], p[f"layer{layer}.wx"], g[f"layer{layer}.wx"]
@@ -427,6 +495,8 @@ class Model:
                 input_backward(ws.dinput[layer], dwx, ws.dacts, inp, wx, ws.scratch)
                 dtop = ws.dinput[layer]
         if table is None:
+            if noise.embed is not None:
+                dtop *= noise.embed
             embedding_backward(g["embed"], dtop, x)
         return total
 
@@ -437,6 +507,6 @@ class Model:
         kernels/sampling.py; this is the reference it is tested against)."""
         p = self.params
         B = ids.shape[0]
-        top = self._forward(self._workspace(1, B), ids.reshape(1, B), state, None, None)
+        top = self._forward(self._workspace(1, B), ids.reshape(1, B), state, NO_NOISE, None)
         np.dot(top[0], p["head.w"].T, out=logits)
         logits += p["head.b"]

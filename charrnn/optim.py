@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .config import TrainConfig
-from .kernels.optim import adam_update, rmsprop_update, sgd_update, sum_squares
+from .kernels.optim import adam_update, moving_average, rmsprop_update, sgd_update, sum_squares
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -45,6 +45,17 @@ class Optimizer:
             sgd_update(params, state["m"], grads, lr, SGD_MOMENTUM, grad_scale)
 
 
+def ema_decay(decay: float, updates: int) -> float:
+    """The weight of the old average after `updates` updates: `decay`, but less at first
+    ((1 + n) / (10 + n)), so the average is not held near the initial weights."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def update_average(average: np.ndarray, params: np.ndarray, decay: float, updates: int) -> None:
+    """One step of the weights' exponential moving average (flat arrays)."""
+    moving_average(average, params, ema_decay(decay, updates))
+
+
 def global_norm(grads: np.ndarray) -> float:
     """L2 norm of the flat gradient (non-finite if any element is)."""
     return math.sqrt(sum_squares(grads))
@@ -57,16 +68,30 @@ def clip_scale(norm: float, max_norm: float) -> float:
     return min(1.0, max_norm / (norm + 1e-6))
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
+def learning_rate(cfg: TrainConfig, step: int, train_seconds: float = 0.0, steps_per_epoch: int = 0) -> float:
     """Learning rate for 0-based `step`: linear warmup, then constant, cosine to
-    lr * min_lr_frac at cfg.steps, or multiplied by decay_rate every decay_every steps."""
+    lr * min_lr_frac at the end of the budget, or multiplied by decay_rate every decay_every
+    steps. The cosine follows whichever budget is nearest its end: steps or epochs (counted
+    after the warmup), or training time (`train_seconds` of `cfg.seconds`)."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     if cfg.schedule == "cosine":
-        span = max(1, cfg.steps - cfg.warmup)
-        progress = min(1.0, (step - cfg.warmup) / span)
+        progress = budget_progress(cfg, step, train_seconds, steps_per_epoch)
         floor = cfg.lr * cfg.min_lr_frac
         return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     if cfg.schedule == "step":
         return cfg.lr * cfg.decay_rate ** ((step - cfg.warmup) // cfg.decay_every)
     return cfg.lr
+
+
+def budget_progress(cfg: TrainConfig, step: int, train_seconds: float, steps_per_epoch: int) -> float:
+    """How far into its budget a run is, 0 to 1: of its steps or epochs after the warmup, or
+    of its time, whichever is furthest."""
+    fractions = [0.0]
+    if cfg.steps is not None:
+        fractions.append((step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    if cfg.epochs is not None and steps_per_epoch:
+        fractions.append((step - cfg.warmup) / max(1.0, cfg.epochs * steps_per_epoch - cfg.warmup))
+    if cfg.seconds is not None:
+        fractions.append(train_seconds / cfg.seconds)
+    return min(1.0, max(fractions))

@@ -25,10 +25,10 @@ import os
 
 import numpy as np
 
-from .config import ModelConfig, TrainConfig
+from .config import REGULARISERS, ModelConfig, TrainConfig
 from .errors import ConfigError
 from .model import Model
-from .optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM
+from .optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM, ema_decay
 from .trainer import VAL_CHUNK, VAL_STREAMS, Trainer
 
 DEVICES = ("cpu", "cuda", "mps")
@@ -47,7 +47,8 @@ def import_torch():
 def world() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) without it."""
     try:
-        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        env = os.environ
+        return int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
     except ValueError:
         raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (as torchrun sets them)") from None
 
@@ -166,6 +167,10 @@ class TorchTrainer(Trainer):
     def __init__(self, model: Model, cfg: TrainConfig, train_ids, val_ids, dropout_rng, device: str | None = None,
                  autocast: str = "auto"):
         super().__init__(model, cfg, train_ids, val_ids, dropout_rng)
+        unsupported = [name for name in REGULARISERS if getattr(model.config, name)]
+        if unsupported:
+            raise ConfigError(f"engine torch does not do {', '.join(unsupported)} (charrnn's own engine does)",
+                              options=("engine", *unsupported))
         torch = import_torch()
         self.torch = torch
         self.rank, self.world_size, _ = world()
@@ -189,6 +194,9 @@ class TorchTrainer(Trainer):
         self.streams = slice(self.rank * local, (self.rank + 1) * local)
         self.hidden = torch.zeros((config.layers, config.n_states, local, config.hidden), device=self.device)
         self._load_flat(model.flat)  # charrnn's initialisation
+        self.average_t = [p.detach().clone() for p in self.params] if cfg.ema else None
+        decayed = set(_torch_names(config)) - {"emb.weight"} - {n for n in _torch_names(config) if "bias" in n}
+        self._decayed_t = [p for name, p in zip(_torch_names(config), self.params) if name in decayed]
 
     def _optimizer(self, cfg: TrainConfig):
         optim = self.torch.optim
@@ -237,6 +245,8 @@ class TorchTrainer(Trainer):
         for slot, key in self._slots().items():
             arrays[f"optim/{slot}"] = self._flat(self._state_tensors(key))
         arrays["state"] = self.hidden.cpu().numpy().copy()
+        if self.average_t is not None:
+            arrays["average"] = self._flat(self.average_t)
         return arrays
 
     def load_arrays(self, arrays: dict[str, np.ndarray], optimizer_steps: int) -> None:
@@ -248,6 +258,8 @@ class TorchTrainer(Trainer):
             for param in self.params:
                 if "step" in self.opt.state[param]:
                     self.opt.state[param]["step"] = self.torch.tensor(float(optimizer_steps))
+        if self.average_t is not None:
+            self._load_flat(arrays["average"], into=self.average_t)
         state = arrays["state"]
         if state.shape[2] == self.cfg.batch:
             state = state[:, :, self.streams]
@@ -271,9 +283,11 @@ class TorchTrainer(Trainer):
     def load_params(self, tensors: dict[str, np.ndarray]) -> None:
         self.model.load_params(tensors)
         self._load_flat(self.model.flat)
+        if self.average_t is not None:
+            self._load_flat(self.model.flat, into=self.average_t)
 
     def sampling_model(self) -> Model:
-        self.model.flat[...] = self._flat(self.params)
+        self.model.flat[...] = self._flat(self.average_t if self.average_t is not None else self.params)
         return self.model
 
     @property
@@ -333,10 +347,17 @@ class TorchTrainer(Trainer):
             if grad_scale != 1.0:
                 for param in self.params:
                     param.grad.mul_(grad_scale)
+            if self.cfg.weight_decay:
+                for param in self._decayed_t:
+                    param.mul_(1.0 - lr * self.cfg.weight_decay)
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.opt.step()
         self.optimizer.step_count += 1
+        if self.average_t is not None:
+            with self.torch.no_grad():
+                weight = 1.0 - ema_decay(self.cfg.ema, self.optimizer.step_count - 1)
+                self.torch._foreach_lerp_(self.average_t, self.params, weight)
 
     def _reset_state(self) -> None:
         self.hidden.zero_()
@@ -349,6 +370,11 @@ class TorchTrainer(Trainer):
         torch = self.torch
         total, count, state = 0.0, 0, None
         self.net.eval()
+        current = None
+        if self.average_t is not None:  # validation scores the moving average
+            current = [p.detach().clone() for p in self.params]
+            with torch.no_grad():
+                torch._foreach_copy_(self.params, self.average_t)
         with torch.no_grad():
             for x, y in validation_windows(ids, streams=VAL_STREAMS, chunk=VAL_CHUNK):
                 logits, state = self.net(torch.from_numpy(x).long().to(self.device), state)
@@ -356,6 +382,8 @@ class TorchTrainer(Trainer):
                 total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).double(),
                                                                  target.reshape(-1), reduction="sum"))
                 count += x.size
+            if current is not None:
+                torch._foreach_copy_(self.params, current)
         return total, count
 
     # ---- processes other than rank 0 ------------------------------------------------------------

@@ -25,7 +25,7 @@ from .batches import StreamBatches, validation_windows
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, TrainingError
 from .model import Model, checked_tensor, views
-from .optim import Optimizer, clip_scale, global_norm, learning_rate
+from .optim import Optimizer, clip_scale, global_norm, learning_rate, update_average
 
 MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point
 MAX_RECOVERIES = 3  # recoveries (each halving the learning rate) before training gives up
@@ -86,6 +86,10 @@ class Trainer:
         self.batches = StreamBatches(train_ids, cfg.batch, cfg.seq)
         self.val_ids = val_ids
         self.optimizer = Optimizer(cfg.optimizer, model.flat.size, model.dtype)
+        # the weights' moving average, the model that is validated, saved as best and sampled
+        self.average = model.flat.copy() if cfg.ema else None
+        # decoupled weight decay falls on the weight matrices (not the embedding or the biases)
+        self._decayed = [view for name, view in model.params.items() if name.endswith((".wx", ".wh", "head.w"))]
         self.dropout_rng = dropout_rng
         self.state = model.zero_state(cfg.batch)
         self.step = 0
@@ -138,7 +142,7 @@ class Trainer:
         window = self.batches.next()
         if window.reset:
             self._reset_state()
-        lr = learning_rate(self.cfg, self.step) * self.lr_scale
+        lr = learning_rate(self.cfg, self.step, self.train_seconds, self.batches.steps_per_epoch) * self.lr_scale
         loss, norm = self._gradients(window)
         skipped = not (math.isfinite(loss) and math.isfinite(norm))
         recovered_to = None
@@ -177,20 +181,37 @@ class Trainer:
         return loss, global_norm(self.model.grad_flat)
 
     def _update(self, lr: float, grad_scale: float) -> None:
+        """The optimiser's step (after the weight decay), then the moving average's."""
+        if self.cfg.weight_decay:
+            for view in self._decayed:
+                view *= 1.0 - lr * self.cfg.weight_decay
         self.optimizer.update(self.model.flat, self.model.grad_flat, lr, grad_scale)
+        if self.average is not None:
+            update_average(self.average, self.model.flat, self.cfg.ema, self.optimizer.step_count - 1)
 
     def _reset_state(self) -> None:
         self.state[...] = 0
 
     def _score(self, ids: np.ndarray) -> tuple[float, int]:
-        return evaluate_ids(self.model, ids)
+        """The summed loss and count of validation, with the averaged weights when there are."""
+        if self.average is None:
+            return evaluate_ids(self.model, ids)
+        current = self.model.flat.copy()
+        self.model.flat[...] = self.average
+        try:
+            return evaluate_ids(self.model, ids)
+        finally:
+            self.model.flat[...] = current
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers later steps depend on, as charrnn lays them out: `flat` (the parameters,
         in ModelConfig.param_shapes order), `optim/<slot>` (the optimiser's moments, alike)
         and `state` (L, S, B, H), the carried state. Live views here; copies from PyTorch."""
-        return {"flat": self.model.flat, **{f"optim/{slot}": arr for slot, arr in self.optimizer.state.items()},
-                "state": self.state}
+        arrays = {"flat": self.model.flat, **{f"optim/{slot}": arr for slot, arr in self.optimizer.state.items()},
+                  "state": self.state}
+        if self.average is not None:
+            arrays["average"] = self.average
+        return arrays
 
     def load_arrays(self, arrays: dict[str, np.ndarray], optimizer_steps: int) -> None:
         """Set what arrays() gives (and the optimiser's step count) from those arrays."""
@@ -201,10 +222,17 @@ class Trainer:
     def load_params(self, tensors: dict[str, np.ndarray]) -> None:
         """Start from a checkpoint's `param/<name>` tensors (fine-tuning)."""
         self.model.load_params(tensors)
+        if self.average is not None:
+            self.average[...] = self.model.flat
 
     def sampling_model(self) -> Model:
-        """The model with the current weights, for samples while training."""
-        return self.model
+        """The model with the current weights (their moving average, where there is one), for
+        samples while training."""
+        if self.average is None:
+            return self.model
+        model = Model(self.model.config, self.model.dtype)
+        model.flat[...] = self.average
+        return model
 
     @property
     def precision(self) -> str:
@@ -289,6 +317,9 @@ class Trainer:
         carried state) and JSON-able metadata."""
         arrays = self.arrays()
         tensors = {f"param/{name}": view for name, view in views(arrays.pop("flat"), self.model.shapes).items()}
+        if "average" in arrays:
+            tensors.update({f"average/{name}": view
+                            for name, view in views(arrays.pop("average"), self.model.shapes).items()})
         tensors.update(arrays)
         meta = dict(
             model=self.model.config.to_dict(),
@@ -324,10 +355,13 @@ class Trainer:
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint's random state is unusable: {exc}") from None
         trainer = cls(Model(model_cfg, np.float32, threads, precision), cfg, train_ids, val_ids, rng, **engine)
-        loaded = {"flat": np.concatenate([checked_tensor(tensors, f"param/{name}", shape).reshape(-1)
-                                          for name, shape in model_cfg.param_shapes().items()])}
+        loaded = {}
         for name, arr in trainer.arrays().items():
-            if name != "flat":
+            if name in ("flat", "average"):
+                prefix = "param" if name == "flat" else "average"
+                loaded[name] = np.concatenate([checked_tensor(tensors, f"{prefix}/{n}", shape).reshape(-1)
+                                               for n, shape in model_cfg.param_shapes().items()])
+            else:
                 loaded[name] = checked_tensor(tensors, name, trainer.state.shape if name == "state" else arr.shape)
         trainer.load_arrays(loaded, meta["optimizer_steps"])
         trainer.batches.load_state_dict(meta.get("batches"))

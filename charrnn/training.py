@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, events
-from .config import (DEFAULT_EPOCHS, FROM_CHECKPOINT, MODEL_OPTIONS, OPTIONS, RESUMABLE, TRAIN_OPTIONS, ModelConfig,
-                     RunOptions, TrainConfig, duration, steps_or_duration)
+from .config import (DEFAULT_EPOCHS, FROM_CHECKPOINT, MODEL_OPTIONS, OPTIONS, REGULARISERS, RESUMABLE, TRAIN_OPTIONS,
+                     ModelConfig, RunOptions, TrainConfig, duration, steps_or_duration)
 from .errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
@@ -190,7 +190,8 @@ class _Session:
                 given = dict(given, embed=given.get("hidden", base.hidden))
             if source.resume:
                 _, recorded = checkpoint.recorded_data(source.file)
-                fixed.update(dropout=base.dropout, **{k: v for k, v in recorded.to_dict().items()
+                fixed.update(dropout=base.dropout, **{k: getattr(base, k) for k in REGULARISERS},
+                             **{k: v for k, v in recorded.to_dict().items()
                                                       if k in TRAIN_OPTIONS and k not in RESUMABLE})
                 fixed.update(separator=source.file.meta.get("data", {}).get("separator", "\n"),
                              name=source.file.meta.get("run"))
@@ -207,11 +208,11 @@ class _Session:
             if names:
                 raise ConfigError(f"init_from takes the model's shape and vocabulary from its checkpoint: "
                                   f"{_values(names, given, fixed)} cannot be given", options=("init_from", *names))
-            model = replace(base, dropout=given.get("dropout", MODEL_OPTIONS["dropout"]))
+            model = replace(base, **{k: given.get(k, MODEL_OPTIONS[k]) for k in ("dropout", *REGULARISERS)})
         else:
             model = ModelConfig(cell=given.get("model", MODEL_OPTIONS["model"]), vocab_size=1,
-                                **{k: given.get(k, MODEL_OPTIONS[k]) for k in ("hidden", "layers", "embed",
-                                                                               "dropout")})
+                                **{k: given.get(k, MODEL_OPTIONS[k]) for k in ("hidden", "layers", "embed", "dropout",
+                                                                               *REGULARISERS)})
         train = {k: given.get(k, TRAIN_OPTIONS[k]) for k in TRAIN_OPTIONS if k != "time"}
         train["seconds"] = duration("time", given["time"]) if given.get("time") is not None else None
         if train["steps"] is None and train["epochs"] is None and train["seconds"] is None:
@@ -398,7 +399,7 @@ class _Session:
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads, **engine)
             if source is not None:
-                trainer.load_params(source.file.checkpoint.tensors)
+                trainer.load_params(source.file.weights)
         saving = record["saving"] if record is not None else {}
         save_every = opts.save_every if "save_every" in self.given or not saving.get("every") else saving["every"]
         keep = opts.keep if "keep" in self.given or saving.get("keep") is None else saving["keep"]

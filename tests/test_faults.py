@@ -307,7 +307,7 @@ TRAIN_OPTIONS = [
     ("--decay-rate 0", "--decay-rate"), ("--dropout -0.1", "--dropout"), ("--dropout 1", "--dropout"),
     ("--dropout nan", "--dropout"), ("--lr -1", "--lr"), ("--lr nan", "--lr"), ("--clip -1", "--clip"),
     ("--clip nan", "--clip"), ("--val-frac -0.1", "--val-frac"), ("--epochs 0", "--epochs"), ("--keep -1", "--keep"),
-    ("--save-every 0", "--save-every"), ("--time 0s", "--time"), ("--schedule cosine", "--steps"),
+    ("--save-every 0", "--save-every"), ("--time 0s", "--time"), ("--ema 1", "--ema"), ("--weight-decay -1", "--weight-decay"),
     ("--errors ignore", "--errors"), ("--threads -1", "--threads"),
 ]
 
@@ -318,7 +318,7 @@ def test_invalid_train_options_fail_before_any_work(corpus, tmp_path, monkeypatc
         raise AssertionError("the run was set up")
 
     monkeypatch.setattr("charrnn.rundir.RunDir.claim", no_work)
-    budget = [] if any(o in options for o in ("--steps", "--epochs", "--time", "cosine")) else ["--steps", "3"]
+    budget = [] if any(o in options for o in ("--steps", "--epochs", "--time")) else ["--steps", "3"]
     result = invoke("train", corpus, *options.split(), *budget, "--out", tmp_path / "out")
     assert_one_line_error(result, 2)
     assert named in result.stderr

@@ -17,12 +17,12 @@ def input_route(request, monkeypatch):
     """Layer 0's input through the per-character table (V <= T*B, as here) or through the
     embedding rows and a GEMM (forced): both must give the model's exact function."""
     if request.param == "embedding":
-        monkeypatch.setattr(Model, "_input_table", lambda self, T, B: None)
+        monkeypatch.setattr(Model, "_input_table", lambda self, T, B, noise: None)
     return request.param
 
 
-def make_model(cell, layers, dropout=0.0, dtype=np.float64, seed=0):
-    model = Model(ModelConfig(cell=cell, vocab_size=V, hidden=H, layers=layers, embed=E, dropout=dropout), dtype)
+def make_model(cell, layers, dtype=np.float64, seed=0, **noise):
+    model = Model(ModelConfig(cell=cell, vocab_size=V, hidden=H, layers=layers, embed=E, **noise), dtype)
     model.init_weights(np.random.default_rng(seed))
     return model
 
@@ -45,19 +45,26 @@ def test_loss_matches_naive_reference(cell, layers, input_route):
     assert model.loss_and_grad(x, y, state.copy()) == pytest.approx(expected / (T * B), rel=1e-12)
 
 
+REGULARISED = [dict(), dict(dropout=0.3), dict(locked_dropout=0.3), dict(embed_dropout=0.3),
+               dict(weight_drop=0.3), dict(dropout=0.2, locked_dropout=0.2, embed_dropout=0.2, weight_drop=0.2)]
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("layers,dropout", [(1, 0.0), (2, 0.0), (2, 0.3)])
-def test_gradients_match_finite_differences(cell, layers, dropout, input_route):
-    """Every parameter and the initial state. With dropout, each evaluation draws the same masks."""
-    model = make_model(cell, layers, dropout)
+@pytest.mark.parametrize("layers,noise", [(1, {}), *((2, n) for n in REGULARISED)],
+                         ids=lambda v: ",".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v))
+def test_gradients_match_finite_differences(cell, layers, noise, input_route):
+    """Every parameter and the initial state, with each regulariser and all of them at once:
+    each evaluation draws the same masks (the same generator state), so the loss is a fixed
+    function of the parameters, whose gradient must be exact."""
+    model = make_model(cell, layers, **noise)
     x, y, state = make_data(model)
 
     def loss():
-        rng = np.random.default_rng(7) if dropout else None
+        rng = np.random.default_rng(7) if noise else None
         return model.loss_and_grad(x, y, state.copy(), dropout_rng=rng)
 
     dstate = np.zeros_like(state)
-    rng = np.random.default_rng(7) if dropout else None
+    rng = np.random.default_rng(7) if noise else None
     model.loss_and_grad(x, y, state.copy(), dropout_rng=rng, dstate=dstate)
     analytic = {name: g.copy() for name, g in model.grads.items()}
     numeric_flat = numeric_gradient(loss, model.flat)

@@ -191,8 +191,15 @@ def test_schedules():
     assert learning_rate(warm, 104) == pytest.approx(0.1)
     step = TrainConfig(lr=1.0, schedule="step", decay_every=10, decay_rate=0.5)
     assert [learning_rate(step, s) for s in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
-    with pytest.raises(ConfigError, match="cosine needs steps"):
-        TrainConfig(schedule="cosine")
+    by_time = TrainConfig(lr=1.0, schedule="cosine", seconds=100.0)
+    assert learning_rate(by_time, 10, train_seconds=50.0) == pytest.approx(0.5)
+    assert learning_rate(by_time, 10, train_seconds=100.0) == pytest.approx(0.0, abs=1e-12)
+    by_epochs = TrainConfig(lr=1.0, schedule="cosine", epochs=2.0)
+    assert learning_rate(by_epochs, 100, steps_per_epoch=100) == pytest.approx(0.5)
+    both = TrainConfig(lr=1.0, schedule="cosine", steps=1000, seconds=100.0)  # whichever is nearer its end
+    assert learning_rate(both, 500, train_seconds=90.0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.9)))
+    with pytest.raises(ConfigError, match="^ema must be 0"):
+        TrainConfig(ema=1.0)
 
 
 def test_clipping_bounds_the_update(data):
@@ -222,3 +229,38 @@ def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch)
     long_total, long_count = train_module.evaluate_ids(model, val_ids)
     assert short_count == long_count == train_module.VAL_STREAMS * streams_len
     assert short_total == pytest.approx(long_total, rel=1e-5)
+
+
+def test_the_moving_average_is_what_is_validated_saved_and_resumed(data):
+    from charrnn.trainer import evaluate_ids
+
+    vocab, train_ids, val_ids = data
+    straight = make_trainer(data, steps=30, ema=0.9)
+    run_to(straight, 15)
+    assert not np.array_equal(straight.average, straight.model.flat)
+    average_model = straight.sampling_model()
+    np.testing.assert_array_equal(average_model.flat, straight.average)
+    total, count = evaluate_ids(average_model, val_ids)
+    before = straight.model.flat.copy()
+    assert straight.evaluate() == pytest.approx(total / count, rel=1e-12)
+    np.testing.assert_array_equal(straight.model.flat, before)  # validation put the weights back
+    tensors, meta = straight.snapshot()
+    assert set(n for n in tensors if n.startswith("average/")) == {f"average/{n}" for n in straight.model.params}
+    resumed = Trainer.restore({k: v.copy() for k, v in tensors.items()}, meta, train_ids, val_ids)
+    run_to(straight, 30)
+    run_to(resumed, 30)
+    np.testing.assert_array_equal(resumed.model.flat, straight.model.flat)
+    np.testing.assert_array_equal(resumed.average, straight.average)
+    weights = checkpoint.model_weights(tensors)
+    assert all(weights[f"param/{n}"] is tensors[f"average/{n}"] for n in straight.model.params)
+
+
+def test_weight_decay_shrinks_the_weight_matrices_only(data):
+    plain, decayed = (make_trainer(data, optimizer="sgd", lr=0.1, weight_decay=0.01) if wd else
+                      make_trainer(data, optimizer="sgd", lr=0.1) for wd in (0, 1))
+    before = {name: view.copy() for name, view in plain.model.params.items()}
+    plain.train_step()
+    decayed.train_step()
+    for name, view in decayed.model.params.items():
+        shrink = 0.1 * 0.01 * before[name] if name.endswith((".wx", ".wh", "head.w")) else 0.0
+        np.testing.assert_allclose(plain.model.params[name] - view, shrink, rtol=1e-3, atol=3e-8, err_msg=name)

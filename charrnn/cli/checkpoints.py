@@ -137,7 +137,8 @@ def _show(path: Path, meta: dict) -> list[str]:
 
 @checkpoints_group.command(name="prune")
 @click.argument("run", required=False)
-@click.option("--keep", type=int, required=True, help="Periodic checkpoints to keep per run (best and latest always stay).")
+@click.option("--keep", type=int, required=True,
+              help="Periodic checkpoints to keep per run (best and latest always stay).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 def checkpoints_prune(run, keep, dry_run):
     """Remove old periodic checkpoints of RUN (a run directory or a run name), or of every run
@@ -197,7 +198,7 @@ def checkpoints_export(ckpt, output, format_, force):
     check_new_file(Path(output), force)
     path = rundir.resolve(ckpt)
     loaded = checkpoint.load(path)
-    tensors, meta = torch_tensors(loaded.tensors, loaded.meta)
+    tensors, meta = torch_tensors(checkpoint.model_weights(loaded.tensors), loaded.meta)
     checkpoint.save(output, tensors, meta)
     click.echo(f"wrote {output}")
 

@@ -34,7 +34,13 @@ def _default(name: str):
 @click.option("--layers", type=int, default=_default("layers"), show_default=True, help="Stacked recurrent layers (L).")
 @click.option("--embed", type=int, default=_default("embed"), help="Embedding size (E); default: the hidden size.")
 @click.option("--dropout", type=float, default=_default("dropout"), show_default=True,
-              help="Dropout after each layer, in [0, 1).")
+              help="Dropout after each layer, drawn at every step, in [0, 1).")
+@click.option("--locked-dropout", type=float, default=_default("locked_dropout"), show_default=True,
+              help="Variational dropout after each layer: one mask per stream for a whole window, in [0, 1).")
+@click.option("--embed-dropout", type=float, default=_default("embed_dropout"), show_default=True,
+              help="Variational dropout of the embedding's output (one mask per stream per window), in [0, 1).")
+@click.option("--weight-drop", type=float, default=_default("weight_drop"), show_default=True,
+              help="DropConnect on the recurrent weights, one mask per window (AWD-LSTM's), in [0, 1).")
 @click.option("--batch", type=int, default=_default("batch"), show_default=True,
               help="Parallel text streams per step (B).")
 @click.option("--seq", type=int, default=_default("seq"), show_default=True,
@@ -45,9 +51,15 @@ def _default(name: str):
 @click.option("--clip", type=float, default=_default("clip"), show_default=True,
               help="Clip the gradient's global L2 norm to this (0: off).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=_default("schedule"), show_default=True,
-              help="Learning-rate schedule: constant, cosine (to 0 at --steps) or step decay.")
+              help="Learning-rate schedule: constant, cosine (to 0 at the end of the budget: --steps, --epochs or "
+                   "--time, whichever ends first) or step decay.")
 @click.option("--warmup", type=int, default=_default("warmup"), show_default=True,
               help="Steps of linear learning-rate warmup.")
+@click.option("--weight-decay", type=float, default=_default("weight_decay"), show_default=True,
+              help="Decoupled weight decay (AdamW's) of the weight matrices, per step times the learning rate.")
+@click.option("--ema", type=float, default=_default("ema"), show_default=True,
+              help="Keep a moving average of the weights with this decay (e.g. 0.999): it is what is validated, "
+                   "saved as best, sampled and exported (0: none).")
 @click.option("--decay-every", type=int, default=_default("decay_every"), show_default=True,
               help="With --schedule step: decay the learning rate every this many steps.")
 @click.option("--decay-rate", type=float, default=_default("decay_rate"), show_default=True,

@@ -29,6 +29,14 @@ def adam_update(p, m, v, g, lr, beta1, beta2, eps, step, grad_scale):
 
 
 @kernel
+def moving_average(average, p, decay):
+    """average = decay * average + (1 - decay) * p, over 1-D arrays."""
+    keep = 1.0 - decay
+    for k in range(p.size):
+        average[k] = decay * average[k] + keep * p[k]
+
+
+@kernel
 def rmsprop_update(p, v, g, lr, alpha, eps, grad_scale):
     """One RMSProp step (PyTorch's form: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps))."""
     for k in range(p.size):
