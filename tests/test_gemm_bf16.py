@@ -155,11 +155,12 @@ def test_packed_layouts(rows, K, transposed):
     view = big[2:2 + K, 1:1 + rows] if transposed else big[1:1 + rows, 2:2 + K]
     X = view.T if transposed else view
     Mp, Kp, P = gemm_bf16.padded(rows, 16), gemm_bf16.padded(K, 32), -(-rows // 16)
-    ap = np.full((Mp, Kp), 0xAAAA, np.uint16)
+    ap = np.full((Mp // 16, Kp // 32, 512), 0xAAAA, np.uint16)
     pack_rows(ap, view, transposed)
     expected = np.zeros((Mp, Kp), np.uint16)
     expected[:rows, :K] = rne_bits(X)
-    np.testing.assert_array_equal(ap, expected)
+    np.testing.assert_array_equal(ap, expected.reshape(Mp // 16, 16, Kp // 32, 32).transpose(0, 2, 1, 3)
+                                  .reshape(Mp // 16, Kp // 32, 512))
     wp = np.full((P, Kp // 2, 32), 0xAAAA, np.uint16)
     pack_weight(wp, view, transposed)
     np.testing.assert_array_equal(wp, expected_panels(X, P, Kp))
