@@ -51,7 +51,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import cpu
-from .bf16 import round_bf16, round_bf16_pair
 from .jit import kernel
 
 FEATURES = llvm.get_host_cpu_features()
@@ -67,12 +66,14 @@ FRONT = HEADER + 32 + 2 * EDGE  # header, up to 63 bytes to reach a cache line, 
 PATH_AVX512, PATH_AMX = 0, 1
 PATHS = {"avx512bf16": PATH_AVX512, "amx": PATH_AMX}
 
-# Blocking of matmul: a K block of W packed for every column (N x KC x 2 bytes: 2 MB for
-# N = 2048) is read once per MC rows of A; the MC x KC block of A (128 KB) stays in L2 while
-# two panels of W (2 x 16 x KC x 2 bytes = 32 KB) stay in L1 and meet every 32 rows of it.
-# KC = 512 rather than 256 reads A's rows in longer runs and C half as often (5-15% faster
-# window GEMMs here).
-KC, MC = 512, 128
+# Blocking of matmul (blocking()): W is packed for every column and, when that takes at most
+# W_BYTES (an L2), for all of K, so that every tile of c is computed in one pass and written
+# once: each K block past the first reads c back and writes it again, which costs more than
+# the products themselves when c does not fit in L2, and a tile that c's alignment sends
+# through `edge` costs its copies once rather than once per block. Larger W is split into even
+# K blocks of at most W_BYTES / 2. A is packed MC rows at a time, at most A_BYTES (an L2's
+# share next to W), rows that every panel pair of W then meets.
+W_BYTES, A_BYTES, MC = 2 << 20, 1 << 18, 128
 L2_WEIGHT_BYTES = 1 << 20  # packed W up to half of a 2 MB L2 is read again per row block
 
 
@@ -370,39 +371,53 @@ def _transpose(builder, rows):
 
 
 def make_packer(from_pairs_of_rows: bool, transposed: bool):
-    """An intrinsic pack(dst, d_at, ldd, src, s_at, lds) that rounds one 16 x 32 block of
-    float32 to bf16 pairs and writes it as 16 rows of 16 uint32 pairs (64 bytes each) at
-    dst[d_at + r*ldd] (uint16 dst, flat element offsets; src rows have unit stride):
-    - from_pairs_of_rows: source row pairs 2i, 2i + 1 at src[s_at + 2i*lds], 16 values each,
-      give pairs (k = 2i, 2i + 1) for 16 columns; else source row i at src[s_at + i*lds], 32
-      consecutive values, gives 16 pairs of K;
+    """An intrinsic pack(dst, d_at, ldd, src, s_at, lds, rows, values) that rounds one 16 x 32
+    block of float32 to bf16 pairs and writes it as 16 rows of 16 uint32 pairs (64 bytes each)
+    at dst[d_at + r*ldd] (uint16 dst, flat element offsets; src rows have unit stride). Only
+    the first `rows` source rows and `values` values of each are read; the rest of the block
+    packs as zeros, which pads partial tiles and panels without a scalar loop.
+    - from_pairs_of_rows: source rows 2i and 2i + 1 (at src[s_at + 2i*lds], 16 values each)
+      give the pairs of K 2i, 2i + 1 of 16 columns; else source row i (32 consecutive values
+      of K) gives 16 pairs;
     - transposed: the 16 x 16 pairs are transposed before they are stored.
     The four combinations pack A from a (M, K) (False, False) and from a^T (True, True), and W
     from w (N, K) (False, True) and from w^T (True, False)."""
 
     @intrinsic
-    def pack(typingctx, dst, d_at, ldd, src, s_at, lds):
+    def pack(typingctx, dst, d_at, ldd, src, s_at, lds, rows, values):
         if dst.dtype != types.uint16 or src.dtype != types.float32:
             return None
-        sig = types.void(dst, types.intp, types.intp, src, types.intp, types.intp)
+        intp = types.intp
+        sig = types.void(dst, intp, intp, src, intp, intp, intp, intp)
 
         def codegen(context, builder, signature, args):
             dst_arr, src_arr = (context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 3))
-            d_at_, ldd_, s_at_, lds_ = args[1], args[2], args[4], args[5]
+            d_at_, ldd_, s_at_, lds_, row_count, value_count = args[1], args[2], args[4], args[5], args[6], args[7]
+            masked_load = _declare(builder, "llvm.masked.load.v16f32.p0", _F32X16, _F32X16.as_pointer(), _I32,
+                                   ir.VectorType(ir.IntType(1), TILE), _F32X16)
+            lanes = ir.Constant(ir.VectorType(_I64, TILE), list(range(TILE)))
+            zeros = ir.Constant(_F32X16, [0.0] * TILE)
 
             def load(row, column):
+                """16 values of source row `row` from `column`: zero past rows or values."""
+                inside = builder.icmp_signed("<", _i64(row), row_count)
+                count = builder.select(inside, builder.sub(value_count, _i64(column)), _i64(0))
+                mask = builder.icmp_signed("<", lanes, builder.shuffle_vector(
+                    builder.insert_element(ir.Constant(ir.VectorType(_I64, TILE), ir.Undefined), count, _i64(0)),
+                    ir.Constant(ir.VectorType(_I64, TILE), ir.Undefined), ir.Constant(_I32X16, [0] * TILE)))
                 at = builder.add(s_at_, builder.add(builder.mul(_i64(row), lds_), _i64(column)))
-                return builder.load(builder.bitcast(builder.gep(src_arr.data, [at]), _F32X16.as_pointer()), align=4)
+                ptr = builder.bitcast(builder.gep(src_arr.data, [at]), _F32X16.as_pointer())
+                return builder.call(masked_load, [ptr, ir.Constant(_I32, 4), mask, zeros])
 
             if from_pairs_of_rows:
-                rows = [_pairs(builder, load(2 * i, 0), load(2 * i + 1, 0)) for i in range(TILE)]
+                block = [_pairs(builder, load(2 * i, 0), load(2 * i + 1, 0)) for i in range(TILE)]
             else:
-                rows = [_run(builder, load(i, 0), load(i, TILE)) for i in range(TILE)]
+                block = [_run(builder, load(i, 0), load(i, TILE)) for i in range(TILE)]
             if transposed:
-                rows = _transpose(builder, rows)
+                block = _transpose(builder, block)
             for r in range(TILE):
                 at = builder.add(d_at_, builder.mul(_i64(r), ldd_))
-                builder.store(rows[r], builder.bitcast(builder.gep(dst_arr.data, [at]), _I32X16.as_pointer()), align=4)
+                builder.store(block[r], builder.bitcast(builder.gep(dst_arr.data, [at]), _I32X16.as_pointer()), align=4)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -426,37 +441,22 @@ def pack_weight(wp, w, transposed):
 
 @kernel
 def pack_weight_block(wp, w, transposed, k0, K):
-    """pack_weight of W's columns k0 to k0 + K (matmul's K blocks), reading w in place: blocks
-    of 16 columns x 32 values of K in vector registers (make_packer), then element by element
-    what they leave: the columns of a last partial panel, K's last values short of 32, and the
-    zeros of the padding."""
+    """pack_weight of W's columns k0 to k0 + K (matmul's K blocks), reading w in place, in
+    blocks of 16 columns x 32 values of K (make_packer)."""
     P, K2, _ = wp.shape
     N = w.shape[1] if transposed else w.shape[0]
     ldw = w.strides[0] // w.itemsize
     flat = wp.reshape(-1)
-    whole_p, whole_k = N // TILE, K // TILE_K
     if transposed:
-        for kb in range(whole_k):  # w's rows in order
-            for p in range(whole_p):
+        for kb in range(K2 // TILE):  # w's rows in order
+            for p in range(P):
                 _pack_w_columns(flat, (p * K2 + kb * TILE) * 2 * TILE, 2 * TILE, w, (k0 + kb * TILE_K) * ldw + p * TILE,
-                                ldw)
+                                ldw, K - kb * TILE_K, N - p * TILE)
     else:
-        for p in range(whole_p):
-            for kb in range(whole_k):
-                _pack_w_rows(flat, (p * K2 + kb * TILE) * 2 * TILE, 2 * TILE, w, p * TILE * ldw + k0 + kb * TILE_K, ldw)
-    pairs = wp.view(np.uint32)
-    for p in range(P):
-        for k2 in range(whole_k * TILE if p < whole_p else 0, K2):
-            dst = pairs[p, k2]
-            for n in range(TILE):
-                col = p * TILE + n
-                low = np.float32(0.0)
-                high = np.float32(0.0)
-                if col < N and 2 * k2 < K:
-                    low = w[k0 + 2 * k2, col] if transposed else w[col, k0 + 2 * k2]
-                if col < N and 2 * k2 + 1 < K:
-                    high = w[k0 + 2 * k2 + 1, col] if transposed else w[col, k0 + 2 * k2 + 1]
-                dst[n] = round_bf16_pair(low, high)
+        for p in range(P):
+            for kb in range(K2 // TILE):
+                _pack_w_rows(flat, (p * K2 + kb * TILE) * 2 * TILE, 2 * TILE, w, p * TILE * ldw + k0 + kb * TILE_K, ldw,
+                             N - p * TILE, K - kb * TILE_K)
 
 
 @kernel
@@ -471,28 +471,21 @@ def pack_rows(ap, a, transposed):
 
 @kernel
 def pack_rows_block(ap, a, transposed, m0, M, k0, K):
-    """pack_rows of A[m0:m0 + M, k0:k0 + K] (matmul's blocks), reading a in place: whole tiles
-    in vector registers (make_packer), then element by element the rows and values of K short
-    of a whole tile and the zeros of the padding."""
+    """pack_rows of A[m0:m0 + M, k0:k0 + K] (matmul's blocks), reading a in place, a tile at
+    a time (make_packer)."""
     Mt, Kt, _ = ap.shape
     lda = a.strides[0] // a.itemsize
     flat = ap.reshape(-1)
-    whole_m, whole_k = M // TILE, K // TILE_K
     if transposed:
-        for kb in range(whole_k):  # a's rows in order
-            for mb in range(whole_m):
-                _pack_a_columns(flat, (mb * Kt + kb) * A_TILE, TILE_K, a, (k0 + kb * TILE_K) * lda + m0 + mb * TILE, lda)
+        for kb in range(Kt):  # a's rows in order
+            for mb in range(Mt):
+                _pack_a_columns(flat, (mb * Kt + kb) * A_TILE, TILE_K, a, (k0 + kb * TILE_K) * lda + m0 + mb * TILE, lda,
+                                K - kb * TILE_K, M - mb * TILE)
     else:
-        for mb in range(whole_m):
-            for kb in range(whole_k):
-                _pack_a_rows(flat, (mb * Kt + kb) * A_TILE, TILE_K, a, (m0 + mb * TILE) * lda + k0 + kb * TILE_K, lda)
-    for m in range(Mt * TILE):
-        tile = ap[m // TILE]
-        for k in range(whole_k * TILE_K if m < whole_m * TILE else 0, Kt * TILE_K):
-            value = np.uint16(0)
-            if m < M and k < K:
-                value = round_bf16(a[k0 + k, m0 + m] if transposed else a[m0 + m, k0 + k])
-            tile[k // TILE_K, (m % TILE) * TILE_K + k % TILE_K] = value
+        for mb in range(Mt):
+            for kb in range(Kt):
+                _pack_a_rows(flat, (mb * Kt + kb) * A_TILE, TILE_K, a, (m0 + mb * TILE) * lda + k0 + kb * TILE_K, lda,
+                             M - mb * TILE, K - kb * TILE_K)
 
 
 @kernel
@@ -634,10 +627,22 @@ def packed_views(scratch, M, N, K):
             scratch[w_start:a_start].reshape((P, Kp // 2, 2 * TILE)), scratch[:FRONT])
 
 
+@kernel
+def blocking(M, N, K):
+    """(kc, mc): the K block and row block of matmul for c (M, N) with inner dimension K
+    (see W_BYTES), multiples of TILE_K and 2 * TILE."""
+    kp = (K + TILE_K - 1) // TILE_K * TILE_K
+    panel_bytes = (N + TILE - 1) // TILE * TILE * 2
+    blocks = 1 if panel_bytes * kp <= W_BYTES else -(-panel_bytes * kp // (W_BYTES // 2))
+    kc = (-(-kp // blocks) + TILE_K - 1) // TILE_K * TILE_K
+    mc = max(2 * TILE, min(MC, A_BYTES // (2 * kc)) // (2 * TILE) * 2 * TILE)
+    return kc, mc
+
+
 def scratch_size(M: int, N: int, K: int) -> int:
     """uint16 elements of scratch that matmul needs for c (M, N) with inner dimension K."""
-    kc = min(padded(K, TILE_K), KC)
-    return FRONT + padded(N, TILE) * kc + padded(min(M, MC), TILE) * kc
+    kc, mc = blocking(M, N, K)
+    return FRONT + padded(N, TILE) * kc + padded(min(M, mc), TILE) * kc
 
 
 @kernel
@@ -648,6 +653,7 @@ def matmul(c, a, w, a_transposed, w_transposed, scratch):
     M, N = c.shape
     K = a.shape[0] if a_transposed else a.shape[1]
     P = (N + TILE - 1) // TILE
+    KC, MC = blocking(M, N, K)
     edge = scratch[:FRONT]
     free = scratch[_aligned(scratch, HEADER) + 2 * EDGE:]
     for k0 in range(0, K, KC):
