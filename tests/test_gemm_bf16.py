@@ -166,6 +166,27 @@ def test_packed_layouts(rows, K, transposed):
     np.testing.assert_array_equal(wp, expected_panels(X, P, Kp))
 
 
+@needs_bf16
+@pytest.mark.parametrize("transposed", [False, True])
+def test_packing_rounds_as_round_bf16_bit_for_bit(transposed):
+    """The packers round 16 values at a time in vector registers: ties, the overflow to inf,
+    subnormals and NaNs (with their sign, quieted) as to_bf16 rounds them, at every place of
+    a block, partial blocks included."""
+    rng = np.random.default_rng(7)
+    bits = np.array([b for b, _ in EDGE_CASES] + NANS + [0x3F808000, 0x3F818000, 0x7F7FFFFF, 0xC0490FDB], np.uint32)
+    X = bits[rng.integers(0, bits.size, (37, 45))].view(np.float32)
+    view = np.ascontiguousarray(X.T) if transposed else X
+    Mp, Kp, P = 48, 64, 3
+    ap = np.zeros((Mp // 16, Kp // 32, 512), np.uint16)
+    pack_rows(ap, view, transposed)
+    expected = np.zeros((Mp, Kp), np.uint16)
+    expected[:37, :45] = bf16.to_bf16(X)
+    np.testing.assert_array_equal(ap, expected.reshape(3, 16, 2, 32).transpose(0, 2, 1, 3).reshape(3, 2, 512))
+    wp = np.zeros((P, Kp // 2, 32), np.uint16)
+    pack_weight(wp, view, transposed)
+    np.testing.assert_array_equal(wp, expected.reshape(P, 16, Kp // 2, 2).transpose(0, 2, 1, 3).reshape(P, Kp // 2, 32))
+
+
 # --- products -----------------------------------------------------------------------------
 
 SHAPES = [(1, 1, 1), (5, 13, 7), (16, 16, 32), (33, 70, 9), (25, 65, 256), (gemm_bf16.MC + 3, 1029, 97),

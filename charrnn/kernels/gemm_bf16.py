@@ -16,6 +16,13 @@ in sequence (rows of A a power of two apart would fall into a few L1 sets).
 Mp and Kp are M and K padded with zeros to multiples of TILE and TILE_K (an AMX tile is 16
 rows of 32 bf16); zeros on both sides of the padding add nothing, even next to inf.
 
+Packing reads a and w in place and writes a 16 x 32 block at a time from vector registers
+(make_packer): 16 or 32 source rows loaded (masked past the data, so partial blocks pad
+themselves with zeros), rounded 16 values at once with round_bf16's integer arithmetic (bit
+for bit; vcvtneps2bf16 would flush subnormals), put in pairs of K, and transposed with 64
+shuffles where the layout needs it: A from a^T (K, M) and W from w (N, K). A from a (M, K)
+and W from w^T (K, N) need no transpose: the order of either source is already the pairs'.
+
 Two paths compute the product:
 - AVX512-BF16 (vnni_tile): a 16 x 16 register tile, 16 vectors of 16 float32; each k-pair
   broadcasts one pair of A's row r and multiplies it into W's 16 pairs with vdpbf16ps.
