@@ -496,8 +496,8 @@ def pack_rows_block(ap, a, transposed, m0, M, k0, K):
     if transposed:
         for kb in range(Kt):  # a's rows in order
             for mb in range(Mt):
-                _pack_a_columns(flat, (mb * Kt + kb) * A_TILE, TILE_K, a, (k0 + kb * TILE_K) * lda + m0 + mb * TILE, lda,
-                                K - kb * TILE_K, M - mb * TILE)
+                at = (k0 + kb * TILE_K) * lda + m0 + mb * TILE
+                _pack_a_columns(flat, (mb * Kt + kb) * A_TILE, TILE_K, a, at, lda, K - kb * TILE_K, M - mb * TILE)
     else:
         for mb in range(Mt):
             for kb in range(Kt):
@@ -608,8 +608,9 @@ def _avx512_product(c, ap, wp, edge, accumulate):
 def matmul_packed(c, ap, wp, edge, accumulate):
     """c (M, N) float32, rows of unit stride, = A W^T, or c += A W^T when `accumulate`, from
     ap (Mp/16, Kp/32, 512) and wp (P, Kp/2, 2 NR) packed by pack_rows and pack_weight
-    (Mp >= M, P NR >= N). edge (FRONT,) uint16 is the front of the scratch that packed_views returns: its header chooses the path,
-    and EDGE float32 from the first cache line after it hold tiles that overhang c."""
+    (Mp >= M, P NR >= N). edge (FRONT,) uint16 is the front of the scratch that packed_views
+    returns: its header chooses the path, and EDGE float32 from the first cache line after it
+    hold tiles that overhang c."""
     spare_at = _aligned(edge, HEADER)
     spare = edge[spare_at:spare_at + 2 * EDGE].view(np.float32)
     if HAS_AMX and edge[0] == PATH_AMX:
