@@ -9,9 +9,11 @@ with compressed weights. Prints Markdown tables.
     accumulators each). 2 flops per multiply-add.
 (b) GFLOP/s of the products of kernels/gemm.py, float32 tile against gemm_bf16's
     AVX512-BF16 tile and AMX: a recurrent step (pack_rows of the step's M rows, then
-    matmul_packed against a weight packed once; both are in the time, as in a window) and
-    whole-window GEMMs (matmul, packing included), with the fraction of the matching bare
-    peak. c is allocated as the model allocates it (np.zeros) unless --aligned-c puts it on
+    matmul_packed against a weight packed once; both are in the time, as in a window), forward
+    (N = 4H, K = H) and backward (N = H, K = 4H), and the window GEMMs of a training step of an
+    LSTM with H = 256 and 512, 32 x 64 windows, V = 65 (matmul, packing included; the weight
+    gradients dwh and dwx of one window also as one matmul_pair), with the fraction of the
+    matching bare peak. c is allocated as the model allocates it (np.zeros) unless --aligned-c puts it on
     a cache line (the AMX path stores tiles in place only there).
 (c) Generation's products for the weights of one character of an LSTM (layer 0 fed by a
     projected table: wh0, then wx1 and wh1, then the head, V = 65; B = 1) with float32,
@@ -39,8 +41,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from charrnn.kernels import gemm_bf16  # noqa: E402
 from charrnn.kernels.bf16 import to_bf16  # noqa: E402
-from charrnn.kernels.gemm import (matmul, matmul_packed, pack_rows, pack_weight, packed_size,  # noqa: E402
-                                  packed_views, scratch_size)
+from charrnn.kernels.gemm import (matmul, matmul_packed, matmul_pair, pack_rows, pack_weight,  # noqa: E402
+                                  packed_size, packed_views, pair_scratch_size, scratch_size)
 from charrnn.kernels.matvec import add_matmul, add_matmul_bf16, add_matmul_int8, quantize_int8  # noqa: E402
 
 _F32X16 = ir.VectorType(ir.FloatType(), 16)
@@ -225,8 +227,8 @@ def main():
             print(f"| {label} | " + " | ".join(cells) + " |")
 
     rows = []
-    for M in (16, 25, 32):
-        for N, K in ((1024, 256), (2048, 512)):
+    for M in (16, 25, 32, 50):
+        for N, K in ((1024, 256), (256, 1024), (2048, 512), (512, 2048)):
             w = rng.standard_normal((N, K)).astype(np.float32)
             a = rng.standard_normal((M, K)).astype(np.float32)
             jobs = {}
@@ -241,20 +243,38 @@ def main():
     table("(b) recurrent step: pack_rows + matmul_packed", rows)
 
     rows = []
-    for M, N, K, a_t, w_t, what in ((2048, 1024, 256, False, False, "input projection"),
-                                    (2048, 65, 256, False, False, "head logits"),
-                                    (1024, 256, 2048, True, True, "weight gradient"),
-                                    (2048, 256, 1024, False, True, "input gradient")):
-        a = rng.standard_normal((K, M) if a_t else (M, K)).astype(np.float32)
-        w = rng.standard_normal((K, N) if w_t else (N, K)).astype(np.float32)
-        jobs = {}
-        for kind in kinds:
-            scratch = scratch_for(kind, scratch_size, M, N, K)
-            c = new_c((M, N), args.aligned_c)
-            jobs[kind] = (lambda c=c, a=a, w=w, s=scratch, a_t=a_t, w_t=w_t: matmul(c, a, w, a_t, w_t, s),
-                          2 * M * N * K)
-        label = f"{what} {M}x{N}x{K}" + (" (A, W transposed)" if a_t and w_t else " (W transposed)" if w_t else "")
-        rows.append((label, median_rates(jobs, args.reps)))
+    T_B, V = 2048, 65
+    for H in (256, 512):
+        G = 4
+        for M, N, K, a_t, w_t, what in ((T_B, G * H, H, False, False, "input projection"),
+                                        (T_B, V, H, False, False, "head logits"),
+                                        (V, G * H, H, False, False, "character table"),
+                                        (G * H, H, T_B, True, True, "weight gradient dwh"),
+                                        (T_B, H, G * H, False, True, "input gradient dx"),
+                                        (T_B, H, V, False, True, "head dh"),
+                                        (V, H, T_B, True, True, "head dw"),
+                                        (V, H, G * H, False, True, "table dembed"),
+                                        (G * H, H, V, True, True, "table dwx"),
+                                        (G * H, 2 * H, T_B, True, True, "dwh and dwx, matmul_pair")):
+            pair = "matmul_pair" in what
+            a = rng.standard_normal((K, M) if a_t else (M, K)).astype(np.float32)
+            w = rng.standard_normal((K, N) if w_t else (N, K)).astype(np.float32)
+            jobs = {}
+            for kind in kinds:
+                c = new_c((M, N), args.aligned_c)
+                if pair:
+                    scratch = scratch_for(kind, lambda m, n, k, d: pair_scratch_size(m, n // 2, n // 2, k, d), M, N, K)
+                    cs = (new_c((M, N // 2), args.aligned_c), new_c((M, N // 2), args.aligned_c))
+                    ws = (np.ascontiguousarray(w[:, :N // 2]), np.ascontiguousarray(w[:, N // 2:]))
+                    jobs[kind] = (lambda cs=cs, a=a, ws=ws, s=scratch: matmul_pair(*cs, a, *ws, True, True, s),
+                                  2 * M * N * K)
+                else:
+                    scratch = scratch_for(kind, scratch_size, M, N, K)
+                    jobs[kind] = (lambda c=c, a=a, w=w, s=scratch, a_t=a_t, w_t=w_t: matmul(c, a, w, a_t, w_t, s),
+                                  2 * M * N * K)
+            label = f"H={H} {what} {M}x{N}x{K}" + (" (A, W transposed)" if a_t and w_t else
+                                                   " (W transposed)" if w_t else "")
+            rows.append((label, median_rates(jobs, args.reps)))
     table("(b) window GEMM: matmul, packing included", rows)
 
     print("\n| (c) generation, LSTM, weights per char | MB | us/char | chars/s | GB/s |\n|---|---:|---:|---:|---:|")

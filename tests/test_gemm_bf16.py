@@ -155,20 +155,49 @@ def test_packed_layouts(rows, K, transposed):
     view = big[2:2 + K, 1:1 + rows] if transposed else big[1:1 + rows, 2:2 + K]
     X = view.T if transposed else view
     Mp, Kp, P = gemm_bf16.padded(rows, 16), gemm_bf16.padded(K, 32), -(-rows // 16)
-    ap = np.full((Mp, Kp), 0xAAAA, np.uint16)
+    ap = np.full((Mp // 16, Kp // 32, 512), 0xAAAA, np.uint16)
     pack_rows(ap, view, transposed)
     expected = np.zeros((Mp, Kp), np.uint16)
     expected[:rows, :K] = rne_bits(X)
-    np.testing.assert_array_equal(ap, expected)
+    np.testing.assert_array_equal(ap, expected.reshape(Mp // 16, 16, Kp // 32, 32).transpose(0, 2, 1, 3)
+                                  .reshape(Mp // 16, Kp // 32, 512))
     wp = np.full((P, Kp // 2, 32), 0xAAAA, np.uint16)
     pack_weight(wp, view, transposed)
     np.testing.assert_array_equal(wp, expected_panels(X, P, Kp))
 
 
+@needs_bf16
+@pytest.mark.parametrize("transposed", [False, True])
+def test_packing_rounds_as_round_bf16_bit_for_bit(transposed):
+    """The packers round 16 values at a time in vector registers: ties, the overflow to inf,
+    subnormals and NaNs (with their sign, quieted) as to_bf16 rounds them, at every place of
+    a block, partial blocks included."""
+    rng = np.random.default_rng(7)
+    bits = np.array([b for b, _ in EDGE_CASES] + NANS + [0x3F808000, 0x3F818000, 0x7F7FFFFF, 0xC0490FDB], np.uint32)
+    X = bits[rng.integers(0, bits.size, (37, 45))].view(np.float32)
+    view = np.ascontiguousarray(X.T) if transposed else X
+    Mp, Kp, P = 48, 64, 3
+    ap = np.zeros((Mp // 16, Kp // 32, 512), np.uint16)
+    pack_rows(ap, view, transposed)
+    expected = np.zeros((Mp, Kp), np.uint16)
+    expected[:37, :45] = bf16.to_bf16(X)
+    np.testing.assert_array_equal(ap, expected.reshape(3, 16, 2, 32).transpose(0, 2, 1, 3).reshape(3, 2, 512))
+    wp = np.zeros((P, Kp // 2, 32), np.uint16)
+    pack_weight(wp, view, transposed)
+    np.testing.assert_array_equal(wp, expected.reshape(P, 16, Kp // 2, 2).transpose(0, 2, 1, 3).reshape(P, Kp // 2, 32))
+
+
 # --- products -----------------------------------------------------------------------------
 
-SHAPES = [(1, 1, 1), (5, 13, 7), (16, 16, 32), (33, 70, 9), (25, 65, 256),
-          (gemm_bf16.MC + 3, 2 * gemm_bf16.KC + 5, 97), (70, 40, 2 * gemm_bf16.KC + 17)]
+SHAPES = [(1, 1, 1), (5, 13, 7), (16, 16, 32), (33, 70, 9), (25, 65, 256), (gemm_bf16.MC + 3, 1029, 97),
+          (300, 520, 2100)]
+
+
+def test_the_shapes_span_several_row_and_k_blocks():
+    kc, mc = gemm_bf16.blocking(gemm_bf16.MC + 3, 1029, 97)
+    assert kc >= 97 and mc < gemm_bf16.MC + 3
+    kc, mc = gemm_bf16.blocking(300, 520, 2100)
+    assert kc < 2100 and mc < 300 and kc % 32 == 0 and mc % 32 == 0
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -210,6 +239,43 @@ def test_step_products_with_the_weight_packed_once(M, N, K, offset, path):
         matmul_packed(c, ap, wp, edge, accumulate)
         assert_close(c, *emulate(A, W, before))
     assert np.isnan(big[:2]).all() and np.isnan(big[2 + M:]).all()
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("w_transposed", [False, True])
+@pytest.mark.parametrize("M,N1,N2,K", [(5, 13, 7, 9), (70, 256, 40, 33), (300, 300, 250, 2100)])
+def test_matmul_pair_is_two_matmuls(M, N1, N2, K, w_transposed, path):
+    """Both products of a shared a^T, into row slices of larger arrays (a transposed as in
+    dwh and dwx); bit for bit what matmul gives each where both block K alike."""
+    rng = np.random.default_rng(M + N1 + N2 + K)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    W1, W2 = (rng.standard_normal((n, K)).astype(np.float32) for n in (N1, N2))
+    a = np.ascontiguousarray(A.T)
+    w1, w2 = (np.ascontiguousarray(W.T) if w_transposed else W for W in (W1, W2))
+    big1, big2 = np.full((M + 3, N1), np.nan, np.float32), np.full((M + 3, N2), np.nan, np.float32)
+    c1, c2 = big1[1:1 + M], big2[2:2 + M]
+    gemm.matmul_pair(c1, c2, a, w1, w2, True, w_transposed,
+                     bf16_scratch(gemm.pair_scratch_size(M, N1, N2, K, np.uint16), path))
+    for c, W, w in ((c1, W1, w1), (c2, W2, w2)):
+        assert_close(c, *emulate(A, W))
+        alone = np.zeros_like(c)
+        matmul(alone, a, w, True, w_transposed, bf16_scratch(scratch_size(M, W.shape[0], K, np.uint16), path))
+        if gemm_bf16.blocking(M, W.shape[0], K) == gemm_bf16.blocking(M, gemm_bf16.padded(N1, 16) +
+                                                                          gemm_bf16.padded(N2, 16), K):
+            np.testing.assert_array_equal(c, alone)
+    assert np.isnan(big1[0]).all() and np.isnan(big1[1 + M:]).all() and np.isnan(big2[:2]).all()
+
+
+def test_matmul_pair_in_float_is_two_matmuls_bit_for_bit():
+    rng = np.random.default_rng(3)
+    a, w1, w2 = (rng.standard_normal(shape).astype(np.float32) for shape in ((40, 30), (40, 20), (40, 9)))
+    c1, c2 = np.zeros((30, 20), np.float32), np.zeros((30, 9), np.float32)
+    gemm.matmul_pair(c1, c2, a, w1, w2, True, True, np.zeros(gemm.pair_scratch_size(30, 20, 9, 40, np.float32),
+                                                              np.float32))
+    for c, w in ((c1, w1), (c2, w2)):
+        alone = np.zeros_like(c)
+        matmul(alone, a, w, True, True, np.zeros(scratch_size(30, w.shape[1], 40, np.float32), np.float32))
+        np.testing.assert_array_equal(c, alone)
 
 
 @pytest.mark.parametrize("path", PATHS)
