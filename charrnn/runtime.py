@@ -9,6 +9,7 @@ package, ahead of a new editable install).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tempfile
@@ -27,17 +28,29 @@ def _writable(directory: Path) -> bool:
         return False
 
 
+KERNELS = Path(__file__).parent / "kernels"
+
+
+def kernels_key(folder: Path = KERNELS) -> str:
+    """<version>-<digest of the kernels' source>: Numba checks a cached function against its
+    own file only, so a kernel cached with an older version of a kernel it calls (in another
+    file) would load, and run the old code; a folder per source leaves none to load."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{__version__}-{digest.hexdigest()[:12]}"
+
+
 def user_cache() -> Path | None:
-    """The user's cache folder for this version's kernels: $XDG_CACHE_HOME/charrnn/<version>,
-    else ~/.cache/charrnn/<version> (one folder per version, so an upgrade never loads
-    kernels compiled from another version's source); None when there is no home."""
+    """The user's cache folder for these kernels: $XDG_CACHE_HOME/charrnn/<kernels_key>,
+    else ~/.cache/charrnn/<kernels_key>; None when there is no home."""
     base = os.environ.get("XDG_CACHE_HOME")
     if not base:
         try:
             base = Path.home() / ".cache"
         except (RuntimeError, KeyError):  # no $HOME and no entry in the password database
             return None
-    return Path(base) / "charrnn" / __version__ / "numba"
+    return Path(base) / "charrnn" / kernels_key() / "numba"
 
 
 def prepare() -> str | None:
@@ -54,7 +67,7 @@ def prepare() -> str | None:
             os.environ["NUMBA_CACHE_DIR"] = str(folder)
             return None
     user = os.getuid() if hasattr(os, "getuid") else "user"
-    fallback = Path(tempfile.gettempdir()) / f"charrnn-numba-{user}"
+    fallback = Path(tempfile.gettempdir()) / f"charrnn-numba-{user}-{kernels_key()}"
     until = "once per boot"
     if not _private(fallback):
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from charrnn import checkpoint, files, rundir
+from charrnn import checkpoint, files, rundir, runtime
 from support import write_plays
 
 HOOKS = Path(__file__).resolve().parent / "hooks"
@@ -253,7 +253,7 @@ def test_an_unwritable_kernel_cache_falls_back_to_a_temporary_one(place, unicode
     args = ["sample", unicode_run, "-n", 40, "--seed", 5]
     result = charrnn(place, *args, env={"NUMBA_CACHE_DIR": str(blocker / "cache"), "TMPDIR": str(temp)})
     assert result.returncode == 0, result.stderr
-    fallback = temp / f"charrnn-numba-{os.getuid()}"
+    fallback = temp / f"charrnn-numba-{os.getuid()}-{runtime.kernels_key()}"
     assert result.stderr.decode() == (f"charrnn: no writable cache for compiled kernels; using {fallback} "
                                       "(kernels compile once per boot)\n"
                                       "charrnn: compiling kernels (first run only; cached afterwards)\n")

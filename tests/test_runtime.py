@@ -34,12 +34,25 @@ def blocked(tmp_path, monkeypatch):
     return temp
 
 
-def test_kernels_are_cached_in_the_user_cache_per_version(monkeypatch, tmp_path):
+def test_kernels_are_cached_in_the_user_cache_per_version_and_source(monkeypatch, tmp_path):
     unset_numba_cache_dir(monkeypatch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert runtime.prepare() is None
-    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "charrnn" / __version__ / "numba")
-    assert (tmp_path / "cache" / "charrnn" / __version__ / "numba").is_dir()
+    key = runtime.kernels_key()
+    assert key.startswith(__version__ + "-")
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "charrnn" / key / "numba")
+    assert (tmp_path / "cache" / "charrnn" / key / "numba").is_dir()
+
+
+def test_a_change_to_any_kernel_source_gives_a_new_cache_folder(tmp_path):
+    """Numba checks a cached kernel against its own file only: one that calls a changed
+    kernel in another file would load stale, so the folder follows every kernel file."""
+    (tmp_path / "gemm.py").write_text("def matmul(): pass\n")
+    (tmp_path / "lstm.py").write_text("def forward(): pass\n")
+    before = runtime.kernels_key(tmp_path)
+    assert runtime.kernels_key(tmp_path) == before
+    (tmp_path / "gemm.py").write_text("def matmul(): return 1\n")
+    assert runtime.kernels_key(tmp_path) != before
 
 
 def test_without_xdg_cache_home_the_cache_is_under_home(monkeypatch, tmp_path):
@@ -47,7 +60,7 @@ def test_without_xdg_cache_home_the_cache_is_under_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", "")
     monkeypatch.setenv("HOME", str(tmp_path / "me"))
     assert runtime.prepare() is None
-    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "me" / ".cache" / "charrnn" / __version__ / "numba")
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "me" / ".cache" / "charrnn" / runtime.kernels_key() / "numba")
 
 
 def test_nothing_is_written_into_the_installed_package(monkeypatch, tmp_path):
@@ -62,7 +75,7 @@ def test_nothing_is_written_into_the_installed_package(monkeypatch, tmp_path):
 
 def test_no_writable_cache_falls_back_to_a_private_temporary_folder(blocked, monkeypatch):
     message = runtime.prepare()
-    fallback = blocked / f"charrnn-numba-{os.getuid()}"
+    fallback = blocked / f"charrnn-numba-{os.getuid()}-{runtime.kernels_key()}"
     assert message == f"no writable cache for compiled kernels; using {fallback} (kernels compile once per boot)"
     assert os.environ["NUMBA_CACHE_DIR"] == str(fallback)
     assert fallback.stat().st_mode & 0o777 == 0o700
@@ -73,13 +86,13 @@ def test_no_writable_cache_falls_back_to_a_private_temporary_folder(blocked, mon
 def test_an_unwritable_numba_cache_dir_falls_back_too(blocked, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocked.parent / "file" / "numba"))
     assert runtime.prepare().startswith("no writable cache for compiled kernels; using ")
-    assert os.environ["NUMBA_CACHE_DIR"] == str(blocked / f"charrnn-numba-{os.getuid()}")
+    assert os.environ["NUMBA_CACHE_DIR"] == str(blocked / f"charrnn-numba-{os.getuid()}-{runtime.kernels_key()}")
 
 
 @pytest.mark.parametrize("how", ["writable by others", "a symlink", "a file"])
 def test_a_shared_fallback_someone_else_could_write_is_not_used(blocked, how):
     """Numba unpickles its cache: a folder in /tmp that others can write would run their code."""
-    fallback = blocked / f"charrnn-numba-{os.getuid()}"
+    fallback = blocked / f"charrnn-numba-{os.getuid()}-{runtime.kernels_key()}"
     if how == "writable by others":
         fallback.mkdir()
         fallback.chmod(0o777)
