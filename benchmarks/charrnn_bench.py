@@ -7,6 +7,8 @@ Training: truncated BPTT over `--batch` streams of the file minus its last `--va
 Validation: 32 streams over the held-out text, carried state (the reference's protocol).
 Sampling: on --threads threads, temperature 1, from a newline, `--sample` characters on each of `--sample-streams`
 streams (1: the reference's setting); chars/s counts the characters of all streams.
+Precision: charrnn's defaults (auto: bf16 products where the CPU has AMX, bf16 weights for
+generation); --precision and --sample-precision choose; the JSON says which kernel ran.
 """
 import argparse
 import json
@@ -41,6 +43,10 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample", type=int, default=0, help="characters to generate per stream")
     p.add_argument("--sample-streams", type=int, default=1, help="streams generated together")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="auto",
+                   help="the training products (charrnn train's default: auto)")
+    p.add_argument("--sample-precision", choices=["fp32", "bf16", "int8", "auto"], default="auto",
+                   help="the weights generation reads (charrnn sample's default: auto, that is bf16)")
     p.add_argument("--save", help="write a charrnn checkpoint here")
     return p.parse_args()
 
@@ -57,6 +63,7 @@ def main():
     from charrnn import __version__, checkpoint
     from charrnn.batches import split
     from charrnn.config import ModelConfig, TrainConfig
+    from charrnn.language_model import generation_weights
     from charrnn.sample import Sampler
     from charrnn.sources import read_text
     from charrnn.trainer import Trainer, evaluate_ids
@@ -70,7 +77,7 @@ def main():
     iters = args.iters if args.iters is not None else (None if args.seconds else 200)
     cfg = TrainConfig(batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip, steps=iters,
                       seconds=args.seconds, val_frac=args.val_frac, seed=args.seed)
-    trainer = Trainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads)
+    trainer = Trainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads, precision=args.precision)
     marks = sorted(float(s) for s in args.eval_at.split(",") if s)
     evals, losses, t_warm = [], [], None
     while iters != 0 and not trainer.finished():
@@ -87,6 +94,7 @@ def main():
     res = dict(impl="charrnn", charrnn_version=__version__, model=args.model, hidden=args.hidden,
                layers=args.layers, dropout=args.dropout, batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip,
                seed=args.seed, threads=threads, openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
+               precision=trainer.precision, kernel=trainer.kernel,
                vocab=len(vocab), params=model_cfg.n_params(), iters=trainer.step,
                train_seconds=round(trainer.train_seconds, 3))
     measured = trainer.step - WARMUP
@@ -107,7 +115,8 @@ def main():
                                    run="bench", run_id="0" * 16, version=__version__, threads=threads)
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
-        sampler = Sampler(trainer.model, batch=args.sample_streams, threads=threads)
+        weights = generation_weights(args.sample_precision)
+        sampler = Sampler(trainer.model, batch=args.sample_streams, threads=threads, weights=weights)
         sampler.feed(vocab.encode("\n"))
         rng = np.random.default_rng(args.seed)
         for _ in sampler.generate(10, rng):  # loads (or compiles) the kernels; cold start is its own line
@@ -116,7 +125,7 @@ def main():
         for _ in sampler.generate(args.sample, rng, chunk=256):
             pass
         chars = args.sample * args.sample_streams
-        res.update(sample_chars=chars, sample_streams=args.sample_streams,
+        res.update(sample_chars=chars, sample_streams=args.sample_streams, sample_weights=weights,
                    sample_chars_per_sec=round(chars / (time.perf_counter() - t0), 1))
     res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(res))

@@ -4,6 +4,7 @@
     python benchmarks/run.py [--suites train,sample,cold,memory,quality] [--reps 3]
                              [--coretype asis,unset,Haswell] [--seconds 15] [--quality-seconds 600]
                              [--quality-recipe "--dropout 0.25"] [--impls charrnn,torch,...]
+                             [--baseline DIR]
 
 Every case runs --reps times, round-robin over all cases (rep 1 of everything, then rep 2,
 ...), each after waiting for a quiet machine; the table gives medians and the ratio
@@ -11,6 +12,13 @@ charrnn / reference. Each OPENBLAS_CORETYPE setting is a separate block ('asis' 
 environment as it is). Results append to benchmarks/results/<date>.jsonl; the table
 is printed as Markdown. --quality-recipe adds, to the quality line, charrnn trained with other
 flags in the same budget ('charrnn-recipe'), set against the same PyTorch runs.
+
+Implementations: charrnn with its defaults (precision auto: bf16 products on AMX where the CPU
+has it, bf16 weights for generation) and in fp32; PyTorch fp32 (oneDNN on, and for sampling
+also off) and, where the CPU has bf16 dot products, PyTorch's mixed precision
+(torch_ref.py --bf16). Each line's ratio is charrnn's defaults against the faster PyTorch
+path. --baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
+defaults) as a column: before and after a change, in the same run.
 """
 import argparse
 import json
@@ -42,12 +50,36 @@ MAX_FOREIGN_CPU = 0.25  # runs during which other processes used more cores than
 QUALITY = "--model lstm --hidden 256 --layers 2 --batch 32 --seq 100 --lr 2e-3 --dropout 0.1 --clip 5 --threads 2"
 
 
+BASELINE = None  # another checkout's root (--baseline)
+# columns of the table, in order: (implementation, heading)
+COLUMNS = [("charrnn", "charrnn"), ("charrnn-fp32", "charrnn fp32"), ("charrnn-baseline", "baseline"),
+           ("torch", "PyTorch fp32"), ("torch-bf16", "PyTorch bf16")]
+
+
+def cpu_has_bf16():
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def impl_argv(impl, flags):
-    script = {"charrnn": [sys.executable, os.path.join(HERE, "charrnn_bench.py")],
-              "torch": [TORCH_PY, os.path.join(BENCH, "torch_ref.py")],
-              "torch-nomkldnn": [TORCH_PY, os.path.join(BENCH, "torch_ref.py"), "--no-mkldnn"],
+    charrnn = [sys.executable, os.path.join(HERE, "charrnn_bench.py")]
+    torch_ref = [TORCH_PY, os.path.join(BENCH, "torch_ref.py")]
+    script = {"charrnn": charrnn,
+              "charrnn-fp32": charrnn + ["--precision", "fp32", "--sample-precision", "fp32"],
+              "charrnn-baseline": [sys.executable, os.path.join(BASELINE or ".", "benchmarks", "charrnn_bench.py")],
+              "torch": torch_ref,
+              "torch-bf16": torch_ref + ["--bf16"],
+              "torch-nomkldnn": torch_ref + ["--no-mkldnn"],
               "numpy": [sys.executable, os.path.join(BENCH, "numpy_ref.py")]}[impl]
     return script + ["--data", DATA] + flags.split()
+
+
+def charrnn_impls():
+    return ("charrnn", "charrnn-fp32") + (("charrnn-baseline",) if BASELINE else ())
+
+
+def torch_impls():
+    return ("torch", "torch-bf16") if cpu_has_bf16() else ("torch",)
 
 
 def cases(suites, seconds, quality_seconds, quality_recipe=""):
@@ -55,7 +87,7 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
     out = []
     if "train" in suites:
         for line, flags in TRAIN.items():
-            impls = ("charrnn", "torch", "numpy") if "GRU" not in line else ("charrnn", "torch")
+            impls = charrnn_impls() + torch_impls() + (("numpy",) if "GRU" not in line else ())
             for threads in (1, 2):
                 for impl in impls:
                     out.append(("train", line, impl, threads,
@@ -63,14 +95,14 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
                                 "train_chars_per_sec"))
     if "memory" in suites:
         for line in ("(b) LSTM 2x256 B32 T64", "(c) LSTM 2x512 B50 T50"):
-            for impl in ("charrnn", "torch"):
+            for impl in ("charrnn", "charrnn-fp32", "torch"):
                 out.append(("memory", line, impl, 2, impl_argv(impl, f"{TRAIN[line]} --threads 2 --iters 30 --no-val"),
                             "max_rss_mb"))
     if "sample" in suites:
         for hidden in (256, 512):
             line = f"sample LSTM 2x{hidden} B1"
             for threads in (1, 2):
-                for impl in ("charrnn", "torch", "torch-nomkldnn", "numpy"):
+                for impl in charrnn_impls() + torch_impls() + ("torch-nomkldnn", "numpy"):
                     out.append(("sample", line, impl, threads,
                                 impl_argv(impl, f"--model lstm --hidden {hidden} --layers 2 --iters 0 --no-val "
                                                 f"--sample 3000 --threads {threads}"), "sample_chars_per_sec"))
@@ -88,7 +120,7 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
                     "wall_s"))
     if "quality" in suites:
         line = f"quality LSTM 2x256 {quality_seconds:g}s (val bits/char)"
-        for impl in ("charrnn", "torch"):
+        for impl in ("charrnn",) + torch_impls():
             out.append(("quality", line, impl, 2, impl_argv(impl, f"{QUALITY} --seconds {quality_seconds}"), "val_bpc"))
         if quality_recipe:  # later flags override QUALITY's
             out.append(("quality", line, "charrnn-recipe", 2,
@@ -168,11 +200,14 @@ def machine():
 
 
 def table(records, coretypes):
+    present = {r["impl"] for r in records} | {"charrnn"}  # a recipe's row shows in charrnn's column
+    columns = [(impl, heading) for impl, heading in COLUMNS if impl in present]
     lines = []
     for coretype in coretypes:
         lines.append(f"\n**OPENBLAS_CORETYPE {coretype}**\n")
-        lines.append("| line | measure | threads | charrnn | PyTorch | charrnn / PyTorch | NumPy | charrnn / NumPy |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+        lines.append("| line | measure | threads | " + " | ".join(heading for _, heading in columns)
+                     + " | charrnn / faster PyTorch | NumPy | charrnn / NumPy |")
+        lines.append("|---|---|---|" + "---|" * (len(columns) + 3))
         keys = []
         for r in records:
             key = (r["suite"], r["line"], r["threads"])
@@ -184,18 +219,30 @@ def table(records, coretypes):
                         == (suite, line, threads, impl, coretype) and r.get("recipe") == recipe
                         and r["value"] is not None and r["foreign_cpu"] <= MAX_FOREIGN_CPU]
                 return statistics.median(vals) if vals else None
-            c, t, tn, n = med("charrnn"), med("torch"), med("torch-nomkldnn"), med("numpy")
-            if suite == "sample" and tn is not None and (t is None or tn > t):
-                t = tn  # the faster PyTorch path is the reference for sampling
-            lines.append(f"| {line} | {MEASURES[suite]} | {threads} | {fmt(c)} | {fmt(t)} | {ratio(c, t, suite)} | "
-                         f"{fmt(n)} | {ratio(c, n, suite)} |")
+            values = {impl: med(impl) for impl, _ in columns}
+            if suite == "sample":  # PyTorch fp32's faster sampling path is the reference
+                values["torch"] = better(suite, values.get("torch"), med("torch-nomkldnn"))
+            reference = better(suite, values.get("torch"), values.get("torch-bf16"))
+            c, n = values.get("charrnn"), med("numpy")
+            lines.append(f"| {line} | {MEASURES[suite]} | {threads} | "
+                         + " | ".join(fmt(values[impl]) for impl, _ in columns)
+                         + f" | {ratio(c, reference, suite)} | {fmt(n)} | {ratio(c, n, suite)} |")
             recipes = dict.fromkeys(r["recipe"] for r in records if r["impl"] == "charrnn-recipe"
                                     and (r["line"], r["threads"], r["coretype"]) == (line, threads, coretype))
             for flags in recipes:
                 recipe = med("charrnn-recipe", flags)
-                lines.append(f"| {line}, charrnn with {flags} | {MEASURES[suite]} | {threads} | {fmt(recipe)} | "
-                             f"{fmt(t)} | {ratio(recipe, t, suite)} | - | - |")
+                cells = [fmt(recipe)] + ["-"] * (len(columns) - 1)
+                lines.append(f"| {line}, charrnn with {flags} | {MEASURES[suite]} | {threads} | " + " | ".join(cells)
+                             + f" | {ratio(recipe, reference, suite)} | - | - |")
     return "\n".join(lines)
+
+
+def better(suite, a, b):
+    """The better of two figures (None where missing): lower for time, memory and bits/char."""
+    known = [v for v in (a, b) if v is not None]
+    if not known:
+        return None
+    return min(known) if suite in ("cold", "memory", "quality") else max(known)
 
 
 def machine_line(info):
@@ -235,8 +282,11 @@ def main():
                     help="also train charrnn with these flags added for the quality line")
     ap.add_argument("--only", default="", help="substring filter on line names")
     ap.add_argument("--impls", default="", help="comma list of implementations to run (default: all)")
+    ap.add_argument("--baseline", metavar="DIR", help="another checkout of charrnn to run beside this one")
     ap.add_argument("--table", nargs="+", metavar="RESULTS", help="print the table of results files and exit")
     args = ap.parse_args()
+    global BASELINE
+    BASELINE = os.path.abspath(args.baseline) if args.baseline else None
     if args.table:
         records = [json.loads(line) for path in args.table for line in open(path) if line.strip()]
         machines = [r for r in records if r.get("kind") == "machine"]
