@@ -89,6 +89,18 @@ def _gigabytes(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
 
 
+def time_steps(trainer, timed_steps: int = TIMED_STEPS) -> tuple[float, int]:
+    """(the median seconds of a training step, the steps timed): `trainer` takes a few steps,
+    so its weights move and it must be thrown away afterwards."""
+    trainer.warm_up()
+    for _ in range(WARMUP_STEPS):
+        trainer.train_step()
+    timed: list[float] = []
+    while len(timed) < timed_steps and sum(timed) < TIMED_SECONDS:
+        timed.append(trainer.train_step().seconds)
+    return statistics.median(timed), len(timed)
+
+
 def dry_run(trainer, threads: int) -> dict:
     """The model's size, memory and speed. Runs a few steps on `trainer`, which must be
     thrown away afterwards (its weights have moved)."""
@@ -96,13 +108,7 @@ def dry_run(trainer, threads: int) -> dict:
     batches = trainer.batches
     memory_bytes = memory(model_cfg, cfg, threads, len(trainer.val_ids), trainer.model.dtype, trainer.kernel)
     start, start_seconds = trainer.step, trainer.train_seconds
-    trainer.warm_up()
-    for _ in range(WARMUP_STEPS):
-        trainer.train_step()
-    timed: list[float] = []
-    while len(timed) < TIMED_STEPS and sum(timed) < TIMED_SECONDS:
-        timed.append(trainer.train_step().seconds)
-    seconds_per_step = statistics.median(timed)
+    seconds_per_step, timed_steps = time_steps(trainer)
 
     budget = [cfg.steps] if cfg.steps is not None else []
     if cfg.epochs is not None:
@@ -116,7 +122,7 @@ def dry_run(trainer, threads: int) -> dict:
         precision=trainer.precision, kernel=trainer.kernel,
         params=model_cfg.n_params(), vocab_size=model_cfg.vocab_size, train_chars=batches.batch * batches.n_col,
         val_chars=len(trainer.val_ids), batch=cfg.batch, seq=cfg.seq, threads=threads,
-        steps_per_epoch=batches.steps_per_epoch, memory_bytes=memory_bytes, timed_steps=len(timed),
+        steps_per_epoch=batches.steps_per_epoch, memory_bytes=memory_bytes, timed_steps=timed_steps,
         seconds_per_step=seconds_per_step, seconds_per_epoch=seconds_per_step * batches.steps_per_epoch,
         start_step=start, steps_left=steps_left,
         seconds_left=steps_left * seconds_per_step if steps_left is not None else None)

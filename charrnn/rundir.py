@@ -41,13 +41,18 @@ LOCK = ".charrnn-lock"
 _PERIODIC = re.compile(r"^step-(\d{8,})\.safetensors$")
 
 
+class RunInUse(OutputError):
+    """Another process holds the run's lock."""
+
+
 def home() -> Path:
     """The folder runs go in: $CHARRNN_HOME, or ./checkpoints."""
     return Path(os.environ.get("CHARRNN_HOME") or "checkpoints")
 
 
-def run_name(cell: str, layers: int, hidden: int) -> str:
-    return f"{cell}-{layers}x{hidden}-{time.strftime('%Y%m%d-%H%M%S')}"
+def run_name(cell: str, size: str) -> str:
+    """A new run's default name: cell, size ("2x256", or "auto" where the budget chooses it), time."""
+    return f"{cell}-{size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def new_run_id() -> str:
@@ -171,7 +176,7 @@ class RunDir:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-                raise OutputError(f"{self.path} is in use by {holder}") from None
+                raise RunInUse(f"{self.path} is in use by {holder}") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{command} (pid {os.getpid()})\n".encode(), 0)
             yield

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import __version__, events
 from .config import (DEFAULT_EPOCHS, FROM_CHECKPOINT, MODEL_OPTIONS, OPTIONS, REGULARISERS, RESUMABLE, TRAIN_OPTIONS,
-                     ModelConfig, RunOptions, TrainConfig, duration, steps_or_duration)
+                     ModelConfig, RunOptions, TrainConfig, duration, format_duration, steps_or_duration)
 from .errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
@@ -49,6 +49,7 @@ class Run:
     engine: str = "charrnn"
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of config.KERNELS)
+    recipe: str | None = None  # what the time budget chose (recipe.py), where it chose
 
     @property
     def metrics(self) -> list[dict]:
@@ -70,7 +71,8 @@ class Run:
                     chars=self.chars, chars_per_sec=self.chars_per_sec, train_loss=self.train_loss, val_loss=val,
                     val_bpc=val / math.log(2) if val is not None else None, unit=self.unit,
                     skipped_steps=self.skipped_steps, recoveries=self.recoveries, lr_scale=self.lr_scale,
-                    interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel)
+                    interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel,
+                    recipe=self.recipe)
 
 
 def train(sources: str | Sequence[str] | None = None, *, text: str | None = None,
@@ -133,6 +135,7 @@ class _Plan:
     engine: str
     changes: list[dict] = field(default_factory=list)
     samples: object = None  # _Samples
+    recipe: str | None = None  # what the time budget chose, described
 
 
 class _Session:
@@ -198,7 +201,8 @@ class _Session:
                 names = [k for k in given if k not in RESUMABLE and k != "resume"
                          and not (k in fixed and _same(k, given[k], fixed[k]))]
                 if names:
-                    changeable = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep", "threads")
+                    changeable = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep", "threads",
+                                  "precision", "engine", "device")
                     raise ConfigError(f"resume continues the run as it was set up: {_values(names, given, fixed)} "
                                       f"cannot change (what can: {', '.join(changeable)} and the sample options)",
                                       options=("resume", *names, *changeable))
@@ -229,8 +233,9 @@ class _Session:
             changed["seconds"] = duration("time", given["time"])
         return changed
 
-    def _run_dir(self, source: _Source | None, record: dict | None, model: ModelConfig):
-        """(the run directory, its label, its run id, whether it takes over another run's folder)."""
+    def _run_dir(self, source: _Source | None, record: dict | None, model: ModelConfig, chooses: bool):
+        """(the run directory, its label, its run id, whether it takes over another run's folder);
+        `chooses`: the budget chooses the model's size (after the text is read)."""
         from . import rundir
 
         opts = self.options
@@ -246,7 +251,7 @@ class _Session:
             elsewhere = own is None or run.path.resolve() != own.path.resolve()
             return run, label, run_id, elsewhere
         label = opts.name or (Path(opts.out).name if opts.out is not None else
-                              rundir.run_name(model.cell, model.layers, model.hidden))
+                              rundir.run_name(model.cell, "auto" if chooses else f"{model.layers}x{model.hidden}"))
         run = rundir.RunDir(Path(opts.out) if opts.out is not None else rundir.home() / label)
         return run, label, rundir.new_run_id(), True
 
@@ -358,7 +363,8 @@ class _Session:
             engine["device"] = torch_engine.start(opts.device, opts.threads)
             self.rank = torch_engine.world()[0]
         estimate.check_fits(model_cfg, train_cfg, threads, val_chars=0)
-        run, label, run_id, takes_over = self._run_dir(source, record, model_cfg)
+        chooses = self._budget_chooses(source, train_cfg)
+        run, label, run_id, takes_over = self._run_dir(source, record, model_cfg, chooses)
         writes = not self.dry and self.rank == 0  # the other processes of a distributed run write nothing
         if writes:
             self.created += run.claim(label, run_id)
@@ -378,7 +384,7 @@ class _Session:
         samples = None
         if opts.sample_every is not None:
             samples = _Samples(opts, vocab, data.ids, train_cfg.seed)
-        changes = []
+        changes, chosen = [], None
         if source is not None and source.resume:
             recorded, recorded_cfg = _recorded(source)
             train_ids, val_ids = split(data.ids, recorded_cfg.val_frac)
@@ -390,12 +396,14 @@ class _Session:
                                  "to fine-tune on new text", options=("init_from",))
             state = checkpoint.training_state(source.file.meta, MAX_BAD_STEPS, MAX_RECOVERIES)
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
-            trainer = trainer_class.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg, threads,
-                                      **engine)
+            trainer = trainer_class.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg,
+                                            threads, **engine)
             changes = record["changes"] + self._changes(source, trainer, threads, notify)
         else:
             train_ids, val_ids = split(data.ids, train_cfg.val_frac)
             model_cfg = replace(model_cfg, vocab_size=len(vocab))
+            if chooses:
+                model_cfg, train_cfg, chosen = self._choose(model_cfg, train_cfg, train_ids, threads, engine, notify)
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads, **engine)
             if source is not None:
@@ -404,7 +412,45 @@ class _Session:
         save_every = opts.save_every if "save_every" in self.given or not saving.get("every") else saving["every"]
         keep = opts.keep if "keep" in self.given or saving.get("keep") is None else saving["keep"]
         return _Plan(run, label, run_id, trainer, data, threads, save_every, keep, replaces, opts.engine, changes,
-                     samples)
+                     samples, chosen)
+
+    def _budget_chooses(self, source: _Source | None, train_cfg: TrainConfig) -> bool:
+        """Whether the time budget chooses the model and its training (recipe.py): a run from
+        scratch on charrnn's engine, budgeted by time alone, its size not given."""
+        from . import recipe
+
+        return (source is None and train_cfg.seconds is not None and train_cfg.steps is None
+                and train_cfg.epochs is None and self.options.engine == "charrnn"
+                and not set(recipe.SIZE) & set(self.given))
+
+    def _choose(self, model_cfg: ModelConfig, train_cfg: TrainConfig, train_ids, threads: int, engine: dict,
+                notify) -> tuple[ModelConfig, TrainConfig, str]:
+        """The configs with the recipe the budget buys on this machine filled in (a probe of
+        a few timed steps per size; given options stay), and the choice described (and said)."""
+        from . import estimate, recipe
+        from .trainer import Trainer
+
+        def speed(layers: int, hidden: int) -> float:
+            """Training chars/s of this size, with dropout's masks and the average's updates
+            (which cost a step up to a quarter of its time) as the recipe will likely have them."""
+            size = replace(model_cfg, layers=layers, hidden=hidden, embed=self.given.get("embed") or hidden,
+                           dropout=self.given.get("dropout", recipe.PROBE_DROPOUT))
+            probe_cfg = replace(train_cfg, ema=self.given.get("ema", recipe.EMA))
+            probe = Trainer.new(size, probe_cfg, train_ids, train_ids[:0], threads=threads, **engine)
+            seconds, _ = estimate.time_steps(probe, recipe.PROBE_STEPS)
+            return train_cfg.batch * train_cfg.seq / seconds
+
+        _notice_compiling(model_cfg.cell, notify)
+        notify(events.Notice("the time budget chooses the model: timing a few steps of each size"))
+        given = {k: v for k, v in self.given.items() if k in (*recipe.CHOSEN, "batch", "seq")}
+        chosen = recipe.choose(train_cfg.seconds, len(train_ids), speed, given, model_cfg.cell)
+        o = chosen.options
+        described = f"for {format_duration(train_cfg.seconds)}: {chosen.describe()}"
+        notify(events.Notice(f"{described} (give a size to choose it yourself)"))
+        model_cfg = replace(model_cfg, layers=o["layers"], hidden=o["hidden"], dropout=o["dropout"],
+                            embed=self.given.get("embed") or o["hidden"])
+        train_cfg = replace(train_cfg, **{k: o[k] for k in ("schedule", "warmup", "min_lr_frac", "ema")})
+        return model_cfg, train_cfg, described
 
     def _changes(self, source: _Source, trainer, threads: int, notify) -> list[dict]:
         """The options a resumed run changes, recorded (and said, with what it means for exactness)."""
@@ -435,7 +481,7 @@ class _Session:
         with tempfile.TemporaryDirectory(prefix="charrnn-") as scratch:
             plan = self._plan(notify, Path(scratch))
             _notice_compiling(plan.trainer.model.config.cell, notify)
-            return estimate.dry_run(plan.trainer, plan.threads)
+            return dict(estimate.dry_run(plan.trainer, plan.threads), recipe=plan.recipe)
 
     def run(self, notify) -> Run | None:
         loop = None
@@ -557,7 +603,7 @@ class _Loop:
         best = run.best if run.best.exists() else latest
         return Run(run.path, latest, best, trainer.step, trainer.step * cfg.batch * cfg.seq, self.chars_per_sec,
                    trainer.train_loss, trainer.best_val, data.vocab.unit, trainer.skipped, trainer.recoveries,
-                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel)
+                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel, plan.recipe)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES

@@ -30,8 +30,10 @@ def _default(name: str):
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @click.option("--model", "cell", type=click.Choice(CELLS), default=_default("model"), show_default=True,
               help="Cell type.")
-@click.option("--hidden", type=int, default=_default("hidden"), show_default=True, help="Hidden units per layer (H).")
-@click.option("--layers", type=int, default=_default("layers"), show_default=True, help="Stacked recurrent layers (L).")
+@click.option("--hidden", type=int, default=_default("hidden"), show_default=True,
+              help="Hidden units per layer (H); with --time alone, the budget chooses.")
+@click.option("--layers", type=int, default=_default("layers"), show_default=True,
+              help="Stacked recurrent layers (L); with --time alone, the budget chooses.")
 @click.option("--embed", type=int, default=_default("embed"), help="Embedding size (E); default: the hidden size.")
 @click.option("--dropout", type=float, default=_default("dropout"), show_default=True,
               help="Dropout after each layer, drawn at every step, in [0, 1).")
@@ -51,8 +53,10 @@ def _default(name: str):
 @click.option("--clip", type=float, default=_default("clip"), show_default=True,
               help="Clip the gradient's global L2 norm to this (0: off).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=_default("schedule"), show_default=True,
-              help="Learning-rate schedule: constant, cosine (to 0 at the end of the budget: --steps, --epochs or "
-                   "--time, whichever ends first) or step decay.")
+              help="Learning-rate schedule: constant, cosine (to --min-lr-frac of --lr at the end of the budget: "
+                   "--steps, --epochs or --time, whichever ends first) or step decay.")
+@click.option("--min-lr-frac", type=float, default=_default("min_lr_frac"), show_default=True,
+              help="Where the cosine schedule ends, as a fraction of --lr.")
 @click.option("--warmup", type=int, default=_default("warmup"), show_default=True,
               help="Steps of linear learning-rate warmup.")
 @click.option("--weight-decay", type=float, default=_default("weight_decay"), show_default=True,
@@ -67,7 +71,10 @@ def _default(name: str):
 @click.option("--steps", type=int, help="Stop after this many steps (counted from the start of the run).")
 @click.option("--epochs", type=float, help=f"Stop after this many passes over the text (default {DEFAULT_EPOCHS} "
               "when no budget is given).")
-@click.option("--time", "seconds", type=Duration(), help="Stop after this much training time, e.g. 90s, 10m, 2h.")
+@click.option("--time", "seconds", type=Duration(),
+              help="Stop after this much training time, e.g. 90s, 10m, 2h. Without --hidden, --layers, --steps "
+                   "or --epochs it also chooses the size, dropout, schedule and weight averaging that this "
+                   "machine trains best in that time (timing a few steps of each size), and says what it chose.")
 @click.option("--val-frac", type=float, default=_default("val_frac"), show_default=True,
               help="Fraction of the text, at its end, held out for validation.")
 @click.option("--eval-every", type=int, default=_default("eval_every"), show_default=True,
@@ -103,7 +110,8 @@ def _default(name: str):
               "the CPU).")
 @click.option("--precision", type=click.Choice(PRECISIONS),
               help="Of the matrix products: fp32, bf16 (inputs rounded to bf16, sums in float32; AMX or AVX512-BF16) "
-                   "or auto (bf16 where the CPU has AMX, else fp32; the default, or a resumed run's own).")
+                   "or auto (the default, or a resumed run's own: bf16 where the CPU has AMX, else fp32; with "
+                   "--engine torch, bf16 autocast on a CUDA GPU that has it, else fp32).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
 @click.option("--unit", type=click.Choice(UNITS),
@@ -129,7 +137,8 @@ def train_command(**params):
     Ctrl-C (or SIGTERM, SIGHUP) saves and stops; a second Ctrl-C aborts. Non-finite steps
     are skipped; five in a row send training back to the last checkpoint with half the
     learning rate, at most three times. With --resume, only the budget, --lr, --eval-every,
-    --save-every, --keep, --threads and the sample options may change (and are recorded).
+    --save-every, --keep, --threads, --precision, --engine, --device and the sample options
+    may change (and are recorded).
     """
     from .. import training
 

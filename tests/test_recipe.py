@@ -1,0 +1,100 @@
+"""The rule a time budget chooses the model and its training by (charrnn/recipe.py), on
+speeds given by hand; and its use by `train` and `dry_run` when no size is given."""
+
+import pytest
+
+import charrnn
+from charrnn import checkpoint, recipe
+from support import write_plays
+
+# chars/s per hidden size, as a 2-core machine with bf16 units measured them
+SPEEDS = {128: 200_000, 256: 80_000, 384: 38_000, 512: 30_000, 768: 9_000, 1024: 6_000}
+
+
+def probe(record):
+    def speed(layers, hidden):
+        record.append((layers, hidden))
+        return SPEEDS[hidden]
+    return speed
+
+
+def test_the_largest_size_that_buys_enough_steps_is_chosen_and_no_larger_one_is_timed():
+    probed = []
+    chosen = recipe.choose(600, 1_000_000, probe(probed), {})
+    # 600 s at 30k chars/s in 32 x 64 windows: 8,789 steps; 2x768 would get 2,636
+    assert (chosen.options["layers"], chosen.options["hidden"]) == (2, 512)
+    assert chosen.steps == 30_000 * 600 // (32 * 64)
+    assert chosen.options["schedule"] == "cosine" and chosen.options["ema"] == recipe.EMA
+    assert probed == [(2, 128), (2, 256), (2, 384), (2, 512), (2, 768)]
+
+
+def test_a_short_budget_gets_the_smallest_size_whatever_it_buys():
+    probed = []
+    chosen = recipe.choose(5, 1_000_000, probe(probed), {})
+    assert chosen.options["hidden"] == 128 and chosen.steps < recipe.MIN_STEPS
+    assert probed == [(2, 128), (2, 256)]
+    assert chosen.options["ema"] == 0.0  # too few steps for an average not to lag
+
+
+def test_a_longer_budget_buys_a_larger_model():
+    sizes = [recipe.choose(seconds, 1_000_000, probe([]), {}).options["hidden"] for seconds in (60, 600, 1800, 3600)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+@pytest.mark.parametrize("epochs, dropout", [(0.5, 0.0), (1.0, 0.0), (2.0, 0.1), (8.0, recipe.MAX_DROPOUT),
+                                             (50.0, recipe.MAX_DROPOUT)])
+def test_dropout_rises_with_the_passes_over_the_text(epochs, dropout):
+    assert recipe.dropout_for(epochs) == pytest.approx(dropout)
+
+
+def test_a_larger_text_gets_less_dropout():
+    small = recipe.choose(600, 1_000_000, probe([]), {})
+    large = recipe.choose(600, 100_000_000, probe([]), {})
+    assert small.epochs > 1 > large.epochs
+    assert small.options["dropout"] > 0 and large.options["dropout"] == 0
+
+
+def test_options_given_stay_and_the_window_given_counts_in_the_steps():
+    given = dict(dropout=0.05, schedule="constant", ema=0.0, batch=64, seq=128)
+    chosen = recipe.choose(600, 1_000_000, probe([]), given)
+    assert chosen.options["dropout"] == 0.05 and chosen.options["schedule"] == "constant"
+    assert chosen.options["ema"] == 0.0
+    # four times the characters a step: 2x384 buys 38k * 600 / 8192 = 2,783 steps, under MIN_STEPS
+    assert chosen.options["hidden"] == 256
+
+
+def test_the_choice_is_described_in_one_line():
+    line = recipe.choose(600, 1_000_000, probe([]), {}).describe()
+    assert "LSTM 2x512" in line and "dropout 0.3" in line and "cosine" in line and "8789 steps" in line
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_plays(tmp_path_factory.mktemp("corpus") / "plays.txt", 40_000)
+
+
+def test_a_time_budget_without_a_size_chooses_one_and_says_so(corpus, tmp_path):
+    said = []
+    run = charrnn.train(corpus, time="1s", batch=4, seq=16, threads=1, out=str(tmp_path / "r"), progress=False,
+                        on_event=lambda e: said.append(e.message) if isinstance(e, charrnn.events.Notice) else None)
+    assert run.recipe is not None and run.recipe.startswith("for 1s: LSTM 2x")
+    assert any(message.startswith(run.recipe) for message in said)
+    config = checkpoint.read_model(run.latest).config
+    meta = checkpoint.read_model(run.latest).meta
+    assert (config.layers, config.hidden) in recipe.SIZES
+    assert f"LSTM {config.layers}x{config.hidden}" in run.recipe
+    assert meta["train"]["schedule"] == "cosine" and meta["train"]["warmup"] > 0
+    assert meta["train"]["ema"] == 0.0  # a second buys too few steps for an average
+    assert run.summary()["recipe"] == run.recipe
+
+
+@pytest.mark.parametrize("options", [dict(hidden=16), dict(layers=1), dict(steps=3), dict(epochs=0.01)])
+def test_a_size_or_a_budget_in_steps_leaves_the_defaults(corpus, options):
+    report = charrnn.dry_run(corpus, **{"time": "1s", "batch": 4, "seq": 16, "threads": 1, **options})
+    assert report["recipe"] is None
+
+
+def test_the_dry_run_shows_the_choice(corpus):
+    report = charrnn.dry_run(corpus, time="1s", batch=4, seq=16, threads=1, dropout=0.2)
+    assert report["recipe"].startswith("for 1s: LSTM 2x") and "dropout 0.2" in report["recipe"]
+    assert f"2x{report['hidden']}" in report["recipe"]
