@@ -6,8 +6,11 @@ DistributedDataParallel when launched by torchrun.
 Only this module imports torch, and only when the engine is asked for. TorchTrainer is a
 trainer.Trainer whose engine methods run on PyTorch: the policy (budget, non-finite steps,
 restore points, validation records, snapshots) is the same code. The module is
-nn.Embedding -> nn.LSTM/GRU/RNN (dropout between layers) -> dropout -> nn.Linear, which is
-charrnn's model (its layer weights are PyTorch's, see export.py); charrnn's flat layout of
+nn.Embedding -> one nn.LSTM/GRU/RNN per layer, each followed by dropout -> nn.Linear, which is
+charrnn's model (its layer weights are PyTorch's, see export.py), with charrnn's regularisers
+in training: locked dropout of the embedding's and each layer's output (one mask per stream
+for a window) and weight drop of each recurrent matrix (one mask per window, the layer
+called with the dropped matrix); charrnn's flat layout of
 parameters, optimiser moments and carried state is what arrays() gives and load_arrays() takes,
 so a checkpoint moves between the engines.
 
@@ -25,7 +28,7 @@ import os
 
 import numpy as np
 
-from .config import REGULARISERS, ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig
 from .errors import ConfigError
 from .model import Model
 from .optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM, ema_decay
@@ -122,20 +125,45 @@ class _Network:
 
     def __new__(cls, config: ModelConfig):
         torch = import_torch()
-        nn = torch.nn
+        nn, F = torch.nn, torch.nn.functional
+        from torch.func import functional_call
+
+        def locked(h, p):
+            """h (T, B, F) times one inverted-dropout mask per stream, the same at every step."""
+            return h * torch.empty_like(h[:1]).bernoulli_(1 - p).div_(1 - p)
 
         class CharModel(nn.Module):
             def __init__(self):
                 super().__init__()
                 self.emb = nn.Embedding(config.vocab_size, config.embed)
                 rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
-                self.rnn = rnn(config.embed, config.hidden, config.layers, dropout=config.dropout)
-                self.drop = nn.Dropout(config.dropout)
+                self.rnns = nn.ModuleList(rnn(config.embed if layer == 0 else config.hidden, config.hidden)
+                                          for layer in range(config.layers))
                 self.head = nn.Linear(config.hidden, config.vocab_size)
 
             def forward(self, x, state):
-                out, state = self.rnn(self.emb(x), state)
-                return self.head(self.drop(out)), state
+                """x (T, B) ids; state (h, c) for the LSTM, else h, each (L, B, H), or None."""
+                h = self.emb(x)
+                if self.training and config.embed_dropout:
+                    h = locked(h, config.embed_dropout)
+                pairs = isinstance(state, tuple) or (state is None and config.cell == "lstm")
+                ends = []
+                for layer, rnn in enumerate(self.rnns):
+                    own = None if state is None else (tuple(s[layer:layer + 1] for s in state) if pairs
+                                                      else state[layer:layer + 1])
+                    if self.training and config.weight_drop:
+                        dropped = F.dropout(rnn.weight_hh_l0, config.weight_drop)
+                        h, end = functional_call(rnn, {"weight_hh_l0": dropped}, (h, own), strict=False)
+                    else:
+                        h, end = rnn(h, own)
+                    if self.training and config.dropout:
+                        h = F.dropout(h, config.dropout)
+                    if self.training and config.locked_dropout:
+                        h = locked(h, config.locked_dropout)
+                    ends.append(end)
+                if pairs:
+                    return self.head(h), tuple(torch.cat([end[k] for end in ends]) for k in range(2))
+                return self.head(h), torch.cat(ends)
 
         return CharModel()
 
@@ -144,8 +172,7 @@ def _torch_names(config: ModelConfig) -> list[str]:
     """The module's parameter names, in charrnn's flat order (ModelConfig.param_shapes)."""
     names = ["emb.weight"]
     for layer in range(config.layers):
-        names += [f"rnn.weight_ih_l{layer}", f"rnn.weight_hh_l{layer}", f"rnn.bias_ih_l{layer}",
-                  f"rnn.bias_hh_l{layer}"]
+        names += [f"rnns.{layer}.{name}_l0" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     return names + ["head.weight", "head.bias"]
 
 
@@ -167,10 +194,6 @@ class TorchTrainer(Trainer):
     def __init__(self, model: Model, cfg: TrainConfig, train_ids, val_ids, dropout_rng, device: str | None = None,
                  autocast: str = "auto"):
         super().__init__(model, cfg, train_ids, val_ids, dropout_rng)
-        unsupported = [name for name in REGULARISERS if getattr(model.config, name)]
-        if unsupported:
-            raise ConfigError(f"engine torch does not do {', '.join(unsupported)} (charrnn's own engine does)",
-                              options=("engine", *unsupported))
         torch = import_torch()
         self.torch = torch
         self.rank, self.world_size, _ = world()

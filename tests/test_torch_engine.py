@@ -196,3 +196,38 @@ def test_a_cuda_device_where_there_is_none_is_one_line(corpus, tmp_path):
     assert_one_line_error(result, 2)
     assert result.stderr == "charrnn: --device cuda: PyTorch finds no CUDA GPU here\n"
     assert not (tmp_path / "r").exists()
+
+
+@needs_torch
+def test_the_torch_engine_trains_with_charrnns_regularisers(corpus, tmp_path):
+    regularisers = dict(dropout=0.1, locked_dropout=0.2, embed_dropout=0.1, weight_drop=0.3)
+    run = charrnn.train(corpus, **TINY, **regularisers, steps=40, eval_every=20, engine="torch", device="cpu",
+                        out=str(tmp_path / "t"), progress=False)
+    config = checkpoint.read_model(run.latest).config
+    assert {name: getattr(config, name) for name in regularisers} == regularisers
+    first, last = (record["val_loss"] for record in (run.metrics[0], run.metrics[-1]))
+    assert last < first
+
+
+@needs_torch
+def test_weight_drop_in_the_torch_engine_drops_one_mask_per_window_and_only_in_training():
+    torch = pytest.importorskip("torch")
+    from charrnn.config import ModelConfig
+    from charrnn.torch_engine import _Network
+
+    torch.manual_seed(0)
+    net = _Network(ModelConfig(cell="lstm", vocab_size=11, hidden=32, layers=2, weight_drop=0.5,
+                               locked_dropout=0.3, embed_dropout=0.2))
+    x = torch.randint(0, 11, (6, 4))
+    net.train()
+    logits, _ = net(x, None)
+    logits.sum().backward()
+    for layer in net.rnns:
+        dropped = layer.weight_hh_l0.grad == 0
+        assert 0.4 < dropped.float().mean().item() < 0.6  # a mask on the matrix, not on a step
+    net.eval()
+    with torch.no_grad():
+        plain = _Network(ModelConfig(cell="lstm", vocab_size=11, hidden=32, layers=2))
+        plain.load_state_dict(net.state_dict())
+        plain.eval()
+        assert torch.equal(net(x, None)[0], plain(x, None)[0])
