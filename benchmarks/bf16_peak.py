@@ -30,14 +30,17 @@ import statistics
 import sys
 import time
 
-import numba
-import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from charrnn import runtime  # noqa: E402
+
+runtime.prepare()  # before Numba is imported: kernels cache in the user's cache, not the package
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from llvmlite import ir  # noqa: E402
+from numba import types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 from charrnn.kernels import gemm_bf16  # noqa: E402
 from charrnn.kernels.bf16 import to_bf16  # noqa: E402

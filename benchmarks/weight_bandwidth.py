@@ -16,9 +16,12 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from charrnn import runtime  # noqa: E402
+
+runtime.prepare()  # before Numba is imported: kernels cache in the user's cache, not the package
+
+import numpy as np  # noqa: E402
 
 from charrnn.kernels.matvec import add_matmul  # noqa: E402
 

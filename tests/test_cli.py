@@ -397,7 +397,7 @@ def test_checkpoints_prune_every_run_under_home(periodic_run, home):
 def test_checkpoints_rm(periodic_run, corpus):
     target = periodic_run / "step-00000010.safetensors"
     result = ok("checkpoints", "rm", target)
-    assert result.stdout == f"removed {target}\n"
+    assert result.stdout == "" and result.stderr == f"charrnn: removed {target}\n"
     assert not target.exists()
     assert_one_line_error(invoke("checkpoints", "rm", corpus), 4)  # not a checkpoint: kept
     assert corpus.is_file()
@@ -412,7 +412,7 @@ def test_export_torch_names_and_shapes(corpus, tmp_path, cell, gates):
        "--steps", 2, "-q", "--out", run)
     out = tmp_path / "export.safetensors"
     result = ok("checkpoints", "export", run, "--format", "torch", "-o", out)
-    assert result.stdout == f"wrote {out}\n"
+    assert result.stdout == "" and result.stderr == f"charrnn: wrote {out}\n"
     tensors = load_file(str(out))
     V = len(checkpoint.read_meta(run / "best.safetensors")["vocab"])
     G = gates

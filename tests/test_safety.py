@@ -96,6 +96,18 @@ def test_a_run_directory_in_use_refuses_another_writer_and_prune_and_rm(trained,
     assert len(list(run.glob("step-*.safetensors"))) == 2
 
 
+def test_pruning_a_folder_of_runs_leaves_a_run_in_use_alone(trained, tmp_path):
+    busy, idle = copy_run(trained, tmp_path / "runs" / "busy"), copy_run(trained, tmp_path / "runs" / "idle")
+    periodic = sorted(idle.glob("step-*.safetensors"))
+    assert len(periodic) == 2
+    with rundir.RunDir(busy).lock("charrnn train"):
+        result = ok("checkpoints", "prune", tmp_path / "runs", "--keep", 0)
+    assert sorted(result.stdout.splitlines()) == [f"removed {p}" for p in periodic]
+    assert f"charrnn: {busy} is in use by charrnn train (pid {os.getpid()}): left alone\n" in result.stderr
+    assert len(list(busy.glob("step-*.safetensors"))) == 2
+    assert not list(idle.glob("step-*.safetensors"))
+
+
 def test_metrics_hold_one_record_per_step_after_a_resume(trained, tmp_path):
     """Resuming from step 20 a run that reached 30 does steps 21-30 again: their records are
     replaced, not repeated."""

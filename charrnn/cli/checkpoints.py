@@ -1,4 +1,4 @@
-"""`charrnn checkpoints ...`: list, show, prune, remove and export checkpoints."""
+"""`charrnn checkpoints ...`: list, show, prune, remove, export and import checkpoints."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SPARK_WIDTH = 60
 
 @click.group(name="checkpoints")
 def checkpoints_group():
-    """Inspect and manage runs and their checkpoints."""
+    """Inspect and manage runs and their checkpoints; export them to PyTorch and import them back."""
 
 
 def _summary(path: Path) -> dict:
@@ -156,8 +156,13 @@ def checkpoints_prune(run, keep, dry_run):
         targets = rundir.runs(target.path if target is not None else rundir.home())
     removed = []
     for one in targets:
-        with one.lock("charrnn checkpoints prune"):
-            removed += one.prune(keep, dry_run=dry_run)
+        try:
+            with one.lock("charrnn checkpoints prune"):
+                removed += one.prune(keep, dry_run=dry_run)
+        except rundir.RunInUse as busy:
+            if len(targets) == 1 and target is not None:  # the run asked for
+                raise
+            notice(f"{busy}: left alone")
     for path in removed:
         click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
     if not removed:
@@ -180,7 +185,7 @@ def checkpoints_rm(ckpt):
             path.unlink()
         except OSError as exc:
             raise OutputError(f"cannot remove {path}: {reason(exc)}") from None
-    click.echo(f"removed {ckpt}")
+    notice(f"removed {ckpt}")
 
 
 @checkpoints_group.command(name="export")
@@ -200,7 +205,7 @@ def checkpoints_export(ckpt, output, format_, force):
     loaded = checkpoint.load(path)
     tensors, meta = torch_tensors(checkpoint.model_weights(loaded.tensors), loaded.meta)
     checkpoint.save(output, tensors, meta)
-    click.echo(f"wrote {output}")
+    notice(f"wrote {output}")
 
 
 @checkpoints_group.command(name="import")
@@ -227,7 +232,7 @@ def checkpoints_import(source, output, vocab_file, force):
     meta = dict(model=cfg.to_dict(), **vocab.to_meta(), step=step, run=Path(source).stem, imported_from=str(source),
                 charrnn_version=__version__)
     checkpoint.save(output, tensors, meta)
-    click.echo(f"wrote {output}")
+    notice(f"wrote {output}")
 
 
 def _vocabulary(meta: dict) -> str:

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..config import SAMPLE_PRECISIONS
 from ..errors import ConfigError
 from .common import errors_option, stdin_bytes, write_json
 
@@ -19,9 +20,9 @@ from .common import errors_option, stdin_bytes, write_json
                    "unknown symbol (--min-count) maps them to it instead, and counts them as unknown.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS", help="CPU threads (default: all cores).")
 @errors_option
-@click.option("--precision", type=click.Choice(("fp32", "bf16", "int8")), default="fp32", show_default=True,
-              help="Score the model with its weights stored as `charrnn sample --precision` stores them: what "
-                   "sampling so costs in bits per character.")
+@click.option("--precision", type=click.Choice(SAMPLE_PRECISIONS), default="fp32", show_default=True,
+              help="Score the model with its weights stored as `charrnn sample --precision` stores them (auto: as "
+                   "sample's default, bf16): what sampling so costs in bits per character.")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object instead of text.")
 def eval_command(ckpt, files, skip_unknown, threads, errors, precision, json_):
     """Score FILES (or standard input) under CKPT: nats and bits per character and perplexity,
