@@ -60,7 +60,8 @@ def test_without_xdg_cache_home_the_cache_is_under_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", "")
     monkeypatch.setenv("HOME", str(tmp_path / "me"))
     assert runtime.prepare() is None
-    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "me" / ".cache" / "charrnn" / runtime.kernels_key() / "numba")
+    expected = tmp_path / "me" / ".cache" / "charrnn" / runtime.kernels_key() / "numba"
+    assert os.environ["NUMBA_CACHE_DIR"] == str(expected)
 
 
 def test_nothing_is_written_into_the_installed_package(monkeypatch, tmp_path):
