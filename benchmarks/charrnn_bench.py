@@ -47,12 +47,16 @@ def parse_args():
                    help="the training products (charrnn train's default: auto)")
     p.add_argument("--sample-precision", choices=["fp32", "bf16", "int8", "auto"], default="auto",
                    help="the weights generation reads (charrnn sample's default: auto, that is bf16)")
+    p.add_argument("--engine", choices=["charrnn", "torch"], default="charrnn",
+                   help="torch: charrnn's PyTorch engine on the CPU (throughput only: with --no-val, no --sample)")
     p.add_argument("--save", help="write a charrnn checkpoint here")
     return p.parse_args()
 
 
 def main():
     args = parse_args()
+    if args.engine == "torch" and not (args.no_val and not args.sample and not args.save):
+        sys.exit("charrnn_bench.py: --engine torch measures training throughput only (--no-val, no --sample or --save)")
     sys.path.insert(0, ROOT)
     from charrnn import runtime
 
@@ -77,7 +81,14 @@ def main():
     iters = args.iters if args.iters is not None else (None if args.seconds else 200)
     cfg = TrainConfig(batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip, steps=iters,
                       seconds=args.seconds, val_frac=args.val_frac, seed=args.seed)
-    trainer = Trainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads, precision=args.precision)
+    if args.engine == "torch":
+        from charrnn import torch_engine
+
+        torch_engine.start("cpu", threads)
+        trainer = torch_engine.TorchTrainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads,
+                                                precision=args.precision, device="cpu")
+    else:
+        trainer = Trainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads, precision=args.precision)
     marks = sorted(float(s) for s in args.eval_at.split(",") if s)
     evals, losses, t_warm = [], [], None
     while iters != 0 and not trainer.finished():
@@ -91,7 +102,7 @@ def main():
             evals.append(dict(train_s=round(trainer.train_seconds, 2), iters=trainer.step,
                               val_nats=round(total / count, 5), val_bpc=round(total / count / math.log(2), 5)))
             print(f"[eval] {evals[-1]}", file=sys.stderr, flush=True)
-    res = dict(impl="charrnn", charrnn_version=__version__, model=args.model, hidden=args.hidden,
+    res = dict(impl="charrnn", engine=args.engine, charrnn_version=__version__, model=args.model, hidden=args.hidden,
                layers=args.layers, dropout=args.dropout, batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip,
                seed=args.seed, threads=threads, openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
                precision=trainer.precision, kernel=trainer.kernel,

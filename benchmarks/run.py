@@ -17,7 +17,7 @@ Implementations: charrnn with its defaults (precision auto: bf16 products on AMX
 has it, bf16 weights for generation) and in fp32; PyTorch fp32 (oneDNN on, and for sampling
 also off) and, where the CPU has bf16 dot products, PyTorch's mixed precision
 (torch_ref.py --bf16). Each line's ratio is charrnn's defaults against the faster PyTorch
-path. --baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
+path. On (b), (c) and (e), charrnn's own PyTorch engine (--engine torch, on the CPU) too. --baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
 defaults) as a column: before and after a change, in the same run.
 """
 import argparse
@@ -53,7 +53,7 @@ QUALITY = "--model lstm --hidden 256 --layers 2 --batch 32 --seq 100 --lr 2e-3 -
 BASELINE = None  # another checkout's root (--baseline)
 # columns of the table, in order: (implementation, heading)
 COLUMNS = [("charrnn", "charrnn"), ("charrnn-fp32", "charrnn fp32"), ("charrnn-baseline", "baseline"),
-           ("torch", "PyTorch fp32"), ("torch-bf16", "PyTorch bf16")]
+           ("charrnn-torch", "charrnn --engine torch"), ("torch", "PyTorch fp32"), ("torch-bf16", "PyTorch bf16")]
 
 
 def cpu_has_bf16():
@@ -66,6 +66,7 @@ def impl_argv(impl, flags):
     torch_ref = [TORCH_PY, os.path.join(BENCH, "torch_ref.py")]
     script = {"charrnn": charrnn,
               "charrnn-fp32": charrnn + ["--precision", "fp32", "--sample-precision", "fp32"],
+              "charrnn-torch": charrnn + ["--engine", "torch"],
               "charrnn-baseline": [sys.executable, os.path.join(BASELINE or ".", "benchmarks", "charrnn_bench.py")],
               "torch": torch_ref,
               "torch-bf16": torch_ref + ["--bf16"],
@@ -88,6 +89,8 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
     if "train" in suites:
         for line, flags in TRAIN.items():
             impls = charrnn_impls() + torch_impls() + (("numpy",) if "GRU" not in line else ())
+            if line[:3] in ("(b)", "(c)", "(e)"):  # charrnn's PyTorch engine on this CPU, for the record
+                impls += ("charrnn-torch",)
             for threads in (1, 2):
                 for impl in impls:
                     out.append(("train", line, impl, threads,

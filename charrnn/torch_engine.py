@@ -210,8 +210,9 @@ class TorchTrainer(Trainer):
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
+            # the module has no buffers, so DDP's default buffer syncing costs nothing
             self.ddp = DistributedDataParallel(self.net, device_ids=[self.device] if self.device.type == "cuda"
-                                               else None, broadcast_buffers=False)
+                                               else None)
         self.opt = self._optimizer(cfg)
         local = cfg.batch // self.world_size
         self.streams = slice(self.rank * local, (self.rank + 1) * local)
