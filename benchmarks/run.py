@@ -17,7 +17,8 @@ Implementations: charrnn with its defaults (precision auto: bf16 products on AMX
 has it, bf16 weights for generation) and in fp32; PyTorch fp32 (oneDNN on, and for sampling
 also off) and, where the CPU has bf16 dot products, PyTorch's mixed precision
 (torch_ref.py --bf16). Each line's ratio is charrnn's defaults against the faster PyTorch
-path. On (b), (c) and (e), charrnn's own PyTorch engine (--engine torch, on the CPU) too. --baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
+path. On (b), (c) and (e), charrnn's own PyTorch engine (--engine torch, on the CPU) too.
+--baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
 defaults) as a column: before and after a change, in the same run.
 """
 import argparse

@@ -114,7 +114,8 @@ def measure(V: int, args) -> dict:
     sample_once()
     sample = median_rate(sample_once, args.reps)
     argmax = median_rate(lambda: sample_once(0.0), args.reps)
-    return dict(V=V, train_chars_per_sec=round(train, 1), head_share_of_train_step=round(head_seconds / step_seconds, 3),
+    return dict(V=V, train_chars_per_sec=round(train, 1),
+                head_share_of_train_step=round(head_seconds / step_seconds, 3),
                 sample_chars_per_sec=round(sample, 1), argmax_chars_per_sec=round(argmax, 1),
                 softmax_share_of_sample=round(1 - sample / argmax, 3))
 

@@ -307,7 +307,9 @@ TRAIN_OPTIONS = [
     ("--decay-rate 0", "--decay-rate"), ("--dropout -0.1", "--dropout"), ("--dropout 1", "--dropout"),
     ("--dropout nan", "--dropout"), ("--lr -1", "--lr"), ("--lr nan", "--lr"), ("--clip -1", "--clip"),
     ("--clip nan", "--clip"), ("--val-frac -0.1", "--val-frac"), ("--epochs 0", "--epochs"), ("--keep -1", "--keep"),
-    ("--save-every 0", "--save-every"), ("--time 0s", "--time"), ("--ema 1", "--ema"), ("--weight-decay -1", "--weight-decay"),
+    ("--save-every 0", "--save-every"), ("--time 0s", "--time"), ("--ema 1", "--ema"),
+    ("--weight-decay -1", "--weight-decay"), ("--min-lr-frac 2", "--min-lr-frac"),
+    ("--min-lr-frac nan", "--min-lr-frac"),
     ("--errors ignore", "--errors"), ("--threads -1", "--threads"),
 ]
 
