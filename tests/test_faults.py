@@ -101,6 +101,17 @@ def test_a_burst_of_non_finite_steps_is_undone_at_half_the_learning_rate(corpus,
     assert_all_load(run)
 
 
+def test_metrics_hold_one_record_per_step_after_a_recovery(corpus, tmp_path, monkeypatch):
+    """Validated at step 15 inside a burst of failing steps (12-16), the run goes back to step
+    10: the record of step 15 goes with it, and the step 15 done again has the only one."""
+    NaNs(monkeypatch, lambda call: 11 <= call < 11 + MAX_BAD_STEPS)
+    run = tmp_path / "run"
+    result = ok("train", corpus, *EXACT, "--eval-every", 5, "--steps", 30, "--out", run)
+    assert recovery_line(16, 10, 1) in result.stderr
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20, 25, 30]
+
+
 def test_a_run_resumed_after_a_recovery_continues_exactly(corpus, tmp_path, monkeypatch):
     """The halved learning rate is in the checkpoint: 30 steps straight equal 20 steps (with
     the same recovery) and a resume to 30, bit for bit."""

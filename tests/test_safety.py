@@ -83,6 +83,7 @@ def test_a_run_directory_in_use_refuses_another_writer_and_prune_and_rm(trained,
     with rundir.RunDir(run).lock("charrnn train"):
         for args in (["train", corpus, *TINY, "--steps", 5, "--out", run, "--overwrite"],
                      ["train", "--resume", run, "--steps", 40, "-q"],
+                     ["train", corpus, *TINY, "--steps", 5, "--init-from", run, "--out", run, "--overwrite"],
                      ["checkpoints", "prune", run, "--keep", 0],
                      ["checkpoints", "rm", run / "step-00000010.safetensors"]):
             result = invoke(*args)
@@ -168,6 +169,24 @@ def test_export_never_replaces_a_file_unless_forced_and_never_a_runs_checkpoint(
     assert checkpoint.read_meta(mine)["format"] == "torch"
 
 
+def test_import_never_replaces_a_file_unless_forced_and_never_a_runs_checkpoint(trained, tmp_path):
+    run = copy_run(trained, tmp_path / "x")
+    exported = tmp_path / "e.safetensors"
+    ok("checkpoints", "export", run, "-o", exported)
+    best = (run / "best.safetensors").read_bytes()
+    for force in ([], ["--force"]):
+        result = invoke("checkpoints", "import", exported, "-o", run / "best.safetensors", *force)
+        assert_one_line_error(result, 2)
+        assert "is a checkpoint of a run" in result.stderr
+    assert (run / "best.safetensors").read_bytes() == best
+    mine = tmp_path / "mine.safetensors"
+    mine.write_bytes(b"my own file")
+    assert_one_line_error(invoke("checkpoints", "import", exported, "-o", mine), 2)
+    assert mine.read_bytes() == b"my own file"
+    ok("checkpoints", "import", exported, "-o", mine, "--force")
+    assert ok("sample", mine, "-n", 20, "--seed", 1).stdout == ok("sample", run, "-n", 20, "--seed", 1).stdout
+
+
 def test_plot_never_replaces_a_file_unless_forced(trained, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "notes.png"
@@ -236,6 +255,19 @@ def test_resume_refuses_options_it_cannot_honour_and_records_those_it_changes(tr
     assert {("lr", 0.002, 0.001), ("threads", 1, 2), ("steps", 30, 40)} <= changed
 
 
+@pytest.mark.parametrize("flags, named", [(["--unit", "byte"], "--unit byte (the checkpoint's: char)"),
+                                          (["--batch", "8"], "--batch 8 (the checkpoint's: 4)"),
+                                          (["--seq", "32"], "--seq 32 (the checkpoint's: 16)")])
+def test_resume_refuses_a_changed_unit_or_window(trained, tmp_path, flags, named):
+    run = copy_run(trained, tmp_path / "r")
+    result = invoke("train", "--resume", run, "--steps", 40, *flags)
+    assert_one_line_error(result, 2)
+    assert f"{named} cannot change" in result.stderr
+    assert ("what can: --steps, --epochs, --time, --lr, --eval-every, --save-every, --keep, --threads, --precision, "
+            "--engine, --device and the sample options") in result.stderr
+    assert step_of(run / "latest.safetensors") == 30
+
+
 def test_resume_says_what_it_changes(trained, tmp_path):
     run = copy_run(trained, tmp_path / "r")
     result = ok("train", "--resume", run, "--steps", 35, "--lr", 0.001, "--threads", 2, "--hidden", 16)
@@ -257,6 +289,15 @@ def test_a_temperature_past_the_bound_is_refused(trained, temperature):
     result = invoke("sample", trained, "-n", 10, "-t", temperature)
     assert_one_line_error(result, 2)
     assert "--temperature must be 0 (argmax) to 1e+06" in result.stderr
+
+
+@pytest.mark.parametrize("temperature", ["inf", "1e300"])
+def test_a_sample_temperature_past_the_bound_is_refused_before_training(corpus, tmp_path, temperature):
+    result = invoke("train", corpus, *TINY, "--steps", 5, "--sample-every", 2, "--sample-temperature", temperature,
+                    "--out", tmp_path / "t")
+    assert_one_line_error(result, 2)
+    assert "--sample-temperature must be 0 (argmax) to 1e+06" in result.stderr
+    assert not (tmp_path / "t").exists()
 
 
 def test_the_highest_temperature_samples_near_uniformly(trained):
