@@ -11,8 +11,7 @@ with compressed weights. Prints Markdown tables.
     AVX512-BF16 tile and AMX: a recurrent step (pack_rows of the step's M rows, then
     matmul_packed against a weight packed once; both are in the time, as in a window), forward
     (N = 4H, K = H) and backward (N = H, K = 4H), and the window GEMMs of a training step of an
-    LSTM with H = 256 and 512, 32 x 64 windows, V = 65 (matmul, packing included; the weight
-    gradients dwh and dwx of one window also as one matmul_pair), with the fraction of the
+    LSTM with H = 256 and 512, 32 x 64 windows, V = 65 (matmul, packing included), with the fraction of the
     matching bare peak. c is allocated as the model allocates it (np.zeros) unless --aligned-c puts it on
     a cache line (the AMX path stores tiles in place only there).
 (c) Generation's products for the weights of one character of an LSTM (layer 0 fed by a
@@ -44,8 +43,8 @@ from numba.extending import intrinsic  # noqa: E402
 
 from charrnn.kernels import gemm_bf16  # noqa: E402
 from charrnn.kernels.bf16 import to_bf16  # noqa: E402
-from charrnn.kernels.gemm import (matmul, matmul_packed, matmul_pair, pack_rows, pack_weight,  # noqa: E402
-                                  packed_size, packed_views, pair_scratch_size, scratch_size)
+from charrnn.kernels.gemm import (matmul, matmul_packed, pack_rows, pack_weight, packed_size,  # noqa: E402
+                                  packed_views, scratch_size)
 from charrnn.kernels.matvec import add_matmul, add_matmul_bf16, add_matmul_int8, quantize_int8  # noqa: E402
 
 _F32X16 = ir.VectorType(ir.FloatType(), 16)
@@ -257,24 +256,15 @@ def main():
                                         (T_B, H, V, False, True, "head dh"),
                                         (V, H, T_B, True, True, "head dw"),
                                         (V, H, G * H, False, True, "table dembed"),
-                                        (G * H, H, V, True, True, "table dwx"),
-                                        (G * H, 2 * H, T_B, True, True, "dwh and dwx, matmul_pair")):
-            pair = "matmul_pair" in what
+                                        (G * H, H, V, True, True, "table dwx")):
             a = rng.standard_normal((K, M) if a_t else (M, K)).astype(np.float32)
             w = rng.standard_normal((K, N) if w_t else (N, K)).astype(np.float32)
             jobs = {}
             for kind in kinds:
                 c = new_c((M, N), args.aligned_c)
-                if pair:
-                    scratch = scratch_for(kind, lambda m, n, k, d: pair_scratch_size(m, n // 2, n // 2, k, d), M, N, K)
-                    cs = (new_c((M, N // 2), args.aligned_c), new_c((M, N // 2), args.aligned_c))
-                    ws = (np.ascontiguousarray(w[:, :N // 2]), np.ascontiguousarray(w[:, N // 2:]))
-                    jobs[kind] = (lambda cs=cs, a=a, ws=ws, s=scratch: matmul_pair(*cs, a, *ws, True, True, s),
-                                  2 * M * N * K)
-                else:
-                    scratch = scratch_for(kind, scratch_size, M, N, K)
-                    jobs[kind] = (lambda c=c, a=a, w=w, s=scratch, a_t=a_t, w_t=w_t: matmul(c, a, w, a_t, w_t, s),
-                                  2 * M * N * K)
+                scratch = scratch_for(kind, scratch_size, M, N, K)
+                jobs[kind] = (lambda c=c, a=a, w=w, s=scratch, a_t=a_t, w_t=w_t: matmul(c, a, w, a_t, w_t, s),
+                              2 * M * N * K)
             label = f"H={H} {what} {M}x{N}x{K}" + (" (A, W transposed)" if a_t and w_t else
                                                    " (W transposed)" if w_t else "")
             rows.append((label, median_rates(jobs, args.reps)))

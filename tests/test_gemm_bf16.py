@@ -242,43 +242,6 @@ def test_step_products_with_the_weight_packed_once(M, N, K, offset, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("w_transposed", [False, True])
-@pytest.mark.parametrize("M,N1,N2,K", [(5, 13, 7, 9), (70, 256, 40, 33), (300, 300, 250, 2100)])
-def test_matmul_pair_is_two_matmuls(M, N1, N2, K, w_transposed, path):
-    """Both products of a shared a^T, into row slices of larger arrays (a transposed as in
-    dwh and dwx); bit for bit what matmul gives each where both block K alike."""
-    rng = np.random.default_rng(M + N1 + N2 + K)
-    A = rng.standard_normal((M, K)).astype(np.float32)
-    W1, W2 = (rng.standard_normal((n, K)).astype(np.float32) for n in (N1, N2))
-    a = np.ascontiguousarray(A.T)
-    w1, w2 = (np.ascontiguousarray(W.T) if w_transposed else W for W in (W1, W2))
-    big1, big2 = np.full((M + 3, N1), np.nan, np.float32), np.full((M + 3, N2), np.nan, np.float32)
-    c1, c2 = big1[1:1 + M], big2[2:2 + M]
-    gemm.matmul_pair(c1, c2, a, w1, w2, True, w_transposed,
-                     bf16_scratch(gemm.pair_scratch_size(M, N1, N2, K, np.uint16), path))
-    for c, W, w in ((c1, W1, w1), (c2, W2, w2)):
-        assert_close(c, *emulate(A, W))
-        alone = np.zeros_like(c)
-        matmul(alone, a, w, True, w_transposed, bf16_scratch(scratch_size(M, W.shape[0], K, np.uint16), path))
-        if gemm_bf16.blocking(M, W.shape[0], K) == gemm_bf16.blocking(M, gemm_bf16.padded(N1, 16) +
-                                                                          gemm_bf16.padded(N2, 16), K):
-            np.testing.assert_array_equal(c, alone)
-    assert np.isnan(big1[0]).all() and np.isnan(big1[1 + M:]).all() and np.isnan(big2[:2]).all()
-
-
-def test_matmul_pair_in_float_is_two_matmuls_bit_for_bit():
-    rng = np.random.default_rng(3)
-    a, w1, w2 = (rng.standard_normal(shape).astype(np.float32) for shape in ((40, 30), (40, 20), (40, 9)))
-    c1, c2 = np.zeros((30, 20), np.float32), np.zeros((30, 9), np.float32)
-    gemm.matmul_pair(c1, c2, a, w1, w2, True, True, np.zeros(gemm.pair_scratch_size(30, 20, 9, 40, np.float32),
-                                                              np.float32))
-    for c, w in ((c1, w1), (c2, w2)):
-        alone = np.zeros_like(c)
-        matmul(alone, a, w, True, True, np.zeros(scratch_size(30, w.shape[1], 40, np.float32), np.float32))
-        np.testing.assert_array_equal(c, alone)
-
-
-@pytest.mark.parametrize("path", PATHS)
 def test_matmul_writes_into_a_row_slice_of_a_larger_array(path):
     rng = np.random.default_rng(0)
     big = np.zeros((40, 70), np.float32)

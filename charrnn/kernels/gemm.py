@@ -13,7 +13,7 @@ accumulators), 8 where AVX2 is (16 registers: 6 x 2), else 4 (6 x 2). Numba cach
 code per CPU, so a cache is never used on a machine it was not compiled for.
 
 Precision follows the scratch: the public names below (pack_weight, pack_rows, matmul_packed,
-packed_views, matmul, matmul_pair, packed_size, scratch_size, pair_scratch_size) run the float32/float64 kernels of this
+packed_views, matmul, packed_size, scratch_size) run the float32/float64 kernels of this
 module when the scratch (or the packed arrays) have the data's float dtype, and those of
 gemm_bf16.py when they are np.uint16 (bf16 bits; data and c stay float32). The choice is made
 when a caller is compiled (numba's overload), so a cell kernel compiles in bf16 unchanged,
@@ -260,21 +260,6 @@ def _matmul_float(c, a, w, a_transposed, w_transposed, scratch):
             _matmul_packed_float(c[m0:m0 + mc], ap, wp, edge, k0 > 0)
 
 
-def pair_scratch_size(M: int, N1: int, N2: int, K: int, dtype) -> int:
-    """Elements of scratch that matmul_pair needs for c1 (M, N1) and c2 (M, N2) with inner
-    dimension K; dtype is the scratch's (np.uint16 for bf16)."""
-    if np.dtype(dtype) == np.uint16:
-        return gemm_bf16.pair_scratch_size(M, N1, N2, K)
-    return max(scratch_size(M, N1, K, dtype), scratch_size(M, N2, K, dtype))
-
-
-@kernel
-def _matmul_pair_float(c1, c2, a, w1, w2, a_transposed, w_transposed, scratch):
-    """c1 = A W1^T and c2 = A W2^T: _matmul_float twice."""
-    _matmul_float(c1, a, w1, a_transposed, w_transposed, scratch)
-    _matmul_float(c2, a, w2, a_transposed, w_transposed, scratch)
-
-
 # The public names: called from Python they pick the kernel by the array's dtype; compiled
 # into a caller, the overloads pick it from the array's type.
 _DISPATCH_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
@@ -316,15 +301,6 @@ def matmul(c, a, w, a_transposed, w_transposed, scratch):
     (gemm_bf16.matmul if _is_bf16(scratch) else _matmul_float)(c, a, w, a_transposed, w_transposed, scratch)
 
 
-def matmul_pair(c1, c2, a, w1, w2, a_transposed, w_transposed, scratch):
-    """c1 = A W1^T and c2 = A W2^T (w1 and w2 both (N, K), or both (K, N) when
-    w_transposed), as matmul computes each: _matmul_pair_float for a float scratch (two
-    matmuls), gemm_bf16.matmul_pair for a uint16 one (A packed once for both). scratch:
-    pair_scratch_size elements."""
-    (gemm_bf16.matmul_pair if _is_bf16(scratch) else _matmul_pair_float)(c1, c2, a, w1, w2, a_transposed,
-                                                                          w_transposed, scratch)
-
-
 @overload(pack_weight, jit_options=_DISPATCH_OPTIONS, inline="always")
 def _pack_weight_typed(wp, w, transposed):
     impl = gemm_bf16.pack_weight if _is_bf16(wp) else _pack_weight_float
@@ -355,8 +331,3 @@ def _matmul_typed(c, a, w, a_transposed, w_transposed, scratch):
     return lambda c, a, w, a_transposed, w_transposed, scratch: impl(c, a, w, a_transposed, w_transposed, scratch)
 
 
-@overload(matmul_pair, jit_options=_DISPATCH_OPTIONS, inline="always")
-def _matmul_pair_typed(c1, c2, a, w1, w2, a_transposed, w_transposed, scratch):
-    impl = gemm_bf16.matmul_pair if _is_bf16(scratch) else _matmul_pair_float
-    return lambda c1, c2, a, w1, w2, a_transposed, w_transposed, scratch: impl(c1, c2, a, w1, w2, a_transposed,
-                                                                               w_transposed, scratch)

@@ -663,56 +663,27 @@ def scratch_size(M: int, N: int, K: int) -> int:
     return FRONT + padded(N, TILE) * kc + padded(min(M, mc), TILE) * kc
 
 
-def pair_scratch_size(M: int, N1: int, N2: int, K: int) -> int:
-    """uint16 elements of scratch that matmul_pair needs for c1 (M, N1) and c2 (M, N2)."""
-    return scratch_size(M, padded(N1, TILE) + padded(N2, TILE), K)
-
-
 @kernel
 def matmul(c, a, w, a_transposed, w_transposed, scratch):
     """c (M, N) float32 = A W^T: A is a (M, K), or a^T when a_transposed; W is w (N, K), or
     w^T when w_transposed; a and w float32 with rows of unit stride, rounded to bf16 as they
     are packed. scratch (1-D uint16, with the header set_path wrote) holds at least
     scratch_size(M, N, K) elements."""
-    _products(c, c, a, w, w, a_transposed, w_transposed, scratch, False)
-
-
-@kernel
-def matmul_pair(c1, c2, a, w1, w2, a_transposed, w_transposed, scratch):
-    """c1 (M, N1) = A W1^T and c2 (M, N2) = A W2^T, as two matmul calls compute them, with
-    each block of A packed once for both: for a window's weight gradients that share a^T
-    (dwh = dacts^T hs and dwx = dacts^T x), that halves the cost of packing a^T, the largest
-    in either. W1 and W2 are both w (N, K) or both w^T. K is blocked as for one product of
-    N1 + N2 columns, so the float32 sums are those of the two matmuls when blocking() gives
-    that the same K block (it does for K <= KC). scratch holds at least
-    pair_scratch_size(M, N1, N2, K) elements."""
-    _products(c1, c2, a, w1, w2, a_transposed, w_transposed, scratch, True)
-
-
-@kernel
-def _products(c1, c2, a, w1, w2, a_transposed, w_transposed, scratch, pair):
-    """matmul of c1 = A W1^T, and of c2 = A W2^T too when `pair`, A's blocks packed once."""
-    M = c1.shape[0]
+    M = c.shape[0]
     K = a.shape[0] if a_transposed else a.shape[1]
-    P1 = (c1.shape[1] + TILE - 1) // TILE
-    P2 = (c2.shape[1] + TILE - 1) // TILE if pair else 0
-    KC, MC = blocking(M, (P1 + P2) * TILE, K)
+    P = (c.shape[1] + TILE - 1) // TILE
+    KC, MC = blocking(M, P * TILE, K)
     edge = scratch[:FRONT]
     free = scratch[_aligned(scratch, HEADER) + 2 * EDGE:]
     for k0 in range(0, K, KC):
         kc = min(KC, K - k0)
         kp = (kc + TILE_K - 1) // TILE_K * TILE_K
-        w_size = (P1 + P2) * TILE * kp
-        wp1 = free[:P1 * TILE * kp].reshape((P1, kp // 2, 2 * TILE))
-        wp2 = free[P1 * TILE * kp:w_size].reshape((P2, kp // 2, 2 * TILE))
-        pack_weight_block(wp1, w1, w_transposed, k0, kc)
-        if pair:
-            pack_weight_block(wp2, w2, w_transposed, k0, kc)
+        w_size = P * TILE * kp
+        wp = free[:w_size].reshape((P, kp // 2, 2 * TILE))
+        pack_weight_block(wp, w, w_transposed, k0, kc)
         for m0 in range(0, M, MC):
             mc = min(MC, M - m0)
             mp = (mc + TILE - 1) // TILE * TILE
             ap = free[w_size:w_size + mp * kp].reshape((mp // TILE, kp // TILE_K, A_TILE))
             pack_rows_block(ap, a, a_transposed, m0, mc, k0, kc)
-            matmul_packed(c1[m0:m0 + mc], ap, wp1, edge, k0 > 0)
-            if pair:
-                matmul_packed(c2[m0:m0 + mc], ap, wp2, edge, k0 > 0)
+            matmul_packed(c[m0:m0 + mc], ap, wp, edge, k0 > 0)
