@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""bf16 on one core: the CPU's peak, the packed products at charrnn's shapes, and generation
-with compressed weights. Prints Markdown tables.
+"""bf16 on one core: the CPU's peak, the packed products at charrnn's shapes, where a training step's time
+goes, and generation with compressed weights. Prints Markdown tables.
 
     python benchmarks/bf16_peak.py [--reps 7] [--aligned-c]
 
@@ -14,7 +14,10 @@ with compressed weights. Prints Markdown tables.
     LSTM with H = 256 and 512, 32 x 64 windows, V = 65 (matmul, packing included), with the fraction of the
     matching bare peak. c is allocated as the model allocates it (np.zeros) unless --aligned-c puts it on
     a cache line (the AMX path stores tiles in place only there).
-(c) Generation's products for the weights of one character of an LSTM (layer 0 fed by a
+(c) A training step of an LSTM 2xH (H = 256, 512; 32 x 64 windows; one thread) in fp32
+    and bf16: the whole step against the sum of its products at the rates (b) measured,
+    and the rest (gates, loss, Adam, data movement): the profile of where the time goes.
+(d) Generation's products for the weights of one character of an LSTM (layer 0 fed by a
     projected table: wh0, then wx1 and wh1, then the head, V = 65; B = 1) with float32,
     bf16 and int8 weights: microseconds per character, characters per second and GB/s of
     weights read.
@@ -186,6 +189,52 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def step_products(H: int, B: int, T: int, V: int) -> list:
+    """(M, N, K, "step" or "window") of each product of one training step of an LSTM 2xH, in
+    the order the step runs them: layer 0 from the character table, layer 1 from a window
+    projection, the head over the window, then the backward of each."""
+    G, TB = 4, T * B
+    forward = [(V, G * H, H, "window")] + [(B, G * H, H, "step")] * T + [(TB, G * H, H, "window")] + \
+        [(B, G * H, H, "step")] * T + [(TB, V, H, "window")]
+    head_back = [(TB, H, V, "window"), (V, H, TB, "window")]
+    layer1_back = [(B, H, G * H, "step")] * T + [(G * H, H, TB, "window")] * 2 + [(TB, H, G * H, "window")]
+    layer0_back = [(B, H, G * H, "step")] * T + [(G * H, H, TB, "window"), (G * H, H, V, "window"),
+                                                  (V, H, G * H, "window")]
+    return forward + head_back + layer1_back + layer0_back
+
+
+def step_profile(rate_of: dict, kinds: list, reps: int):
+    """(c) Where a training step's time goes: the whole step (Trainer.train_step, one thread,
+    no dropout or averaging) against the time its products take at the rates (b) measured at
+    the same shapes; the rest is the gates' elementwise work, the loss, clipping, Adam and the
+    data movement between them."""
+    from charrnn.config import ModelConfig, TrainConfig
+    from charrnn.trainer import Trainer
+
+    B, T, V = 32, 64, 65
+    ids = np.random.default_rng(0).integers(0, V, 400_000).astype(np.int32)
+    print(f"\n| (c) training step, LSTM 2xH B{B} T{T} V{V}, one thread | kernel | ms per step "
+          "| products, ms (share) | the rest, ms (share) |\n|---|---|---:|---:|---:|")
+    for H in (256, 512):
+        for precision in ("fp32", "bf16"):
+            trainer = Trainer.new(ModelConfig(cell="lstm", vocab_size=V, hidden=H, layers=2),
+                                  TrainConfig(batch=B, seq=T), ids[:-20_000], ids[-20_000:], threads=1,
+                                  precision=precision)
+            for _ in range(3):
+                trainer.train_step()
+            times = []
+            for _ in range(max(reps, 5) * 3):
+                t0 = time.perf_counter()
+                trainer.train_step()
+                times.append(time.perf_counter() - t0)
+            step_ms = 1e3 * statistics.median(times)
+            products_ms = 1e3 * sum(2 * M * N * K / rate_of[(M, N, K, where)][trainer.kernel]
+                                    for M, N, K, where in step_products(H, B, T, V))
+            rest_ms = step_ms - products_ms
+            print(f"| 2x{H} {precision} | {trainer.kernel} | {step_ms:.1f} | {products_ms:.1f} "
+                  f"({100 * products_ms / step_ms:.0f}%) | {rest_ms:.1f} ({100 * rest_ms / step_ms:.0f}%) |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=7)
@@ -228,7 +277,7 @@ def main():
             cells = [f"{rates[k] / 1e9:.0f} ({100 * rates[k] / 1e9 / peak_of[k]:.0f}%)" for k in kinds]
             print(f"| {label} | " + " | ".join(cells) + " |")
 
-    rows = []
+    rows, rate_of = [], {}
     for M in (16, 25, 32, 50):
         for N, K in ((1024, 256), (256, 1024), (2048, 512), (512, 2048)):
             w = rng.standard_normal((N, K)).astype(np.float32)
@@ -242,6 +291,7 @@ def main():
                 n = max(1, int(3e8 / (2 * M * N * K)))
                 jobs[kind] = (lambda c=c, ap=ap, wp=wp, edge=edge, n=n: steps(c, a, ap, wp, edge, n), 2 * M * N * K * n)
             rows.append((f"step M={M} N={N} K={K}", median_rates(jobs, args.reps)))
+            rate_of[(M, N, K, "step")] = rows[-1][1]
     table("(b) recurrent step: pack_rows + matmul_packed", rows)
 
     rows = []
@@ -268,9 +318,11 @@ def main():
             label = f"H={H} {what} {M}x{N}x{K}" + (" (A, W transposed)" if a_t and w_t else
                                                    " (W transposed)" if w_t else "")
             rows.append((label, median_rates(jobs, args.reps)))
+            rate_of[(M, N, K, "window")] = rows[-1][1]
     table("(b) window GEMM: matmul, packing included", rows)
+    step_profile(rate_of, kinds, args.reps)
 
-    print("\n| (c) generation, LSTM, weights per char | MB | us/char | chars/s | GB/s |\n|---|---:|---:|---:|---:|")
+    print("\n| (d) generation, LSTM, weights per char | MB | us/char | chars/s | GB/s |\n|---|---:|---:|---:|---:|")
     for H in (256, 512):
         mats = [rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.05 for _ in range(3)]
         mats.append(rng.standard_normal((H, 65)).astype(np.float32) * 0.05)
