@@ -84,6 +84,15 @@ def test_no_writable_cache_falls_back_to_a_private_temporary_folder(blocked, mon
     assert runtime.prepare() == message  # the next process reuses it
 
 
+def test_a_writable_numba_cache_dir_is_used_as_given(tmp_path, monkeypatch):
+    given = tmp_path / "my" / "numba"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(given))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert runtime.prepare() is None
+    assert os.environ["NUMBA_CACHE_DIR"] == str(given) and given.is_dir()
+    assert not (tmp_path / "xdg").exists()
+
+
 def test_an_unwritable_numba_cache_dir_falls_back_too(blocked, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocked.parent / "file" / "numba"))
     assert runtime.prepare().startswith("no writable cache for compiled kernels; using ")

@@ -149,6 +149,23 @@ def test_prune_takes_a_run_name(trained, home):
     assert [p.name for p in sorted((home / "named").glob("step-*"))] == ["step-00000020.safetensors"]
 
 
+def test_every_command_that_reads_a_run_takes_its_name(corpus, trained, home, tmp_path):
+    """A bare run name under $CHARRNN_HOME is that run's checkpoint for eval, export, show,
+    sample, --resume and --init-from, as it is for prune."""
+    copy_run(trained, home / "named")
+    score = json.loads(ok("eval", "named", corpus, "--json").stdout)
+    assert score == json.loads(ok("eval", home / "named" / "best.safetensors", corpus, "--json").stdout)
+    ok("checkpoints", "export", "named", "-o", tmp_path / "named.safetensors")
+    assert step_of(tmp_path / "named.safetensors") == step_of(home / "named" / "best.safetensors")
+    assert Path(json.loads(ok("checkpoints", "show", "named", "--json").stdout)["path"]).parent == home / "named"
+    assert ok("sample", "named", "-n", 20, "--seed", 1).stdout == \
+        ok("sample", home / "named", "-n", 20, "--seed", 1).stdout
+    ok("train", "--resume", "named", "--steps", 35, "-q")
+    assert step_of(home / "named" / "latest.safetensors") == 35
+    ok("train", corpus, "--init-from", "named", "--steps", 2, "--name", "tuned", "--threads", "1", "-q")
+    assert checkpoint.read_meta(home / "tuned" / "latest.safetensors")["step"] == 2
+
+
 def test_export_never_replaces_a_file_unless_forced_and_never_a_runs_checkpoint(trained, tmp_path):
     run = copy_run(trained, tmp_path / "x")
     best = (run / "best.safetensors").read_bytes()
@@ -211,6 +228,17 @@ def test_resume_from_a_checkpoint_outside_its_run_writes_only_where_told(trained
     assert sorted(p.name for p in shelf.iterdir()) == ["latest.safetensors", "x-best.safetensors"]
     ok("train", "--resume", shelf / "x-best.safetensors", "--steps", 40, "-q", "--out", tmp_path / "continued")
     assert step_of(tmp_path / "continued" / "latest.safetensors") == 40
+
+
+def test_resume_into_another_run_named_by_out_is_refused(corpus, trained, tmp_path):
+    """--out naming a folder that holds another run's checkpoints: the no-overwrite rule."""
+    other = tmp_path / "other"
+    ok("train", corpus, *TINY, "--steps", 3, "--out", other)
+    before = contents(other)
+    result = invoke("train", "--resume", trained / "best.safetensors", "--steps", 40, "-q", "--out", other)
+    assert_one_line_error(result, 2)
+    assert f"{other} already holds a trained run" in result.stderr and "--overwrite" in result.stderr
+    assert contents(other) == before
 
 
 def test_an_existing_folder_of_other_files_is_refused_and_left_alone(corpus, tmp_path):
