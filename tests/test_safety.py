@@ -336,18 +336,18 @@ def test_the_highest_temperature_samples_near_uniformly(trained):
     assert counts.min() > 0 and counts.max() < 3 * counts.mean()
 
 
-def test_a_prime_file_has_a_size_limit(trained, tmp_path):
+def test_a_prime_file_has_a_size_limit(trained, tmp_path, endless):
     big = tmp_path / "big.txt"
     big.write_text("a" * (1 << 20 | 1))
     result = invoke("sample", trained, "--prime-file", big, "-n", 5)
     assert_one_line_error(result, 3)
     assert "is larger than 1,048,576 bytes" in result.stderr
-    assert_one_line_error(invoke("sample", trained, "--prime-file", "/dev/zero", "-n", 5), 3)
+    assert_one_line_error(invoke("sample", trained, "--prime-file", endless, "-n", 5), 3)
 
 
-def test_eval_streams_its_text(trained, tmp_path, monkeypatch):
+def test_eval_streams_its_text(trained, tmp_path, monkeypatch, endless):
     """Scoring reads the text in chunks: read 4 KiB at a time it scores exactly what one read
-    does, and a binary stream (/dev/zero) is refused at its first chunk."""
+    does, and an endless binary stream is refused at its first chunk."""
     from charrnn import sources
 
     plays = tmp_path / "long.txt"
@@ -356,15 +356,16 @@ def test_eval_streams_its_text(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "CHUNK", 1 << 12)
     chunked = json.loads(ok("eval", trained, plays, "--json").stdout)
     assert chunked == whole
-    result = invoke("eval", trained, "/dev/zero")
+    result = invoke("eval", trained, endless)
     assert_one_line_error(result, 3)
     assert "looks binary" in result.stderr
 
 
-def test_corpus_fetch_stops_at_the_expected_size(tmp_path):
-    result = invoke("corpus", "fetch", "tinyshakespeare", "--url", "file:///dev/zero", "-o", tmp_path / "t.txt")
+def test_corpus_fetch_stops_at_the_expected_size(tmp_path, endless):
+    url = endless.as_uri()
+    result = invoke("corpus", "fetch", "tinyshakespeare", "--url", url, "-o", tmp_path / "t.txt")
     assert result.exit_code == 3 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1] == ("charrnn: file:///dev/zero is not the expected file (more than "
+    assert result.stderr.splitlines()[-1] == (f"charrnn: {url} is not the expected file (more than "
                                               "1,115,394 bytes); nothing written")
     assert not (tmp_path / "t.txt").exists()
 

@@ -419,7 +419,7 @@ def test_corpus_fetch_checks_the_hash(server, tmp_path, monkeypatch):
 def test_corpus_fetch_refuses_to_overwrite_another_file(tmp_path):
     out = tmp_path / "tinyshakespeare.txt"
     out.write_text("my own notes\n", encoding="utf-8")
-    result = invoke("corpus", "fetch", "tinyshakespeare", "-o", out)
+    result = invoke("corpus", "fetch", "tinyshakespeare", "--url", PLAYS.as_uri(), "-o", out)  # never the network
     assert_one_line_error(result, 6)
     assert out.read_text(encoding="utf-8") == "my own notes\n"
 
