@@ -341,3 +341,9 @@ def check_sampling_options(temperature: float, top_k: int | None, top_p: float |
         raise _fail("top_k", f"must be 0 (off) or more, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
         raise _fail("top_p", f"must be in (0, 1], got {top_p}")
+
+
+def is_weight_matrix(name: str) -> bool:
+    """Whether the parameter `name` (of ModelConfig.param_shapes) is one of the weight matrices:
+    a layer's wx or wh, or the head's w (not the embedding, not a bias)."""
+    return name.endswith((".wx", ".wh")) or name == "head.w"

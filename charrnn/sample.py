@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .config import check_sampling_options
+from .config import check_sampling_options, is_weight_matrix
 from .errors import CheckpointError
 from .kernels.cells import CELL_CODES
 from .kernels.sampling import Draws, Layout, Rules, Scratch, Shared, Weights, run_part
@@ -123,8 +123,7 @@ def generation_model(model: Model, weights: str) -> Model:
     copy = Model(model.config, model.dtype, model.threads)
     copy.flat[...] = model.flat
     for name, view in copy.params.items():
-        matrix = name.endswith(".wx") or name.endswith(".wh") or name == "head.w"
-        if matrix and not (name == "layer0.wx" and projected(model)):
+        if is_weight_matrix(name) and not (name == "layer0.wx" and projected(model)):
             view[...] = as_read(np.ascontiguousarray(view.T), weights).T
     return copy
 

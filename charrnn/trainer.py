@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batches import StreamBatches, validation_windows
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, is_weight_matrix
 from .errors import CheckpointError, TrainingError
 from .model import Model, checked_tensor, views
 from .optim import Optimizer, clip_scale, global_norm, learning_rate, update_average
@@ -89,7 +89,7 @@ class Trainer:
         # the weights' moving average, the model that is validated, saved as best and sampled
         self.average = model.flat.copy() if cfg.ema else None
         # decoupled weight decay falls on the weight matrices (not the embedding or the biases)
-        self._decayed = [view for name, view in model.params.items() if name.endswith((".wx", ".wh", "head.w"))]
+        self._decayed = [view for name, view in model.params.items() if is_weight_matrix(name)]
         self.dropout_rng = dropout_rng
         self.state = model.zero_state(cfg.batch)
         self.step = 0
