@@ -28,7 +28,7 @@ import os
 
 import numpy as np
 
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, is_weight_matrix
 from .errors import ConfigError
 from .model import Model
 from .optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM, ema_decay
@@ -219,8 +219,8 @@ class TorchTrainer(Trainer):
         self.hidden = torch.zeros((config.layers, config.n_states, local, config.hidden), device=self.device)
         self._load_flat(model.flat)  # charrnn's initialisation
         self.average_t = [p.detach().clone() for p in self.params] if cfg.ema else None
-        decayed = set(_torch_names(config)) - {"emb.weight"} - {n for n in _torch_names(config) if "bias" in n}
-        self._decayed_t = [p for name, p in zip(_torch_names(config), self.params) if name in decayed]
+        # self.params is in charrnn's flat order, so charrnn's names say which are weight matrices
+        self._decayed_t = [p for name, p in zip(config.param_shapes(), self.params) if is_weight_matrix(name)]
 
     def _optimizer(self, cfg: TrainConfig):
         optim = self.torch.optim
