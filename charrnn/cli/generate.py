@@ -71,9 +71,16 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     model = load(ckpt, threads=threads)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    for piece in model.generate(prime or "", length, temperature, top_k, top_p, seed, stop_at, num_samples,
-                                threads, separator, echo_prime=not no_prime, precision=precision):
+    later: dict[int, list[str]] = {}  # the samples after the first, written after it
+    for sample, piece in model.generate(prime or "", length, temperature, top_k, top_p, seed, stop_at, num_samples,
+                                        threads, echo_prime=not no_prime, precision=precision):
+        if sample:
+            later.setdefault(sample, []).append(piece)
+            continue
         out.write(piece)
+        out.flush()
+    for sample in range(1, num_samples):
+        out.write(separator + "".join(later.get(sample, [])))
         out.flush()
     if out.isatty():
         out.write("\n")
