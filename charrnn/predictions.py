@@ -74,6 +74,7 @@ def _log_probs(model: Model, inputs: np.ndarray) -> Iterator[np.ndarray]:
 
 
 def next_distribution(model: Model, vocab: Vocab, text) -> dict:
+    check_text(vocab, text, "text")
     ids = encode_strictly(vocab, text, "text") if len(text) else vocab.start_ids()
     last = None
     for log_probs in _log_probs(model, ids):
