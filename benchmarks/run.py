@@ -134,7 +134,8 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
             flags = f"{SCORE} --threads 2" + (" --iters 0 --no-val" if impl.startswith("charrnn") else "")
             out.append(("score", line, impl, 2, impl_argv(impl, flags), "score_chars_per_sec"))
         out.append(("score", "score LSTM 2x256: the same model's training (B32 T64)", "charrnn", 2,
-                    impl_argv("charrnn", f"{TRAIN['(b) LSTM 2x256 B32 T64']} --threads 2 --seconds {seconds} --no-val"),
+                    impl_argv("charrnn", f"{TRAIN['(b) LSTM 2x256 B32 T64']} --threads 2 --seconds {seconds} "
+                                         "--no-val"),
                     "train_chars_per_sec"))
     if "quality" in suites:
         line = f"quality LSTM 2x256 {quality_seconds:g}s (val bits/char)"

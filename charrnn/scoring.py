@@ -59,7 +59,7 @@ class _Record:
     nats: float = 0.0
     scored: int = 0
     unknown: int = 0
-    missing: list = field(default_factory=list)
+    missing: set = field(default_factory=set)  # distinct symbols the model lacks
 
     def add(self, text, ids: np.ndarray, unknown: int, missing: list, ended: bool) -> None:
         if self.text_chars < TEXT_LIMIT:
@@ -72,7 +72,7 @@ class _Record:
         self.ids = np.concatenate([self.ids, ids]) if self.ids.size else ids
         self.seen += ids.size
         self.unknown += unknown
-        self.missing.extend(missing)
+        self.missing.update(missing)
         self.ended = ended
 
 
@@ -121,7 +121,7 @@ class _UnknownNotice:
     def record(self, record: _Record) -> None:
         if record.unknown and not self.given:
             self.given = True
-            what = self.vocab.describe_missing(sorted(set(record.missing)))
+            what = self.vocab.describe_missing(sorted(record.missing))
             rule = ("read as its unknown symbol" if self.vocab.unknown is not None
                     else "left out of what is scored")
             log.warning(f"record {record.number} {what.removeprefix('text ')}; such symbols are {rule} and "
@@ -168,8 +168,10 @@ class _ReadAhead:
             kind = "str or bytes" if unit == "byte" else "str"
             raise ConfigError(f"records must hold {kind} (or iterables of {kind}, a record in pieces); record "
                               f"{number} is {type(piece).__name__}", options=("records",))
-        symbols = symbols_of(piece if isinstance(piece, (bytes, bytearray)) else text.encode("utf-8", "surrogateescape")
-                             if unit == "byte" else text, unit)
+        if isinstance(piece, (bytes, bytearray)):
+            symbols = symbols_of(piece, unit)
+        else:
+            symbols = symbols_of(text.encode("utf-8", "surrogateescape") if unit == "byte" else text, unit)
         ids, unknown = self.vocab.scoring_ids(symbols)
         missing = self.vocab.missing_symbols(symbols) if unknown else []
         return (number, text, ids, unknown, missing, ended), ids.size

@@ -12,7 +12,6 @@ import sys
 import threading
 import tracemalloc
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -193,7 +192,8 @@ def test_a_record_longer_than_a_read_comes_in_pieces(monkeypatch):
     data = "a long first line, é and ☃ cut anywhere\r\nshort\nanother long record at the end".encode()
     kinds = [type(record) is str for record in records_of_kinds(data)]
     assert kinds == [False, True, False]
-    assert records_of(data) == ["a long first line, é and ☃ cut anywhere", "short", "another long record at the end"]
+    assert records_of(data) == ["a long first line, é and ☃ cut anywhere", "short",
+                                "another long record at the end"]
 
 
 # ---- streaming and memory ----------------------------------------------------------------------
