@@ -4,7 +4,8 @@ speeds given by hand; and its use by `train` and `dry_run` when no size is given
 import pytest
 
 import charrnn
-from charrnn import checkpoint, recipe
+from charrnn.runs import model_file
+from charrnn.training import recipe
 from support import write_plays
 
 # chars/s per hidden size, as a 2-core machine with bf16 units measured them
@@ -79,8 +80,8 @@ def test_a_time_budget_without_a_size_chooses_one_and_says_so(corpus, tmp_path):
                         on_event=lambda e: said.append(e.message) if isinstance(e, charrnn.events.Notice) else None)
     assert run.recipe is not None and run.recipe.startswith("for 1s: LSTM 2x")
     assert any(message.startswith(run.recipe) for message in said)
-    config = checkpoint.read_model(run.latest).config
-    meta = checkpoint.read_model(run.latest).meta
+    config = model_file.read_model(run.latest).config
+    meta = model_file.read_model(run.latest).meta
     assert (config.layers, config.hidden) in recipe.SIZES
     assert f"LSTM {config.layers}x{config.hidden}" in run.recipe
     assert meta["train"]["schedule"] == "cosine" and meta["train"]["warmup"] > 0

@@ -10,7 +10,8 @@ import sys
 
 import click
 
-from ..config import ERRORS, parse_duration
+from ..durations import parse_duration
+from ..text.units import ERRORS
 from ..errors import OutputError
 
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..config import SAMPLE_PRECISIONS
+from ..generate.options import SAMPLE_PRECISIONS
 from ..errors import ConfigError
 from .common import notice
 
@@ -48,7 +48,7 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     A byte model writes valid UTF-8: it is never offered a byte that would break a character,
     and a sample that would end inside one ends after it."""
-    from ..config import check_sampling_options
+    from ..generate.options import check_sampling_options
 
     if length < 0:
         raise ConfigError(f"--length must be 0 or more, got {length}")
@@ -62,12 +62,12 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         raise ConfigError(f"--threads must be at least 1, got {threads}")
     check_sampling_options(temperature, top_k, top_p)
     if prime_file is not None:
-        from ..sources import decode_utf8, read_limited
+        from ..text.sources import decode_utf8, read_limited
 
         name = "standard input" if prime_file.name == "<stdin>" else prime_file.name
         prime = decode_utf8(read_limited(prime_file, PRIME_FILE_LIMIT, f"the prime file {name}"), name)
 
-    from ..language_model import load
+    from ..generate.language_model import load
 
     model = load(ckpt, threads=threads)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import click
 
-from ..config import (CELLS, DEFAULT_EPOCHS, ENGINES, KERNELS, MODEL_OPTIONS, OPTIMIZERS, PRECISIONS,
-                      RUN_OPTIONS, SCHEDULES, TRAIN_OPTIONS, UNITS, format_duration)
+from ..durations import format_duration
+from ..model.config import CELLS, KERNELS, PRECISIONS
+from ..text.units import UNITS
+from ..training.config import OPTIMIZERS, SCHEDULES
+from ..training.options import DEFAULT_EPOCHS, ENGINES, MODEL_OPTIONS, RUN_OPTIONS, TRAIN_OPTIONS
 from .common import Duration, StepsOrDuration, errors_option, notice, stderr_is_terminal, write_json
 
 LOG_EVERY_SECONDS = 10.0
@@ -140,14 +143,14 @@ def train_command(**params):
     --save-every, --keep, --threads, --precision, --engine, --device and the sample options
     may change (and are recorded).
     """
-    from .. import training
+    from ..training import session
 
     ctx = click.get_current_context()
     given = {_OPTION_NAMES.get(name, name): value for name, value in params.items()
              if name not in _CLI_ONLY and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     files, quiet = params["files"], params["quiet"]
     if params["dry_run"]:
-        report = training.dry_run(files, on_event=_Display(quiet, None), **given)
+        report = session.dry_run(files, on_event=_Display(quiet, None), **given)
         if params["json_"]:
             write_json(report)
         else:
@@ -159,7 +162,7 @@ def train_command(**params):
     display = _Display(quiet, signals)
     with signals:
         try:
-            run = training.train(files, on_event=display, progress=False, **given)
+            run = session.train(files, on_event=display, progress=False, **given)
             if run is None:  # a distributed run's process other than rank 0: rank 0 reports
                 return
         except _Interrupted as stop:

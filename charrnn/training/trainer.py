@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batches import StreamBatches, validation_windows
-from .config import ModelConfig, TrainConfig, is_weight_matrix
-from .errors import CheckpointError, TrainingError
-from .model import Model, checked_tensor, views
+from ..data.batches import StreamBatches, validation_windows
+from ..model.config import ModelConfig, is_weight_matrix
+from .config import TrainConfig
+from ..errors import CheckpointError, TrainingError
+from ..model.network import Model, checked_tensor, views
 from .optim import Optimizer, clip_scale, global_norm, learning_rate, update_average
 
 MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point

@@ -34,15 +34,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import PRECISIONS, ModelConfig
-from .errors import CheckpointError, ConfigError
-from .kernels.embedding import embedding_backward, embedding_forward
-from .kernels.gemm import packed_size, scratch_size
-from .kernels.gemm_bf16 import aligned_zeros, available_paths, set_path
-from .kernels.gru import gru_backward, gru_forward
-from .kernels.head import head_backward, head_forward_backward, head_loss
-from .kernels.lstm import lstm_backward, lstm_forward
-from .kernels.projection import input_backward, input_forward, table_backward, table_forward, table_gather
-from .kernels.rnn import rnn_backward, rnn_forward
+from ..errors import CheckpointError, ConfigError
+from ..kernels.embedding import embedding_backward, embedding_forward
+from ..kernels.gemm import packed_size, scratch_size
+from ..kernels.gemm_bf16 import aligned_zeros, available_paths, set_path
+from ..kernels.gru import gru_backward, gru_forward
+from ..kernels.head import head_backward, head_forward_backward, head_loss
+from ..kernels.lstm import lstm_backward, lstm_forward
+from ..kernels.projection import input_backward, input_forward, table_backward, table_forward, table_gather
+from ..kernels.rnn import rnn_backward, rnn_forward
 
 
 @dataclass(frozen=True)
