@@ -1,4 +1,4 @@
-"""The rule a time budget chooses the model and its training by (charrnn/recipe.py), on
+"""The rule a time budget chooses the model and its training by (charrnn/training/recipe.py), on
 speeds given by hand; and its use by `train` and `dry_run` when no size is given."""
 
 import pytest

@@ -184,8 +184,9 @@ def test_resume_moves_between_engines(corpus, tmp_path):
     assert checkpoint.read_meta(run / "latest.safetensors")["step"] == 20
     expected = next_loss_from("torch", run / "latest.safetensors")
     assert first_loss("charrnn", 30) == pytest.approx(expected, rel=1e-5)
-    history = [r["step"] for r in charrnn.Run(run, run / "latest.safetensors", run / "best.safetensors", 30, 0,
-                                                None, None, None, "char").metrics]
+    history = [r["step"] for r in charrnn.Run(path=run, latest=run / "latest.safetensors",
+                                                best=run / "best.safetensors", steps=30, chars=0, chars_per_sec=None,
+                                                train_loss=None, val_loss=None, unit="char").metrics]
     assert history == sorted(set(history))  # the loss curve continues, one record per step
 
 

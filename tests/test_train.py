@@ -217,7 +217,7 @@ def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch)
     """Validation carries the state from window to window, so cutting the streams into short
     windows (which keeps its workspaces small) scores what one long window would, up to the
     order of float32 sums."""
-    import charrnn.trainer as train_module
+    import charrnn.training.trainer as train_module
     from charrnn.model.network import Model
 
     _, _, val_ids = data

@@ -37,7 +37,9 @@ def _summary(path: Path) -> dict:
 
 
 def _number(value) -> float | None:
-    return value if type(value) in (int, float) and -1e308 < value < 1e308 else None
+    from ..model.config import is_finite_number
+
+    return value if is_finite_number(value) else None
 
 
 @checkpoints_group.command(name="list")
@@ -174,8 +176,8 @@ def checkpoints_prune(run, keep, dry_run):
 def checkpoints_rm(ckpt):
     """Remove the checkpoint file CKPT (it is checked to be one first). A checkpoint of a run
     that is training is not removed."""
-    from ..runs import checkpoint, rundir
     from ..files import reason
+    from ..runs import checkpoint, rundir
 
     path = Path(ckpt)
     checkpoint.read_meta(path)

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..generate.options import SAMPLE_PRECISIONS
 from ..errors import ConfigError
+from ..generate.options import SAMPLE_PRECISIONS
 from .common import errors_option, stdin_bytes, write_json
 
 

@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .options import check_sampling_options
-from ..model.config import is_weight_matrix
 from ..errors import CheckpointError
 from ..kernels.cells import CELL_CODES
 from ..kernels.sampling import Draws, Layout, Rules, Scratch, Shared, Weights, run_part
 from ..kernels.sync import FLAG_STRIDE
+from ..model.config import is_weight_matrix
 from ..model.network import Model
 
 # Layer 0's input part is precomputed for every character (a (V, G*H) table) unless the table
@@ -257,8 +256,8 @@ class Sampler:
         """Yield chunks of generated ids, (k, batch) each, `length` per stream in all.
         feed() must have run first: generation continues from the last fed character.
         `rng` is one generator for all streams, or one per stream (a stream's text then does
-        not depend on how many streams run beside it)."""
-        check_sampling_options(temperature, top_k, top_p)
+        not depend on how many streams run beside it). The options are checked by the caller
+        (generate/options.py: LanguageModel.generate, RunOptions)."""
         if not self.fed:
             raise ValueError("feed() the sampler at least one character before generating")
         # in the model's dtype, so that float32 probabilities take the vectorised exponential

@@ -18,8 +18,8 @@ from ..errors import ConfigError, option_error
 
 CELLS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-REGULARISERS = ("locked_dropout", "embed_dropout", "weight_drop")  # besides dropout (see model.Noise)
-PRECISIONS = ("fp32", "bf16", "auto")  # of the matrix products (see model.choose_kernel)
+REGULARISERS = ("locked_dropout", "embed_dropout", "weight_drop")  # besides dropout (see model/noise.py)
+PRECISIONS = ("fp32", "bf16", "auto")  # of the matrix products (see network.choose_kernel)
 KERNELS = {"fp32": "fp32 register tile", "amx": "bf16 AMX tiles", "avx512bf16": "bf16 AVX512-BF16 tile"}
 
 
@@ -109,7 +109,7 @@ def check_types(config, ints: tuple[str, ...], numbers: tuple[str, ...]) -> None
         if name in ints:
             valid, kind = type(value) is int, "a whole number"
         else:  # NaN passes here and fails the range checks, which say what range
-            valid = type(value) in (int, float) and (value != value or -1e308 < value < 1e308)
+            valid = is_finite_number(value) or (type(value) is float and value != value)
             kind = "a finite number"
         if not valid:
             option = {"seconds": "time", "vocab_size": "the vocabulary size"}.get(name, name)
@@ -120,3 +120,9 @@ def is_weight_matrix(name: str) -> bool:
     """Whether the parameter `name` (of ModelConfig.param_shapes) is one of the weight matrices:
     a layer's wx or wh, or the head's w (not the embedding, not a bias)."""
     return name.endswith((".wx", ".wh")) or name == "head.w"
+
+
+def is_finite_number(value) -> bool:
+    """Whether `value` is an int or a float (not a bool, not a str) and finite, checked without
+    float() overflowing on a huge int: what a number read from JSON written by hand must be."""
+    return type(value) in (int, float) and -1e308 < value < 1e308

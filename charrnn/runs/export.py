@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.config import GATES, ModelConfig
 from ..errors import CheckpointError, ConfigError
+from ..model.config import GATES, ModelConfig
 from ..text.vocab import Vocab
 
 _LAYER_NAMES = (("wx", "weight_ih"), ("wh", "weight_hh"), ("bx", "bias_ih"), ("bh", "bias_hh"))

@@ -231,6 +231,14 @@ class RunDir:
         """latest, best and the periodic checkpoints that are files."""
         return [p for p in (self.latest, self.best) if p.is_file()] + self.periodic()
 
+    def kept(self, first: str = "latest") -> str:
+        """Which checkpoint the user still has, for a message after a failure: the `first`
+        ("latest" or "best") where there is one, else the other."""
+        for path in ((self.best, self.latest) if first == "best" else (self.latest, self.best)):
+            if path.is_file():
+                return f"the {'best' if path == self.best else 'last'} checkpoint is {path}"
+        return "no checkpoint was written"
+
     def save(self, tensors, meta, *, best: bool = False, periodic_step: int | None = None, keep: int = 0) -> Path:
         """Write latest (always), best (when `best`), and a periodic checkpoint for
         `periodic_step`, then drop periodic ones beyond the newest `keep`."""

@@ -6,7 +6,7 @@ A source given by the user is a path or "-" (standard input). A directory stands
 files, sorted, leaving out hidden ones and the run folders charrnn writes (a run's metrics and
 id cache are not training text). A regular file can be read as often as needed; anything else
 (standard input, a FIFO, /dev/stdin, `<(cmd)`) can be read only once, so whoever needs two
-passes spools it (see idcache.py).
+passes spools it (see data/idcache.py).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ import statistics
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..model.config import ModelConfig
 from .config import TrainConfig
-from ..errors import ConfigError
 
 WARMUP_STEPS = 2  # not timed: the first steps include page faults
 TIMED_STEPS = 5

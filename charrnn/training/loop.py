@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Run:
     """A training run's outcome: where it is, what it reached, and its model (`load()`)."""
 
@@ -43,7 +43,7 @@ class Run:
     stopped: bool = False  # by StopTraining or KeyboardInterrupt, before the budget ended
     engine: str = "charrnn"
     precision: str = "fp32"  # of the matrix products
-    kernel: str = "fp32"  # which ran them (a key of config.KERNELS)
+    kernel: str = "fp32"  # which ran them (a key of model.config.KERNELS)
     recipe: str | None = None  # what the time budget chose (recipe.py), where it chose
 
     @property
@@ -100,10 +100,12 @@ class Loop:
         data = plan.data
         if self.start_step > 0:  # a resumed run: records of the steps it does again go
             self._drop_metrics_after(self.start_step)
-        notify(events.Started(run.path, plan.label, trainer.step, self.start_step > 0, budget_steps(self.trainer),
-                              cfg.seconds, data.vocab.unit, int(data.ids.size), len(data.vocab),
-                              data.vocab.unknown is not None, data.path, data.reused, plan.threads, plan.engine,
-                              trainer.precision, trainer.kernel))
+        vocab = data.vocab
+        notify(events.Started(run_dir=run.path, run=plan.label, step=trainer.step, resumed=self.start_step > 0,
+                              total_steps=budget_steps(trainer), time_budget=cfg.seconds, unit=vocab.unit,
+                              chars=int(data.ids.size), symbols=len(vocab), unknown=vocab.unknown is not None,
+                              ids_path=data.path, reused=data.reused, threads=plan.threads, engine=plan.engine,
+                              precision=trainer.precision, kernel=trainer.kernel))
         runtime.notice_compiling(CELLS[trainer.model.config.cell].kernel, notify)
         trainer.warm_up()
         stopped = False
@@ -121,15 +123,18 @@ class Loop:
             best_missing = not run.best.exists() and trainer.val_ids.size < 2
             latest = self._save(best=improved or best_missing, periodic=False)
         except TrainingError as exc:
-            raise TrainingError(f"{exc}; {_kept(run, 'best')}", options=exc.options) from None
+            raise TrainingError(f"{exc}; {run.kept('best')}", options=exc.options) from None
         except OutputError as exc:
-            raise OutputError(f"{exc}; training stopped at step {trainer.step}, {_kept(run, 'latest')}") from None
+            raise OutputError(f"{exc}; training stopped at step {trainer.step}, {run.kept('latest')}") from None
         except MemoryError:
-            raise TrainingError(f"out of memory at step {trainer.step}; {_kept(run, 'latest')}") from None
+            raise TrainingError(f"out of memory at step {trainer.step}; {run.kept('latest')}") from None
         best = run.best if run.best.exists() else latest
-        return Run(run.path, latest, best, trainer.step, trainer.step * cfg.batch * cfg.seq, self.chars_per_sec,
-                   trainer.train_loss, trainer.best_val, data.vocab.unit, trainer.skipped, trainer.recoveries,
-                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel, plan.recipe)
+        return Run(path=run.path, latest=latest, best=best, steps=trainer.step,
+                   chars=trainer.step * cfg.batch * cfg.seq, chars_per_sec=self.chars_per_sec,
+                   train_loss=trainer.train_loss, val_loss=trainer.best_val, unit=data.vocab.unit,
+                   skipped_steps=trainer.skipped, recoveries=trainer.recoveries, lr_scale=trainer.lr_scale,
+                   stopped=stopped, engine=plan.engine, precision=trainer.precision, kernel=trainer.kernel,
+                   recipe=plan.recipe)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
@@ -141,8 +146,9 @@ class Loop:
             self.timed_seconds += report.seconds
         if report.recovered_to is not None:
             self._drop_metrics_after(report.recovered_to)
-            notify(events.Recovered(report.step, report.recovered_to, MAX_BAD_STEPS, trainer.lr_scale,
-                                    trainer.recoveries, MAX_RECOVERIES))
+            notify(events.Recovered(step=report.step, back_to=report.recovered_to, bad_steps=MAX_BAD_STEPS,
+                                    lr_scale=trainer.lr_scale, recoveries=trainer.recoveries,
+                                    max_recoveries=MAX_RECOVERIES))
             return  # the state it went back to was evaluated and saved already
         improved = trainer.step % cfg.eval_every == 0 and self._evaluate()
         # periodic saves keep their own beat, whatever best saves happen in between: by steps at
@@ -155,8 +161,9 @@ class Loop:
         if improved or periodic:
             self._save(best=improved, periodic=periodic)
         speed = self.chars_per_sec
-        notify(events.Step(trainer.step, trainer.epoch, report.loss, trainer.train_loss, report.lr, report.skipped,
-                           trainer.train_seconds, speed, seconds_left(trainer, speed)))
+        notify(events.Step(step=trainer.step, epoch=trainer.epoch, loss=report.loss, train_loss=trainer.train_loss,
+                           lr=report.lr, skipped=report.skipped, train_seconds=trainer.train_seconds,
+                           chars_per_sec=speed, seconds_left=seconds_left(trainer, speed)))
         samples = self.plan.samples
         if samples is not None and samples.due(trainer.step):
             notify(events.Sampled(trainer.step, samples.sample(trainer.sampling_model(), trainer.step)))
@@ -233,11 +240,3 @@ def seconds_left(trainer, chars_per_sec: float | None) -> float | None:
     if cfg.seconds is not None:
         left.append(max(0.0, cfg.seconds - trainer.train_seconds))
     return min(left) if left else None
-
-
-def _kept(run, which: str) -> str:
-    """Which checkpoint the user still has, for a message after a failure."""
-    for path in ((run.best, run.latest) if which == "best" else (run.latest, run.best)):
-        if path.is_file():
-            return f"the {'best' if path == run.best else 'last'} checkpoint is {path}"
-    return "no checkpoint was written"

@@ -31,7 +31,7 @@ from .samples import Samples
 class Source:
     """The checkpoint a run resumes or fine-tunes from."""
 
-    file: object  # checkpoint.ModelFile
+    file: object  # model_file.ModelFile
     resume: bool
 
 
@@ -252,9 +252,9 @@ class Planner:
         text, the model. What it creates is listed in `created`, to be removed should the run
         not start."""
         runtime.prepare_core(notify)
-        from . import estimate, record
         from ..data.batches import split
         from ..data.idcache import same_data
+        from . import estimate, record
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
 
         opts = self.options
@@ -310,7 +310,7 @@ class Planner:
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg,
                                             threads, **engine)
-            changes = earlier["changes"] + self._changes(source, trainer, threads, notify)
+            changes = earlier["changes"] + self._changes(earlier, recorded_cfg, trainer, threads, notify)
         else:
             train_ids, val_ids = split(data.ids, train_cfg.val_frac)
             model_cfg = replace(model_cfg, vocab_size=len(vocab))
@@ -366,11 +366,13 @@ class Planner:
         train_cfg = replace(train_cfg, **{k: o[k] for k in ("schedule", "warmup", "min_lr_frac", "ema")})
         return model_cfg, train_cfg, described
 
-    def _changes(self, source: Source, trainer, threads: int, notify) -> list[dict]:
-        """The options a resumed run changes, recorded (and said, with what it means for exactness)."""
-        meta, step = source.file.meta, trainer.step
-        before = dict(TrainConfig.from_dict(meta["train"]).to_dict(), threads=meta.get("threads"),
-                      precision=meta.get("precision", "fp32"), engine=meta.get("engine", "charrnn"))
+    def _changes(self, earlier: dict, recorded_cfg: TrainConfig, trainer, threads: int, notify) -> list[dict]:
+        """The options a resumed run changes from what its checkpoint recorded (`earlier`, as
+        record.run_record checked it, and its TrainConfig), recorded (and said, with what it
+        means for exactness)."""
+        step = trainer.step
+        before = dict(recorded_cfg.to_dict(), threads=earlier["threads"], precision=earlier["precision"],
+                      engine=earlier["engine"])
         now = dict(trainer.cfg.to_dict(), threads=threads, precision=trainer.precision, engine=self.options.engine)
         changes, said = [], []
         for name in ("steps", "epochs", "seconds", "lr", "eval_every", "threads", "precision", "engine"):

@@ -16,10 +16,12 @@ from __future__ import annotations
 from .._version import __version__
 from ..durations import steps_or_duration
 from ..errors import CheckpointError, ConfigError
+from ..model.config import is_finite_number
 from ..runs.model_file import ModelFile
 from ..text.units import ERRORS
 from ..text.vocab import Vocab
 from .config import TrainConfig
+from .options import ENGINES
 
 
 def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, threads: int, precision: str,
@@ -52,8 +54,8 @@ def training_state(meta: dict, max_bad_steps: int, max_recoveries: int) -> dict:
     CheckpointError unless the counters, clock, records and recovery state have the types
     and ranges a trainer writes (a checksum shows a file is intact, not that it is sane)."""
 
-    def number(value, allow_none=False) -> bool:  # finite, without float() overflowing on a huge int
-        return (value is None and allow_none) or (type(value) in (int, float) and -1e308 < value < 1e308)
+    def number(value, allow_none=False) -> bool:
+        return (value is None and allow_none) or is_finite_number(value)
 
     checks = {
         "step": lambda v: type(v) is int and v >= 0,
@@ -83,7 +85,7 @@ def run_record(meta: dict) -> dict:
     """What a checkpoint records of its run besides the training state, checked: `run` (its
     name) and `run_id` (None in older checkpoints), `saving` (the save cadence `every`, as
     ("steps", n) or ("seconds", s), and `keep`; None each where not recorded), `changes`
-    (the options changed on resume), `threads` and `precision`. CheckpointError for anything
+    (the options changed on resume), `threads`, `precision` and `engine`. CheckpointError for anything
     malformed."""
     def bad(name: str) -> CheckpointError:
         return CheckpointError(f"the checkpoint's {name} is malformed ({repr(meta.get(name))[:40]})")
@@ -116,5 +118,8 @@ def run_record(meta: dict) -> dict:
     precision = meta.get("precision", "fp32")  # older checkpoints: float32 products
     if precision not in ("fp32", "bf16"):
         raise bad("precision")
+    engine = meta.get("engine", "charrnn")  # older checkpoints: charrnn's own
+    if engine not in ENGINES:
+        raise bad("engine")
     return dict(run=run, run_id=run_id, saving=dict(every=every, keep=keep), changes=changes, threads=threads,
-                precision=precision)
+                precision=precision, engine=engine)

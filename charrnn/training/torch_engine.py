@@ -28,10 +28,10 @@ import os
 
 import numpy as np
 
-from ..model.config import ModelConfig, is_weight_matrix
-from .config import TrainConfig
 from ..errors import ConfigError
+from ..model.config import ModelConfig, is_weight_matrix
 from ..model.network import Model
+from .config import TrainConfig
 from .optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM, ema_decay
 from .trainer import VAL_CHUNK, VAL_STREAMS, Trainer
 
