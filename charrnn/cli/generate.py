@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import ConfigError
-from ..generate.options import SAMPLE_PRECISIONS
+from ..generate.options import SAMPLE_PRECISIONS, check_sampling_options
 from .common import notice
 
 PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpus
@@ -52,6 +52,9 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
         raise ConfigError("--prime and --prime-file exclude each other")
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
+    # the library's own check of generate's options, here before any work (loading the model)
+    check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop_at,
+                           num_samples=num_samples)
     if prime_file is not None:
         from ..text.sources import decode_utf8, read_limited
 
@@ -62,8 +65,6 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     model = load(ckpt, threads=threads)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    # the sampling options (length, temperature, top-k, top-p, stop, ...) are checked by generate, before it
-    # writes anything
     pieces = model.generate(prime or "", length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                             stop=stop_at, num_samples=num_samples, threads=threads, separator=separator,
                             echo_prime=not no_prime, precision=precision)

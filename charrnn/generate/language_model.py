@@ -94,15 +94,8 @@ class LanguageModel:
         from ..kernels.sampling import run_part
         from .sampler import Sampler, sampling_threads
 
-        if type(length) is not int or length < 0:
-            raise ConfigError(f"length must be 0 or more, got {length}", options=("length",))
-        if type(num_samples) is not int or num_samples < 1:
-            raise ConfigError(f"num_samples must be at least 1, got {num_samples}", options=("num_samples",))
-        if stop == "":
-            raise ConfigError("stop needs some text", options=("stop",))
-        if seed is not None and (type(seed) is not int or seed < 0):
-            raise ConfigError(f"seed must be 0 or more, got {seed}", options=("seed",))
-        check_sampling_options(temperature, top_k, top_p)
+        check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
+                               num_samples=num_samples)
         vocab = self.vocab
         if prime:
             prime_ids = vocab.encode(prime)

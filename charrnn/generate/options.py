@@ -1,5 +1,5 @@
-"""Generation's options, checked in one place: the temperature, top-k, top-p and the precision
-of the stored weights."""
+"""Generation's options, checked in one place: the length, the temperature, top-k, top-p, the
+seed, the stop text, the number of samples and the precision of the stored weights."""
 
 from __future__ import annotations
 
@@ -9,8 +9,19 @@ SAMPLE_PRECISIONS = ("fp32", "bf16", "int8", "auto")  # of generation's stored w
 MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
 
 
-def check_sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    """ConfigError for a temperature out of range (check_temperature), or top-k/top-p out of range."""
+def check_sampling_options(*, length: int = 0, temperature: float = 1.0, top_k: int | None = None,
+                           top_p: float | None = None, seed: int | None = None, stop: str | None = None,
+                           num_samples: int = 1) -> None:
+    """ConfigError for any of LanguageModel.generate's options out of range: what generate
+    checks before it writes anything, and `charrnn sample` before it loads a model."""
+    if type(length) is not int or length < 0:
+        raise option_error("length", f"must be 0 or more, got {length}")
+    if type(num_samples) is not int or num_samples < 1:
+        raise option_error("num_samples", f"must be at least 1, got {num_samples}")
+    if stop == "":
+        raise option_error("stop", "needs some text")
+    if seed is not None and (type(seed) is not int or seed < 0):
+        raise option_error("seed", f"must be 0 or more, got {seed}")
     check_temperature(temperature)
     if top_k is not None and (type(top_k) is not int or top_k < 0):
         raise option_error("top_k", f"must be 0 (off) or more, got {top_k}")
