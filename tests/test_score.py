@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 import charrnn
-from charrnn import records as records_module
-from charrnn import scoring
 from charrnn.cli import cli
-from charrnn.records import read_records
-from charrnn.vocab import Vocab, code_points
+from charrnn.generate import record_scoring as scoring
+from charrnn.text import records as records_module
+from charrnn.text.records import read_records
+from charrnn.text.vocab import Vocab, code_points
 from support import ROOT, plays, write_plays
 
 TINY = dict(hidden=16, layers=2, batch=4, seq=16, eval_every=10, threads=1, steps=10, seed=2, progress=False)

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..config import PRECISIONS
+from ..model.config import PRECISIONS
 from ..errors import ConfigError
 from .common import errors_option, stdin_bytes, write_json
 
@@ -43,8 +43,8 @@ def score_command(model_name, files, kind, context, json_, no_text, errors, prec
         charrnn score MODEL app.log | sort -rn | head"""
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    from ..language_model import load
-    from ..records import SEPARATORS, read_records
+    from ..generate.language_model import load
+    from ..text.records import SEPARATORS, read_records
 
     model = load(model_name, threads=threads)
     if errors == "replace" and model.unit == "byte":
