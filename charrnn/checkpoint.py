@@ -369,12 +369,13 @@ def model_weights(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, version: str,
-             threads: int, precision: str, kernel: str) -> dict:
+             threads: int, precision: str, kernel: str, isa: str | None) -> dict:
     """The metadata of a run's checkpoint: the trainer's snapshot (`training`), the
     vocabulary, the data fingerprint, the run's name and identity, the charrnn version, and
-    how its products were computed."""
+    how its products were computed (`isa`: the kernels' level, kernels/cpu.py; None for the
+    torch engine)."""
     return dict(training, **vocab.to_meta(), data=data, run=run, run_id=run_id, charrnn_version=version,
-                threads=threads, precision=precision, kernel=kernel)
+                threads=threads, precision=precision, kernel=kernel, isa=isa)
 
 
 def describe(path: Path, meta: dict) -> tuple[ModelConfig, Vocab]:

@@ -50,6 +50,7 @@ class Run:
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of config.KERNELS)
     recipe: str | None = None  # what the time budget chose (recipe.py), where it chose
+    isa: str | None = None  # the level the kernels were compiled for (kernels/cpu.py; None: torch engine)
 
     @property
     def metrics(self) -> list[dict]:
@@ -72,7 +73,7 @@ class Run:
                     val_bpc=val / math.log(2) if val is not None else None, unit=self.unit,
                     skipped_steps=self.skipped_steps, recoveries=self.recoveries, lr_scale=self.lr_scale,
                     interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel,
-                    recipe=self.recipe)
+                    isa=self.isa, recipe=self.recipe)
 
 
 def train(sources: str | Sequence[str] | None = None, *, text: str | None = None,
@@ -577,7 +578,7 @@ class _Loop:
         notify(events.Started(run.path, plan.label, trainer.step, self.start_step > 0, budget_steps(self.trainer),
                               cfg.seconds, data.vocab.unit, int(data.ids.size), len(data.vocab),
                               data.vocab.unknown is not None, data.path, data.reused, plan.threads, plan.engine,
-                              trainer.precision, trainer.kernel))
+                              trainer.precision, trainer.kernel, trainer.isa))
         _notice_compiling(trainer.model.config.cell, notify)
         trainer.warm_up()
         stopped = False
@@ -603,7 +604,8 @@ class _Loop:
         best = run.best if run.best.exists() else latest
         return Run(run.path, latest, best, trainer.step, trainer.step * cfg.batch * cfg.seq, self.chars_per_sec,
                    trainer.train_loss, trainer.best_val, data.vocab.unit, trainer.skipped, trainer.recoveries,
-                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel, plan.recipe)
+                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel, plan.recipe,
+                   trainer.isa)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
@@ -668,7 +670,8 @@ class _Loop:
         kind, interval = plan.save_every
         meta = checkpoint.run_meta(meta, vocab=plan.data.vocab, data=plan.data.fingerprint, run=plan.label,
                                    run_id=plan.run_id, version=__version__, threads=plan.threads,
-                                   precision=plan.trainer.precision, kernel=plan.trainer.kernel)
+                                   precision=plan.trainer.precision, kernel=plan.trainer.kernel,
+                                   isa=plan.trainer.isa)
         meta["engine"] = plan.engine
         meta.update(saving=dict(every=[kind, interval], keep=plan.keep), changes=plan.changes)
         run = plan.run

@@ -275,7 +275,7 @@ class _Display:
                f"({event.symbols - bool(unknown)} symbols{unknown})")
         self.products = KERNELS.get(event.kernel, event.kernel)
         notice(f"training on {event.threads} thread{'s' if event.threads != 1 else ''}, the matrix products on "
-               f"{self.products}")
+               f"{self.products}" + (f", kernels compiled for {event.isa}" if event.isa else ""))
         self.step = event.step
         if stderr_is_terminal():
             from tqdm import tqdm
