@@ -8,7 +8,8 @@ Validation: 32 streams over the held-out text, carried state (the reference's pr
 Sampling: on --threads threads, temperature 1, from a newline, `--sample` characters on each of `--sample-streams`
 streams (1: the reference's setting); chars/s counts the characters of all streams.
 Precision: charrnn's defaults (auto: bf16 products where the CPU has AMX, bf16 weights for
-generation); --precision and --sample-precision choose; the JSON says which kernel ran.
+generation); --precision and --sample-precision choose; the JSON says which kernel ran, and
+`isa` the level its kernels were compiled for ($CHARRNN_ISA: see charrnn/kernels/cpu.py).
 """
 import argparse
 import json
@@ -105,7 +106,7 @@ def main():
     res = dict(impl="charrnn", engine=args.engine, charrnn_version=__version__, model=args.model, hidden=args.hidden,
                layers=args.layers, dropout=args.dropout, batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip,
                seed=args.seed, threads=threads, openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
-               precision=trainer.precision, kernel=trainer.kernel,
+               precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa,
                vocab=len(vocab), params=model_cfg.n_params(), iters=trainer.step,
                train_seconds=round(trainer.train_seconds, 3))
     measured = trainer.step - WARMUP
@@ -123,7 +124,8 @@ def main():
     if args.save:
         tensors, meta = trainer.snapshot()
         meta = checkpoint.run_meta(meta, vocab=vocab, data=dict(sources=[args.data], chars=len(text), ids_sha256=""),
-                                   run="bench", run_id="0" * 16, version=__version__, threads=threads)
+                                   run="bench", run_id="0" * 16, version=__version__, threads=threads,
+                                   precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa)
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
         weights = generation_weights(args.sample_precision)
