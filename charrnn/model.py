@@ -139,7 +139,7 @@ def choose_kernel(precision: str) -> str:
     paths = available_paths()
     if precision == "bf16":
         if not paths:
-            lowered = cpu.bf16_path(cpu.host_features(), True) is not None
+            lowered = cpu.level() not in ("amx", "avx512bf16") and cpu.bf16_path(cpu.host_features(), True)
             why = f"{cpu.ISA_VARIABLE}={cpu.level()} leaves them out" if lowered else "this one has neither"
             raise ConfigError(f"precision bf16 needs a CPU with AVX512-BF16 or AMX; {why}", options=("precision",))
         return paths[0]
