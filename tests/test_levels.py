@@ -72,7 +72,7 @@ def test_numba_is_told_every_flag_with_the_roots_of_what_is_left_out_last():
     assert cpu.target_features(XEON, "sse").split(",")[-1] == "-avx"
 
 
-def test_each_level_has_its_own_kernel_cache(monkeypatch, tmp_path):
+def test_each_level_has_its_own_kernel_cache():
     keys = {level: runtime.kernels_key(level=level) for level in cpu.X86_LEVELS + (cpu.GENERIC,)}
     assert len(set(keys.values())) == len(keys)
     assert runtime.kernels_key().endswith("-" + cpu.level())
@@ -152,3 +152,15 @@ def test_the_level_is_reported_in_json_and_the_checkpoint(tmp_path):
     assert run.summary()["isa"] == cpu.level() == run.isa
     assert checkpoint.read_model(run.latest).meta["isa"] == cpu.level()
 
+
+
+def test_a_level_set_after_numba_was_imported_is_a_one_line_error(tmp_path):
+    """Numba reads its target as it is imported: a level asked for later cannot be honoured."""
+    below = LOWER[-1] if LOWER else None
+    if below is None:
+        pytest.skip("this CPU offers one level only")
+    code = ("import os, numba, charrnn\nos.environ['CHARRNN_ISA'] = %r\n"
+            "try:\n    charrnn.load('none')\nexcept charrnn.ConfigError as exc:\n    print(exc)") % below
+    done = run_level("", "-c", code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == f"CHARRNN_ISA={below} must be set before numba is imported\n"

@@ -112,8 +112,8 @@ def features() -> dict:
 
 def apply_level() -> None:
     """Make Numba compile for level() (NUMBA_CPU_NAME and NUMBA_CPU_FEATURES) where it is below
-    the CPU's fastest; the variables must be set before Numba is imported, so RuntimeError if
-    it was imported already with another target. ValueError as level() does."""
+    the CPU's fastest. ValueError as level() does, and when Numba was imported already with
+    another target (the variables are read as Numba is imported)."""
     chosen = level()
     if chosen == offered_levels(host_features(), platform.machine())[0]:
         return
@@ -122,7 +122,7 @@ def apply_level() -> None:
         from numba.core import config
 
         if (config.CPU_NAME, config.CPU_FEATURES) != tuple(wanted.values()):
-            raise RuntimeError(f"{ISA_VARIABLE}={chosen} must be set before numba is imported")
+            raise ValueError(f"{ISA_VARIABLE}={chosen} must be set before numba is imported")
         return
     os.environ.update(wanted)
 
