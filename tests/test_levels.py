@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from charrnn import runtime
-from charrnn.errors import ConfigError
 from charrnn.kernels import cpu, gemm
 from levels import REGISTERS
 
@@ -143,14 +142,14 @@ def test_a_level_without_bf16_refuses_bf16_and_reports_itself(tmp_path):
 
 def test_the_level_is_reported_in_json_and_the_checkpoint(tmp_path):
     import charrnn
-    from charrnn import checkpoint
+    from charrnn.runs.model_file import read_model
 
     text = tmp_path / "t.txt"
     text.write_text("abcdefgh\n" * 300)
     run = charrnn.train(str(text), hidden=8, layers=1, batch=2, seq=8, steps=2, out=str(tmp_path / "run"),
                         progress=False)
     assert run.summary()["isa"] == cpu.level() == run.isa
-    assert checkpoint.read_model(run.latest).meta["isa"] == cpu.level()
+    assert read_model(run.latest).meta["isa"] == cpu.level()
 
 
 

@@ -5,7 +5,3 @@ arrays are C-contiguous and time-major, (T, B, ...); weights use PyTorch's layou
 A forward writes what its backward needs into arrays the caller allocated; a backward writes
 (not accumulates) the gradients of its own parameters, since each appears once per window.
 """
-
-from . import cpu
-
-cpu.apply_level()  # before any kernel imports numba: Numba compiles for the level ($CHARRNN_ISA)

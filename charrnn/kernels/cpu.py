@@ -106,7 +106,9 @@ def level() -> str:
 
 @functools.cache
 def features() -> dict:
-    """The LLVM flags the kernels are compiled for: the CPU's, less those above level()."""
+    """The LLVM flags the kernels are compiled for: the CPU's, less those above level(). Sees
+    to it (apply_level) that Numba compiles for that level too: ValueError where it cannot."""
+    apply_level()
     return level_features(host_features(), level())
 
 
