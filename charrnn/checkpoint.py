@@ -460,6 +460,18 @@ def training_state(meta: dict, max_bad_steps: int, max_recoveries: int) -> dict:
     return dict(meta, bad_in_a_row=bad, lr_scale=float(scale), recoveries=recoveries)
 
 
+def best_step(meta: dict) -> int | None:
+    """The step a checkpoint's best validation loss was scored at: recorded, or (a checkpoint
+    from before it was) the step of the history's record with that loss."""
+    step, best = meta.get("best_step"), meta.get("best_val")
+    if type(step) is int and step >= 0:
+        return step
+    if best is None or not isinstance(meta.get("history"), list):
+        return None
+    return next((h["step"] for h in meta["history"]
+                 if isinstance(h, dict) and type(h.get("step")) is int and h.get("val_loss") == best), None)
+
+
 def run_record(meta: dict) -> dict:
     """What a checkpoint records of its run besides the training state, checked: `run` (its
     name) and `run_id` (None in older checkpoints), `saving` (the save cadence `every`, as

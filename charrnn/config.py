@@ -27,6 +27,7 @@ ENGINES = ("charrnn", "torch")  # charrnn's own kernels, or PyTorch (the optiona
 PRECISIONS = ("fp32", "bf16", "auto")  # of the matrix products (see model.choose_kernel)
 SAMPLE_PRECISIONS = ("fp32", "bf16", "int8", "auto")  # of generation's stored weights (sample.stored)
 KERNELS = {"fp32": "fp32 register tile", "amx": "bf16 AMX tiles", "avx512bf16": "bf16 AVX512-BF16 tile"}
+SAMPLE_TEMPERATURE = 0.8  # the default of `charrnn sample -t` and of samples while training
 MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
 
 
@@ -115,7 +116,7 @@ def _check_types(config, ints: tuple[str, ...], numbers: tuple[str, ...]) -> Non
     the options ensure it, a config read from a checkpoint made by hand may not."""
     for name in ints + numbers:
         value = getattr(config, name)
-        if value is None and name in ("steps", "epochs", "seconds"):
+        if value is None and name in ("steps", "epochs", "seconds", "eval_every"):
             continue
         if name in ints:
             valid, kind = type(value) is int, "a whole number"
@@ -146,7 +147,7 @@ class TrainConfig:
     epochs: float | None = None
     seconds: float | None = None
     val_frac: float = 0.1
-    eval_every: int = 500
+    eval_every: int | None = None  # None: about EVALUATIONS times over the budget (training.eval_interval)
     seed: int = 0
     weight_decay: float = 0.0  # decoupled (AdamW-style), on the weight matrices
     ema: float = 0.0  # decay of the weights' moving average (0: none)
@@ -156,7 +157,7 @@ class TrainConfig:
                      numbers=("lr", "clip", "decay_rate", "min_lr_frac", "epochs", "seconds", "val_frac",
                               "weight_decay", "ema"))
         for name in ("batch", "seq", "eval_every", "decay_every"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise _fail(name, f"must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise _fail("lr", f"must be positive, got {self.lr}")
@@ -227,7 +228,7 @@ class RunOptions:
     errors: str | None = None
     sample_every: tuple[str, float] | None = None
     sample_length: int = 200
-    sample_temperature: float = 0.8
+    sample_temperature: float = SAMPLE_TEMPERATURE
     sample_prime: str | None = None
     engine: str = "charrnn"
     device: str | None = None
@@ -277,16 +278,38 @@ RESUMABLE = ("steps", "epochs", "time", "lr", "eval_every", "save_every", "keep"
 FROM_CHECKPOINT = ("model", "hidden", "layers", "embed", "unit", "min_count")
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)h)?\s*(?:(\d+(?:\.\d*)?)m(?!s))?\s*(?:(\d+(?:\.\d*)?)s?)?\s*$")
+_SECONDS_IN = {**dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+               **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+               **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1)}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_PART = re.compile(rf"\s*{_NUMBER}\s*([a-z]+)", re.IGNORECASE)
+_CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d+):(\d\d(?:\.\d*)?)\s*$")  # [h:]mm:ss
 
 
 def parse_duration(text: str) -> float:
-    """'90', '90s', '10m', '1h30m', '1.5h' -> seconds."""
-    match = _DURATION.match(text)
-    if not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 10m, 1h30m)")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    """Seconds from '90' (seconds), '90s', '2m', '2min', '2 minutes', '1h30m', '1.5h', or a
+    clock's '00:02:00' or '2:00'. ValueError for anything else (a unit given twice, or out
+    of order, included)."""
+    failure = ValueError(f"not a duration: {text!r} (use e.g. 90s, 2min, 1h30m, 1.5h or 00:02:00)")
+    if re.fullmatch(rf"\s*{_NUMBER}\s*", text):
+        return float(text)
+    clock = _CLOCK.match(text)
+    if clock:
+        hours, minutes, seconds = (float(g) if g else 0.0 for g in clock.groups())
+        if (clock.group(1) and minutes >= 60) or seconds >= 60:
+            raise failure
+        return hours * 3600 + minutes * 60 + seconds
+    total, position, last_unit = 0.0, 0, math.inf
+    while position < len(text.rstrip()):
+        part = _PART.match(text, position)
+        unit = _SECONDS_IN.get(part.group(2).lower()) if part else None
+        if unit is None or unit >= last_unit:
+            raise failure
+        total += float(part.group(1)) * unit
+        position, last_unit = part.end(), unit
+    if last_unit == math.inf:
+        raise failure
+    return total
 
 
 def duration(option: str, value) -> float:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from .config import SAMPLE_TEMPERATURE
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -76,8 +77,8 @@ class LanguageModel:
         return f"LanguageModel({cfg.cell} {cfg.layers}x{cfg.hidden}, {len(self.vocab)} {self.unit}s, {self.path})"
 
     # ---- writing --------------------------------------------------------------------------------
-    def generate(self, prime: str = "", length: int = 500, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None, stop: str | None = None, num_samples: int = 1,
+    def generate(self, prime: str = "", length: int = 500, temperature: float = SAMPLE_TEMPERATURE,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None, stop: str | None = None, num_samples: int = 1,
                  threads: int | None = None, separator: str = "\n\n", echo_prime: bool = True,
                  precision: str = "auto") -> Iterator[str]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batches import StreamBatches, validation_windows
+from .checkpoint import best_step
 from .config import ModelConfig, TrainConfig, is_weight_matrix
 from .errors import CheckpointError, TrainingError
 from .model import Model, checked_tensor, views
@@ -99,6 +100,7 @@ class Trainer:
         self.lr_scale = 1.0  # halved by each recovery from a run of non-finite steps
         self.recoveries = 0
         self.best_val: float | None = None
+        self.best_step: int | None = None  # the step best_val was scored at
         self.history: list[dict] = []
         self.recent = deque(maxlen=100)
         self._restore_point: _RestorePoint | None = None
@@ -306,7 +308,7 @@ class Trainer:
             return None
         val = total / count
         if math.isfinite(val) and (self.best_val is None or val < self.best_val):
-            self.best_val = val
+            self.best_val, self.best_step = val, self.step
         self.history.append(dict(step=self.step, seconds=round(self.train_seconds, 3),
                                  train_loss=self.train_loss, val_loss=val))
         return val
@@ -334,6 +336,7 @@ class Trainer:
             lr_scale=self.lr_scale,
             recoveries=self.recoveries,
             best_val=self.best_val,
+            best_step=self.best_step,
             train_loss=self.train_loss,
             recent_losses=list(self.recent),
             history=self.history,
@@ -373,6 +376,7 @@ class Trainer:
         trainer.recoveries = meta.get("recoveries", 0)
         trainer.best_val = meta["best_val"]
         trainer.history = list(meta["history"])
+        trainer.best_step = best_step(meta)
         trainer.recent.extend(meta["recent_losses"])
         return trainer
 

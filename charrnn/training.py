@@ -3,17 +3,18 @@ its model), trains it, saves it, reports what happens as events (events.py) and 
 Run; `dry_run` says what a run would cost without writing anything.
 
 What a run does around the Trainer's steps lives here: the budget, validation every
-`eval_every` steps, checkpoints (latest, best, periodic) and the restore point each one sets,
-metrics.jsonl, samples while training, stopping on request (StopTraining from a callback, or
-KeyboardInterrupt) with the latest state saved, and the rules that keep what is on disk safe:
-one writer per run directory, a finished run never overwritten unless asked, a failed start
-leaving nothing behind.
+`eval_every` steps (or about EVALUATIONS times over the budget), checkpoints (latest, best,
+periodic) and the restore point each one sets, metrics.jsonl, samples while training,
+stopping on request (StopTraining from a callback, or KeyboardInterrupt) with the latest state
+saved, and the rules that keep what is on disk safe: one writer per run directory, a finished
+run never overwritten unless asked, a failed start leaving nothing behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -27,11 +28,18 @@ from .config import (DEFAULT_EPOCHS, FROM_CHECKPOINT, MODEL_OPTIONS, OPTIONS, RE
 from .errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
+EVALUATIONS = 15  # validations over a budget when eval_every is not given
+SPEED_STEPS = 5  # timed steps before a time budget's validation interval is set from the speed
 
 
 @dataclass
 class Run:
-    """A training run's outcome: where it is, what it reached, and its model (`load()`)."""
+    """A training run's outcome: where it is, what it reached, and its model (`load()`).
+
+    `val_loss` is the last validation (at `val_step`, the run's last step unless it was
+    stopped) and `train_loss` the training loss at that same step; `best_val_loss` is the
+    lowest validation, at `best_step`, the one best.safetensors holds. Losses in nats per
+    symbol (character or byte); None where there was no validation text."""
 
     path: Path
     latest: Path
@@ -50,6 +58,9 @@ class Run:
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of config.KERNELS)
     recipe: str | None = None  # what the time budget chose (recipe.py), where it chose
+    val_step: int | None = None
+    best_val_loss: float | None = None
+    best_step: int | None = None
 
     @property
     def metrics(self) -> list[dict]:
@@ -66,13 +77,18 @@ class Run:
 
     def summary(self) -> dict:
         """What `charrnn train --json` prints."""
-        val = self.val_loss
         return dict(run_dir=str(self.path), best=str(self.best), latest=str(self.latest), steps=self.steps,
-                    chars=self.chars, chars_per_sec=self.chars_per_sec, train_loss=self.train_loss, val_loss=val,
-                    val_bpc=val / math.log(2) if val is not None else None, unit=self.unit,
-                    skipped_steps=self.skipped_steps, recoveries=self.recoveries, lr_scale=self.lr_scale,
-                    interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel,
-                    recipe=self.recipe)
+                    chars=self.chars, chars_per_sec=self.chars_per_sec, val_step=self.val_step,
+                    train_loss=self.train_loss, val_loss=self.val_loss, val_bpc=bits(self.val_loss),
+                    best_step=self.best_step, best_val_loss=self.best_val_loss, best_val_bpc=bits(self.best_val_loss),
+                    unit=self.unit, skipped_steps=self.skipped_steps, recoveries=self.recoveries,
+                    lr_scale=self.lr_scale, interrupted=self.stopped, engine=self.engine, precision=self.precision,
+                    kernel=self.kernel, recipe=self.recipe)
+
+
+def bits(nats: float | None) -> float | None:
+    """Nats per symbol in bits per symbol."""
+    return nats / math.log(2) if nats is not None else None
 
 
 def train(sources: str | Sequence[str] | None = None, *, text: str | None = None,
@@ -83,9 +99,10 @@ def train(sources: str | Sequence[str] | None = None, *, text: str | None = None
     Options are those of `charrnn train`, spelled with underscores: the model (`model` "lstm",
     "gru" or "rnn"; `hidden`, `layers`, `embed`, `dropout`), the optimisation (`batch`, `seq`,
     `lr`, `optimizer`, `clip`, `schedule`, `warmup`, `decay_every`, `decay_rate`, `val_frac`,
-    `eval_every`, `seed`), the budget (`steps`, `epochs`, `time` as seconds or "90s"/"10m";
-    10 epochs when none is given), the run (`name`, `out`, `overwrite`, `resume`, `init_from`,
-    `save_every`, `keep`, `threads`) and the text (`unit`, `min_count`, `separator`, `errors`),
+    `eval_every`, by default about 15 times over the budget; `seed`), the budget (`steps`,
+    `epochs`, `time` as seconds or "90s"/"10m"; 10 epochs when none is given), the run
+    (`name`, `out`, `overwrite`, `resume`, `init_from`, `save_every`, `keep`, `threads`) and
+    the text (`unit`, `min_count`, `separator`, `errors`),
     with the same defaults; `sample_every`, `sample_length`, `sample_temperature` and
     `sample_prime` report samples as events. Invalid options raise ConfigError.
 
@@ -305,7 +322,8 @@ class _Session:
             return idcache.encode_sources(files, cache, unit=unit, min_count=opts.min_count or 1,
                                           separator="\n" if separator is None else separator,
                                           errors=errors or "strict", vocab=vocab, stdin=stdin,
-                                          progress=lambda n: notify(events.Reading(n)), recorded=recorded)
+                                          progress=lambda n: notify(events.Reading(n)), recorded=recorded,
+                                          on_directory=lambda message: notify(events.Notice(message)))
         except InputError as exc:
             if recorded is not None and recorded.get("streamed") and str(exc).startswith("no such file: "):
                 raise InputError(f"this run was trained on a stream ({str(exc).removeprefix('no such file: ')}) that "
@@ -398,12 +416,19 @@ class _Session:
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg,
                                             threads, **engine)
+            if trainer.finished():
+                spent = format_duration(trainer.train_seconds)
+                raise ConfigError(f"{label} is at step {trainer.step} after {spent} of training, already past its "
+                                  f"budget ({_budget(train_cfg)}, counted from the start of the run); give a "
+                                  "larger one to train it further", options=("steps", "epochs", "time"))
             changes = record["changes"] + self._changes(source, trainer, threads, notify)
         else:
             train_ids, val_ids = split(data.ids, train_cfg.val_frac)
             model_cfg = replace(model_cfg, vocab_size=len(vocab))
             if chooses:
                 model_cfg, train_cfg, chosen = self._choose(model_cfg, train_cfg, train_ids, threads, engine, notify)
+                if writes and opts.name is None and opts.out is None:
+                    run, label, data = self._name_by_size(run, label, run_id, model_cfg, data)
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads, **engine)
             if source is not None:
@@ -413,6 +438,25 @@ class _Session:
         keep = opts.keep if "keep" in self.given or saving.get("keep") is None else saving["keep"]
         return _Plan(run, label, run_id, trainer, data, threads, save_every, keep, replaces, opts.engine, changes,
                      samples, chosen)
+
+    def _name_by_size(self, run, label: str, run_id: str, model: ModelConfig, data):
+        """A run whose size the budget chose, named by that size: its folder, claimed as
+        <cell>-auto-<time> before the choice, becomes <cell>-<layers>x<hidden>-<time> (it keeps
+        the provisional name should that one be taken). The lock goes with the folder."""
+        from . import rundir
+
+        new = run.path.with_name(label.replace("-auto-", f"-{model.layers}x{model.hidden}-", 1))
+        if os.path.lexists(new):
+            return run, label, data
+        try:
+            os.rename(run.path, new)
+        except OSError:
+            return run, label, data
+        self.created = [new / p.relative_to(run.path) if p == run.path or run.path in p.parents else p
+                        for p in self.created]
+        moved = rundir.RunDir(new)
+        moved.set_marker(new.name, run_id)
+        return moved, new.name, replace(data, path=new / data.path.relative_to(run.path))
 
     def _budget_chooses(self, source: _Source | None, train_cfg: TrainConfig) -> bool:
         """Whether the time budget chooses the model and its training (recipe.py): a run from
@@ -519,6 +563,14 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _budget(cfg: TrainConfig) -> str:
+    """'time 5s', 'steps 40 or epochs 2': a run's budget, for a message."""
+    parts = [f"steps {cfg.steps}" if cfg.steps is not None else None,
+             f"epochs {cfg.epochs:g}" if cfg.epochs is not None else None,
+             f"time {format_duration(cfg.seconds)}" if cfg.seconds is not None else None]
+    return " or ".join(p for p in parts if p)
+
+
 def _values(names: list[str], given: dict, fixed: dict) -> str:
     """'hidden 512 (the checkpoint's: 256), model gru (the checkpoint's: lstm)' for a message."""
     return ", ".join(f"{name} {given[name]}" + (f" (the checkpoint's: {fixed[name]})" if name in fixed else "")
@@ -557,6 +609,7 @@ class _Loop:
         self.timed_steps, self.timed_seconds = 0, 0.0
         self.last_periodic = time.monotonic()
         self.saved = False
+        self.eval_every: int | None = None  # set by _validation_due
         # a new run's metrics records wait for its first checkpoint where the folder holds an
         # earlier run's records (replaced, or from a run that saved nothing)
         earlier = self.start_step == 0 and (plan.run.path / "metrics.jsonl").exists()
@@ -601,14 +654,18 @@ class _Loop:
         except MemoryError:
             raise TrainingError(f"out of memory at step {trainer.step}; {_kept(run, 'latest')}") from None
         best = run.best if run.best.exists() else latest
+        last = next((h for h in reversed(trainer.history) if h.get("val_loss") is not None), None)
+        train_loss = last["train_loss"] if last is not None else trainer.train_loss
         return Run(run.path, latest, best, trainer.step, trainer.step * cfg.batch * cfg.seq, self.chars_per_sec,
-                   trainer.train_loss, trainer.best_val, data.vocab.unit, trainer.skipped, trainer.recoveries,
-                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel, plan.recipe)
+                   train_loss, last["val_loss"] if last is not None else None, data.vocab.unit, trainer.skipped,
+                   trainer.recoveries, trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel,
+                   plan.recipe, val_step=last["step"] if last is not None else None, best_val_loss=trainer.best_val,
+                   best_step=trainer.best_step)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
 
-        trainer, notify, cfg = self.trainer, self.notify, self.trainer.cfg
+        trainer, notify = self.trainer, self.notify
         report = trainer.train_step()
         if trainer.step - self.start_step > WARMUP_STEPS:
             self.timed_steps += 1
@@ -618,7 +675,7 @@ class _Loop:
             notify(events.Recovered(report.step, report.recovered_to, MAX_BAD_STEPS, trainer.lr_scale,
                                     trainer.recoveries, MAX_RECOVERIES))
             return  # the state it went back to was evaluated and saved already
-        improved = trainer.step % cfg.eval_every == 0 and self._evaluate()
+        improved = self._validation_due() and self._evaluate()
         # periodic saves keep their own beat, whatever best saves happen in between: by steps at
         # multiples of N (a resumed run saves where the uninterrupted one would); but none within
         # a run of non-finite steps, which the last good checkpoint may undo
@@ -634,6 +691,15 @@ class _Loop:
         samples = self.plan.samples
         if samples is not None and samples.due(trainer.step):
             notify(events.Sampled(trainer.step, samples.sample(trainer.sampling_model(), trainer.step)))
+
+    def _validation_due(self) -> bool:
+        """Whether this step is validated: every eval_every steps, or where it was not given,
+        about EVALUATIONS times over the budget (a time budget's steps estimated from the
+        speed, once SPEED_STEPS steps are timed)."""
+        if self.eval_every is None:
+            speed = self.chars_per_sec if self.timed_steps >= SPEED_STEPS else None
+            self.eval_every = eval_interval(self.trainer, speed)
+        return self.eval_every is not None and self.trainer.step % self.eval_every == 0
 
     def _evaluate(self) -> bool:
         trainer = self.trainer
@@ -694,6 +760,25 @@ def budget_steps(trainer) -> int | None:
     if cfg.epochs is not None:
         limits.append(math.ceil(cfg.epochs * trainer.batches.steps_per_epoch))
     return min(limits) if limits else None
+
+
+def eval_interval(trainer, chars_per_sec: float | None) -> int | None:
+    """Steps between validations: the config's eval_every, or the budget's steps (those a time
+    budget buys at `chars_per_sec`, whichever budget ends first) over EVALUATIONS; None for a
+    time budget whose speed is not known yet."""
+    cfg = trainer.cfg
+    if cfg.eval_every is not None:
+        return cfg.eval_every
+    ends = []
+    total = budget_steps(trainer)
+    if total is not None:
+        ends.append(total)
+    if cfg.seconds is not None:
+        if not chars_per_sec:
+            return None
+        seconds = max(0.0, cfg.seconds - trainer.train_seconds)
+        ends.append(trainer.step + seconds * chars_per_sec / (cfg.batch * cfg.seq))
+    return max(1, math.ceil(min(ends) / EVALUATIONS))
 
 
 def seconds_left(trainer, chars_per_sec: float | None) -> float | None:

@@ -14,6 +14,40 @@ from ..config import ERRORS, parse_duration
 from ..errors import OutputError
 
 
+class SectionedCommand(click.Command):
+    """A command whose --help lists its options under headings: `sections` maps each heading
+    to the names of its parameters, in the order shown (click has no option groups)."""
+
+    def __init__(self, *args, sections: dict[str, tuple[str, ...]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sections = sections
+
+    def format_options(self, ctx, formatter) -> None:
+        records = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                records[param.name] = record
+        placed = {name for names in self.sections.values() for name in names}
+        other = tuple(name for name in records if name not in placed)
+        for heading, names in {**self.sections, "Other options": other}.items():
+            rows = [records[name] for name in names if name in records]
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+
+def complete_runs(ctx, param, incomplete: str):
+    """Shell completion of a CKPT or RUN argument: the names of the runs in $CHARRNN_HOME
+    (or ./checkpoints), and file names."""
+    from click.shell_completion import CompletionItem
+
+    from ..rundir import home, runs
+
+    names = sorted(run.path.name for run in runs(home()) if run.path.name.startswith(incomplete))
+    return [CompletionItem(incomplete, type="file"), *(CompletionItem(name) for name in names)]
+
+
 class Duration(click.ParamType):
     name = "DURATION"
 

@@ -9,11 +9,11 @@ import click
 
 from ..config import SAMPLE_PRECISIONS
 from ..errors import ConfigError
-from .common import errors_option, stdin_bytes, write_json
+from .common import complete_runs, errors_option, stdin_bytes, write_json
 
 
-@click.command(name="eval")
-@click.argument("ckpt")
+@click.command(name="eval", short_help="Score text under a model: bits per character and perplexity.")
+@click.argument("ckpt", shell_complete=complete_runs)
 @click.argument("files", nargs=-1)
 @click.option("--skip-unknown", is_flag=True,
               help="Leave out characters the model does not know (counted) instead of failing. A model with an "
