@@ -79,8 +79,8 @@ class LanguageModel:
     # ---- writing --------------------------------------------------------------------------------
     def generate(self, prime: str = "", length: int = 500, temperature: float = SAMPLE_TEMPERATURE,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-                 stop: str | None = None, num_samples: int = 1, threads: int | None = None, separator: str = "\n\n", echo_prime: bool = True,
-                 precision: str = "auto") -> Iterator[str]:
+                 stop: str | None = None, num_samples: int = 1, threads: int | None = None,
+                 separator: str = "\n\n", echo_prime: bool = True, precision: str = "auto") -> Iterator[str]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
         none), then `length` symbols after it (for a byte model, bytes, finishing the last
         character). Without a prime, generation starts from a newline (or the vocabulary's
