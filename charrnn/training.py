@@ -29,7 +29,6 @@ from .errors import CheckpointError, ConfigError, InputError, OutputError, Train
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
 EVALUATIONS = 15  # validations over a budget when eval_every is not given
-SPEED_STEPS = 5  # timed steps before a time budget's validation interval is set from the speed
 
 
 @dataclass
@@ -609,7 +608,7 @@ class _Loop:
         self.timed_steps, self.timed_seconds = 0, 0.0
         self.last_periodic = time.monotonic()
         self.saved = False
-        self.eval_every: int | None = None  # set by _validation_due
+        self.next_validation: float | None = None  # of a time budget without eval_every: training seconds
         # a new run's metrics records wait for its first checkpoint where the folder holds an
         # earlier run's records (replaced, or from a run that saved nothing)
         earlier = self.start_step == 0 and (plan.run.path / "metrics.jsonl").exists()
@@ -694,12 +693,19 @@ class _Loop:
 
     def _validation_due(self) -> bool:
         """Whether this step is validated: every eval_every steps, or where it was not given,
-        about EVALUATIONS times over the budget (a time budget's steps estimated from the
-        speed, once SPEED_STEPS steps are timed)."""
-        if self.eval_every is None:
-            speed = self.chars_per_sec if self.timed_steps >= SPEED_STEPS else None
-            self.eval_every = eval_interval(self.trainer, speed)
-        return self.eval_every is not None and self.trainer.step % self.eval_every == 0
+        about EVALUATIONS times over the budget: a budget of steps or epochs every so many
+        steps, one of time every EVALUATIONS-th of it by the training clock (which follows
+        the speed, however it changes as the run goes on)."""
+        trainer, cfg = self.trainer, self.trainer.cfg
+        interval = eval_interval(trainer)
+        due = interval is not None and trainer.step % interval == 0
+        if cfg.eval_every is None and cfg.seconds is not None:
+            period = cfg.seconds / EVALUATIONS
+            crossed = self.next_validation is not None and trainer.train_seconds >= self.next_validation
+            if crossed or self.next_validation is None:
+                self.next_validation = (trainer.train_seconds // period + 1) * period
+            due = due or crossed
+        return due
 
     def _evaluate(self) -> bool:
         trainer = self.trainer
@@ -762,23 +768,15 @@ def budget_steps(trainer) -> int | None:
     return min(limits) if limits else None
 
 
-def eval_interval(trainer, chars_per_sec: float | None) -> int | None:
-    """Steps between validations: the config's eval_every, or the budget's steps (those a time
-    budget buys at `chars_per_sec`, whichever budget ends first) over EVALUATIONS; None for a
-    time budget whose speed is not known yet."""
+def eval_interval(trainer) -> int | None:
+    """Steps between validations: the config's eval_every, or the steps of a budget of steps
+    or epochs (whichever ends first) over EVALUATIONS; None for a budget of time alone, which
+    is validated by the clock (see _Loop._validation_due)."""
     cfg = trainer.cfg
     if cfg.eval_every is not None:
         return cfg.eval_every
-    ends = []
     total = budget_steps(trainer)
-    if total is not None:
-        ends.append(total)
-    if cfg.seconds is not None:
-        if not chars_per_sec:
-            return None
-        seconds = max(0.0, cfg.seconds - trainer.train_seconds)
-        ends.append(trainer.step + seconds * chars_per_sec / (cfg.batch * cfg.seq))
-    return max(1, math.ceil(min(ends) / EVALUATIONS))
+    return max(1, math.ceil(total / EVALUATIONS)) if total is not None else None
 
 
 def seconds_left(trainer, chars_per_sec: float | None) -> float | None:

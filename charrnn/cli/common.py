@@ -16,7 +16,8 @@ from ..errors import OutputError
 
 class SectionedCommand(click.Command):
     """A command whose --help lists its options under headings: `sections` maps each heading
-    to the names of its parameters, in the order shown (click has no option groups)."""
+    to the names of its options ("help" for -h/--help), in the order shown (click has no
+    option groups)."""
 
     def __init__(self, *args, sections: dict[str, tuple[str, ...]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,10 +25,11 @@ class SectionedCommand(click.Command):
 
     def format_options(self, ctx, formatter) -> None:
         records = {}
+        help_option = self.get_help_option(ctx)
         for param in self.get_params(ctx):
-            record = param.get_help_record(ctx)
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
             if record is not None:
-                records[param.name] = record
+                records["help" if param is help_option else param.name] = record
         placed = {name for names in self.sections.values() for name in names}
         other = tuple(name for name in records if name not in placed)
         for heading, names in {**self.sections, "Other options": other}.items():

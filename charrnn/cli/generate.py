@@ -31,7 +31,7 @@ PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpu
 @click.option("--num-samples", type=int, default=1, show_default=True,
               help="Independent samples, generated together (the first streams as it is made, the others follow "
               "it); with --seed, sample i is the same whatever the number of samples.")
-@click.option("--separator", default="\n\n", show_default="a blank line", help="Written between samples.")
+@click.option("--separator", default="\n\n", help="Written between samples (default: a blank line).")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS",
