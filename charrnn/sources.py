@@ -91,8 +91,8 @@ def _binary(path: Path, unit: str, errors: str = "strict") -> str | None:
     return None
 
 
-def directory_files(directory: Path, unit: str = "char", errors: str = "strict"
-                    ) -> tuple[list[Path], list[tuple[Path, str]]]:
+def scan_directory(directory: Path, unit: str = "char", errors: str = "strict"
+                   ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The regular files under `directory` that look like text, in sorted path order, and
     what was left out, with why: hidden files and folders, charrnn's run folders, and files
     that look binary (NUL bytes in their first 8 KiB, or for the char unit with strict
@@ -158,7 +158,7 @@ def parts(sources: Sequence[str], unit: str = "char", errors: str = "strict",
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
         if stat.S_ISDIR(mode):
-            files, skipped = directory_files(path, unit, errors)
+            files, skipped = scan_directory(path, unit, errors)
             if not files:
                 raise InputError(f"{path} has no text files" + (f" ({_skipped(path, skipped)})" if skipped else ""))
             if on_directory is not None:

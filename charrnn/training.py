@@ -713,7 +713,7 @@ class _Loop:
         val = trainer.evaluate()
         self._record(dict(step=trainer.step, seconds=round(trainer.train_seconds, 3), train_loss=trainer.train_loss,
                           val_loss=val, chars_per_sec=self.chars_per_sec))
-        improved = val is not None and (previous_best is None or val < previous_best)
+        improved = val is not None and math.isfinite(val) and (previous_best is None or val < previous_best)
         if val is not None:
             self.notify(events.Evaluated(trainer.step, val, improved))
         return improved

@@ -189,7 +189,7 @@ def train_command(**params):
             display.close()
     signum = signals.signum if run.stopped else None
     if signum is not None:
-        notice(f"stopped at step {run.steps}; saved {run.latest}{_validation(run)}", quiet)
+        notice(f"stopped at step {run.steps}; saved {run.latest}", quiet)
     else:
         notice(f"done: {run.steps} steps; saved {run.latest}{_validation(run)}", quiet)
     if params["json_"]:
