@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 import charrnn
-from charrnn import checkpoint
 from charrnn.cli import cli
-from charrnn.config import parse_duration
-from charrnn.training import EVALUATIONS, eval_interval
+from charrnn.durations import parse_duration
+from charrnn.runs import checkpoint
+from charrnn.training.loop import EVALUATIONS, eval_interval
 from support import plays, write_plays
 
 TINY = dict(hidden=16, layers=1, batch=4, seq=16, threads=1, progress=False)
@@ -192,7 +192,7 @@ def test_sample_temperature_is_one_default_everywhere():
 
     from charrnn.cli.generate import sample_command
     from charrnn.cli.train import train_command
-    from charrnn.language_model import LanguageModel
+    from charrnn.generate.language_model import LanguageModel
 
     sample = next(p for p in sample_command.params if p.name == "temperature").default
     training = next(p for p in train_command.params if p.name == "sample_temperature").default

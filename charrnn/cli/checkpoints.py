@@ -25,7 +25,8 @@ def _run_row(run) -> dict:
     checkpoint (its best, or newest periodic one, when that is missing); values of the wrong
     type (a checkpoint made by hand) become None. CheckpointError or OSError when it has no
     readable checkpoint."""
-    from .. import checkpoint, rundir
+    from ..runs import checkpoint, rundir
+    from ..training.record import best_step
 
     path = rundir.resolve(str(run.path), latest=True)
     meta = checkpoint.read_meta(path)
@@ -36,7 +37,7 @@ def _run_row(run) -> dict:
     last = _last_validation(meta)
     best_val = _number(meta.get("best_val"))
     step = meta.get("step")
-    best_step = checkpoint.best_step(meta) if best_val is not None else None
+    best_at = best_step(meta) if best_val is not None else None
     on_disk = 0
     for ckpt in run.checkpoints():
         with contextlib.suppress(OSError):
@@ -49,7 +50,7 @@ def _run_row(run) -> dict:
         chars=data.get("chars") if type(data.get("chars")) is int else None,
         steps=step if type(step) is int else None, train_seconds=_number(meta.get("train_seconds")),
         val_step=last[0], train_loss=last[1], val_loss=last[2], val_bpc=_bits(last[2]),
-        best_step=best_step, best_val_loss=best_val, best_val_bpc=_bits(best_val), bytes=on_disk,
+        best_step=best_at, best_val_loss=best_val, best_val_bpc=_bits(best_val), bytes=on_disk,
         created=meta.get("created") if isinstance(meta.get("created"), str) else None)
 
 
@@ -63,7 +64,9 @@ def _last_validation(meta: dict) -> tuple[int | None, float | None, float | None
 
 
 def _number(value) -> float | None:
-    return value if type(value) in (int, float) and -1e308 < value < 1e308 else None
+    from ..model.config import is_finite_number
+
+    return value if is_finite_number(value) else None
 
 
 def _bits(nats: float | None) -> float | None:
@@ -83,7 +86,7 @@ def checkpoints_list(directory, json_):
     recently written first, one line each: its model, the text it was trained on, its steps,
     its last validation bits/char and its best (with the step). Among runs on the same text,
     the one with the lowest best validation is marked with *."""
-    from .. import rundir
+    from ..runs import rundir
 
     root = Path(directory) if directory else rundir.home()
     rows = []
@@ -109,7 +112,8 @@ def checkpoints_list(directory, json_):
         return
     width = max(len(r["run"]) for r in rows)
     click.echo(f"runs in {root}, the most recent first:")
-    click.echo(f"  {'run':<{width}}  {'model':<12} {'steps':>7} {'val bpc':>8} {'best bpc (step)':>17} {'on disk':>9}  text")
+    columns = f"{'model':<12} {'steps':>7} {'val bpc':>8} {'best bpc (step)':>17} {'on disk':>9}"
+    click.echo(f"  {'run':<{width}}  {columns}  text")
     for r in rows:
         if "error" in r:
             click.echo(f"  {r['run']:<{width}}  unreadable: {r['error']}")
@@ -120,7 +124,8 @@ def checkpoints_list(directory, json_):
         best = f"{r['best_val_bpc']:.3f} ({r['best_step']})" if r["best_val_bpc"] is not None else "-"
         steps = r["steps"] if r["steps"] is not None else "-"
         text = ", ".join(r["text"]) if r["text"] else "-"
-        click.echo(f"{mark} {r['run']:<{width}}  {model:<12} {steps:>7} {last:>8} {best:>17} {_size(r['bytes']):>9}  {text}")
+        columns = f"{model:<12} {steps:>7} {last:>8} {best:>17} {_size(r['bytes']):>9}"
+        click.echo(f"{mark} {r['run']:<{width}}  {columns}  {text}")
     if any(r.get("best_on_text") for r in rows):
         click.echo("* the lowest best validation among the runs on the same text")
 
@@ -130,7 +135,7 @@ def checkpoints_list(directory, json_):
 @click.option("--json", "json_", is_flag=True, help="The whole metadata as JSON.")
 def checkpoints_show(ckpt, json_):
     """Everything in CKPT: model, vocabulary, training state and the loss history."""
-    from .. import checkpoint, rundir
+    from ..runs import checkpoint, rundir
 
     path = rundir.resolve(ckpt)
     meta = checkpoint.read_meta(path)
@@ -146,7 +151,8 @@ def checkpoints_show(ckpt, json_):
 
 
 def _show(path: Path, meta: dict) -> list[str]:
-    from .. import checkpoint, rundir
+    from ..runs import rundir
+    from ..training.record import best_step
 
     model, train = meta.get("model", {}), meta.get("train", {})
     lines = [
@@ -169,7 +175,7 @@ def _show(path: Path, meta: dict) -> list[str]:
                      f"{step_of_last}{beside}")
     best = _number(meta.get("best_val"))
     if best is not None:
-        at = checkpoint.best_step(meta)
+        at = best_step(meta)
         lines.append(f"best val     {best:.4f} nats/{unit} = {best / math.log(2):.4f} bits/{unit}"
                      + (f" at step {at}" if at is not None else ""))
     # metrics.jsonl fills in what the checkpoint's own history lacks (a short or missing one)
@@ -195,7 +201,7 @@ def checkpoints_prune(run, keep, dry_run):
     in a folder of runs (default: checkpoints/, or $CHARRNN_HOME). Only files read as that
     run's checkpoints are removed, the oldest steps first; a run that is training is left
     alone (its own --keep prunes it)."""
-    from .. import rundir
+    from ..runs import rundir
 
     if keep < 0:
         raise ConfigError(f"--keep must be 0 or more, got {keep}")
@@ -224,8 +230,8 @@ def checkpoints_prune(run, keep, dry_run):
 def checkpoints_rm(ckpt):
     """Remove the checkpoint file CKPT (it is checked to be one first). A checkpoint of a run
     that is training is not removed."""
-    from .. import checkpoint, rundir
     from ..files import reason
+    from ..runs import checkpoint, rundir
 
     path = Path(ckpt)
     checkpoint.read_meta(path)
@@ -246,14 +252,14 @@ def checkpoints_rm(ckpt):
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists (never a run's checkpoint).")
 def checkpoints_export(ckpt, output, format_, force):
     """Write CKPT's weights for use elsewhere (see the README for loading them in PyTorch)."""
-    from .. import checkpoint, rundir
-    from ..export import torch_tensors
-    from ..files import check_new_file
+    from ..runs import checkpoint, model_file, rundir
+    from ..runs.export import torch_tensors
+    from ..runs.rundir import check_new_file
 
     check_new_file(Path(output), force)
     path = rundir.resolve(ckpt)
     loaded = checkpoint.load(path)
-    tensors, meta = torch_tensors(checkpoint.model_weights(loaded.tensors), loaded.meta)
+    tensors, meta = torch_tensors(model_file.model_weights(loaded.tensors), loaded.meta)
     checkpoint.save(output, tensors, meta)
     notice(f"wrote {output}")
 
@@ -269,10 +275,11 @@ def checkpoints_import(source, output, vocab_file, force):
     """Turn SOURCE, a PyTorch state dict saved as safetensors in the export's layout (emb.weight,
     rnn.weight_ih_l0, ..., head.bias), into a charrnn checkpoint that sample, eval, export and
     train --init-from take. An export imports back exactly."""
-    from .. import __version__, checkpoint
-    from ..export import from_torch
-    from ..files import check_new_file
-    from ..vocab import Vocab
+    from .._version import __version__
+    from ..runs import checkpoint
+    from ..runs.export import from_torch
+    from ..runs.rundir import check_new_file
+    from ..text.vocab import Vocab
 
     check_new_file(Path(output), force)
     loaded = checkpoint.load_foreign(source)
@@ -286,7 +293,7 @@ def checkpoints_import(source, output, vocab_file, force):
 
 
 def _vocabulary(meta: dict) -> str:
-    from ..vocab import Vocab
+    from ..text.vocab import Vocab
 
     try:
         vocab = Vocab.from_meta(meta)

@@ -1,4 +1,5 @@
-"""What several commands share: option types, standard streams, JSON, notices."""
+"""What several commands share: standard streams, JSON, notices, the --errors option. Durations
+(--time, --save-every, --sample-every) are read by the library (durations.py), not here."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import sys
 
 import click
 
-from ..config import ERRORS, parse_duration
 from ..errors import OutputError
+from ..text.units import ERRORS
 
 
 class SectionedCommand(click.Command):
@@ -44,41 +45,10 @@ def complete_runs(ctx, param, incomplete: str):
     (or ./checkpoints), and file names."""
     from click.shell_completion import CompletionItem
 
-    from ..rundir import home, runs
+    from ..runs.rundir import home, runs
 
     names = sorted(run.path.name for run in runs(home()) if run.path.name.startswith(incomplete))
     return [CompletionItem(incomplete, type="file"), *(CompletionItem(name) for name in names)]
-
-
-class Duration(click.ParamType):
-    name = "DURATION"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        if seconds <= 0:
-            self.fail("must be longer than zero", param, ctx)
-        return seconds
-
-
-class StepsOrDuration(click.ParamType):
-    """A whole number of steps ('500') or a duration ('10m'): returns ('steps', n) or ('seconds', s)."""
-
-    name = "STEPS|DURATION"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        text = str(value).strip()
-        if text.isdigit():
-            if int(text) < 1:
-                self.fail("must be at least 1", param, ctx)
-            return ("steps", int(text))
-        return ("seconds", Duration().convert(text, param, ctx))
 
 
 def notice(message: str, quiet: bool = False) -> None:
