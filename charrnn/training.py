@@ -45,7 +45,7 @@ class Run:
     skipped_steps: int = 0
     recoveries: int = 0
     lr_scale: float = 1.0
-    stopped: bool = False  # by StopTraining or KeyboardInterrupt, before the budget ended
+    stopped: bool = False  # by StopTraining or KeyboardInterrupt (at the end of the budget, perhaps)
     engine: str = "charrnn"
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of config.KERNELS)
@@ -90,9 +90,12 @@ def train(sources: str | Sequence[str] | None = None, *, text: str | None = None
     `sample_prime` report samples as events. Invalid options raise ConfigError.
 
     `on_event(event)` is called with each of charrnn.events' records as training goes; raise
-    charrnn.StopTraining there to stop. KeyboardInterrupt stops too. Either way the latest
-    state is saved and the Run returned, with `stopped` set. `progress` shows a progress bar
-    (tqdm.auto: in a notebook too); no signal handler is installed.
+    charrnn.StopTraining there, from any event, to stop once the step in progress is evaluated,
+    saved and reported (raised while the run is set up: before its first step, its initial
+    state saved). KeyboardInterrupt stops at once (before the first step, leaving nothing
+    behind). Either way the latest state is saved and the Run returned, with `stopped` set.
+    `progress` shows a progress bar (tqdm.auto: in a notebook too); no signal handler is
+    installed.
     """
     session = _Session(sources, text, options, dry=False)
     notify = _with_progress_bar(on_event) if progress else (on_event or (lambda event: None))
@@ -485,13 +488,14 @@ class _Session:
 
     def run(self, notify) -> Run | None:
         loop = None
+        requests = _StopRequests(notify)
         with self._held:
             try:
-                plan = self._plan(notify if self.rank == 0 else (lambda event: None), None)
+                plan = self._plan(requests if self.rank == 0 else (lambda event: None), None)
                 if self.rank != 0:  # a distributed run's other process: steps as rank 0 says
                     plan.trainer.follow()
                     return None
-                loop = _Loop(plan, notify)
+                loop = _Loop(plan, requests)
                 try:
                     return loop.run()
                 finally:
@@ -501,6 +505,22 @@ class _Session:
                     for path in reversed(self.created):
                         _remove(path)
                 raise
+
+
+class _StopRequests:
+    """The run's callback, with a StopTraining raised from it held back as a request that the
+    loop honours where the run can stop whole: after the step in progress is evaluated, saved
+    (best included) and reported; before the first step when raised while the run is set up."""
+
+    def __init__(self, notify):
+        self.notify = notify
+        self.requested = False
+
+    def __call__(self, event) -> None:
+        try:
+            self.notify(event)
+        except events.StopTraining:
+            self.requested = True
 
 
 def _prepare_runtime(notify) -> None:
@@ -549,7 +569,7 @@ def _notice_compiling(cell: str, notify) -> None:
 class _Loop:
     """The steps of a planned run, with validation, checkpoints, metrics and samples."""
 
-    def __init__(self, plan: _Plan, notify):
+    def __init__(self, plan: _Plan, notify: _StopRequests):
         self.plan = plan
         self.notify = notify
         self.trainer = plan.trainer
@@ -557,6 +577,7 @@ class _Loop:
         self.timed_steps, self.timed_seconds = 0, 0.0
         self.last_periodic = time.monotonic()
         self.saved = False
+        self.best_unsaved = False  # an evaluation improved on the best, and no save has kept it yet
         # a new run's metrics records wait for its first checkpoint where the folder holds an
         # earlier run's records (replaced, or from a run that saved nothing)
         earlier = self.start_step == 0 and (plan.run.path / "metrics.jsonl").exists()
@@ -580,30 +601,50 @@ class _Loop:
                               trainer.precision, trainer.kernel))
         _notice_compiling(trainer.model.config.cell, notify)
         trainer.warm_up()
-        stopped = False
+        interrupted = False
         try:
             try:
-                while not trainer.finished():
+                while not trainer.finished() and not notify.requested:
                     self._step()
-            except (events.StopTraining, KeyboardInterrupt):
+            except KeyboardInterrupt:
                 if trainer.step == self.start_step:
-                    raise  # stopped before its first step: nothing to save
-                stopped = True
+                    raise  # interrupted before its first step: nothing to save
+                interrupted = True
             improved = False
-            if not stopped and not (trainer.history and trainer.history[-1]["step"] == trainer.step):
+            if not (interrupted or notify.requested) and not (trainer.history
+                                                              and trainer.history[-1]["step"] == trainer.step):
                 improved = self._evaluate()
             best_missing = not run.best.exists() and trainer.val_ids.size < 2
-            latest = self._save(best=improved or best_missing, periodic=False)
+            latest = self._save(best=improved or self.best_unsaved or best_missing, periodic=False)
         except TrainingError as exc:
-            raise TrainingError(f"{exc}; {_kept(run, 'best')}", options=exc.options) from None
+            raise TrainingError(f"{exc}; {self._kept('best')}", options=exc.options) from None
         except OutputError as exc:
-            raise OutputError(f"{exc}; training stopped at step {trainer.step}, {_kept(run, 'latest')}") from None
+            raise OutputError(f"{exc}; training stopped at step {trainer.step}, {self._kept('latest')}") from None
         except MemoryError:
-            raise TrainingError(f"out of memory at step {trainer.step}; {_kept(run, 'latest')}") from None
+            raise TrainingError(f"out of memory at step {trainer.step}; {self._kept('latest')}") from None
         best = run.best if run.best.exists() else latest
         return Run(run.path, latest, best, trainer.step, trainer.step * cfg.batch * cfg.seq, self.chars_per_sec,
                    trainer.train_loss, trainer.best_val, data.vocab.unit, trainer.skipped, trainer.recoveries,
-                   trainer.lr_scale, stopped, plan.engine, trainer.precision, trainer.kernel, plan.recipe)
+                   trainer.lr_scale, interrupted or notify.requested, plan.engine, trainer.precision, trainer.kernel,
+                   plan.recipe)
+
+    def _kept(self, which: str) -> str:
+        """Which of this run's checkpoints the user still has (`which` first), for a message after
+        a failure (a run written over another may have left the other's)."""
+        run = self.plan.run
+        for path in ((run.best, run.latest) if which == "best" else (run.latest, run.best)):
+            if self._own(path):
+                return f"the {'best' if path == run.best else 'last'} checkpoint is {path}"
+        return "no checkpoint was written"
+
+    def _own(self, path: Path) -> bool:
+        """Whether `path` is a checkpoint of this run."""
+        from . import checkpoint
+
+        try:
+            return checkpoint.read_meta(path).get("run_id") == self.plan.run_id
+        except CheckpointError:  # none there, or not one charrnn can read
+            return False
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
@@ -642,6 +683,7 @@ class _Loop:
         self._record(dict(step=trainer.step, seconds=round(trainer.train_seconds, 3), train_loss=trainer.train_loss,
                           val_loss=val, chars_per_sec=self.chars_per_sec))
         improved = val is not None and (previous_best is None or val < previous_best)
+        self.best_unsaved = self.best_unsaved or improved
         if val is not None:
             self.notify(events.Evaluated(trainer.step, val, improved))
         return improved
@@ -672,7 +714,13 @@ class _Loop:
         meta["engine"] = plan.engine
         meta.update(saving=dict(every=[kind, interval], keep=plan.keep), changes=plan.changes)
         run = plan.run
-        path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=plan.keep)
+        try:
+            path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None,
+                            keep=plan.keep)
+        except OutputError:
+            # latest is written first: a save that failed after it (the disk full at best) kept the run
+            self.saved = self.saved or self._own(run.latest)
+            raise
         if periodic:
             self.last_periodic = time.monotonic()
         if self.pending is not None:  # the first checkpoint: what was there before goes, the records come
@@ -683,6 +731,7 @@ class _Loop:
             run.write_metrics(self.pending)
             self.pending = None
         self.saved = True
+        self.best_unsaved = self.best_unsaved and not best
         trainer.set_restore_point()
         self.notify(events.Saved(trainer.step, path, best, periodic))
         return path
@@ -709,14 +758,6 @@ def seconds_left(trainer, chars_per_sec: float | None) -> float | None:
     if cfg.seconds is not None:
         left.append(max(0.0, cfg.seconds - trainer.train_seconds))
     return min(left) if left else None
-
-
-def _kept(run, which: str) -> str:
-    """Which checkpoint the user still has, for a message after a failure."""
-    for path in ((run.best, run.latest) if which == "best" else (run.latest, run.best)):
-        if path.is_file():
-            return f"the {'best' if path == run.best else 'last'} checkpoint is {path}"
-    return "no checkpoint was written"
 
 
 class _Samples:

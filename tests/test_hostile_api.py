@@ -1,0 +1,161 @@
+"""The Python API used carelessly or with hostile intent: stopping from any event, a full disk
+at the first save, text given as a string, two threads training one run, arguments of the
+wrong type, misspelt options. Each case says what is true, in one ConfigError or InputError
+line where it is a mistake, and keeps what was saved."""
+
+import dataclasses
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import charrnn
+from charrnn import checkpoint, events
+from support import FullDisk, write_plays
+from test_faults import NaNs
+
+TINY = dict(hidden=16, layers=1, batch=4, seq=16, eval_every=10, threads=1)
+EVENT_TYPES = [value for value in vars(events).values() if dataclasses.is_dataclass(value)]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_plays(tmp_path_factory.mktemp("corpus") / "plays.txt", 50_000)
+
+
+# ---- StopTraining ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stop", [charrnn.StopTraining, KeyboardInterrupt])
+def test_a_stop_at_an_improving_evaluation_keeps_its_weights_as_best(corpus, tmp_path, stop):
+    """The README's own use: stop when validation is good enough. best.safetensors is then the
+    model that scored Run.val_loss, not the previous evaluation's."""
+    stopped_at = []
+
+    def enough(event):
+        if isinstance(event, events.Evaluated) and event.improved and event.step >= 20:
+            stopped_at.append(event)
+            raise stop
+
+    run = charrnn.train(corpus, **TINY, steps=60, seed=1, out=str(tmp_path / "r"), on_event=enough, progress=False)
+    evaluated = stopped_at[0]
+    assert run.stopped and run.steps == evaluated.step and run.val_loss == evaluated.val_loss
+    best, latest = checkpoint.load(run.best), checkpoint.load(run.latest)
+    assert best.meta["step"] == evaluated.step and best.meta["best_val"] == run.val_loss
+    for name, tensor in latest.tensors.items():
+        np.testing.assert_array_equal(best.tensors[name], tensor, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def base_run(corpus, tmp_path_factory) -> Path:
+    """A run of 10 steps, to resume: a resumed run says a Notice (its lr changed) before it starts."""
+    out = tmp_path_factory.mktemp("base") / "run"
+    charrnn.train(corpus, **TINY, steps=10, seed=2, out=str(out), progress=False)
+    return out
+
+
+def resume_every_event(base_run: Path, folder: Path, monkeypatch, on_event) -> charrnn.Run:
+    """`base_run` resumed in a copy at `folder` to step 27, so that every kind of event comes:
+    Reading (its id cache left out of the copy), a Notice (lr changed), steps with checkpoints and
+    samples every 5, evaluations every 10 and a final one at 27, and a recovery (steps 13-17 fail,
+    back to step 10)."""
+    shutil.copytree(base_run, folder, ignore=shutil.ignore_patterns("cache"))
+    NaNs(monkeypatch, lambda call: 2 <= call < 7)
+    return charrnn.train(resume=str(folder), steps=27, lr=1e-3, save_every=5, sample_every=5, sample_length=5,
+                         on_event=on_event, progress=False)
+
+
+def step_of(event, current: int) -> int:
+    """The step the run is at once `event` is reported (`current` before it)."""
+    if isinstance(event, events.Recovered):
+        return event.back_to
+    return getattr(event, "step", current)
+
+
+@pytest.fixture(scope="module")
+def every_event(base_run, tmp_path_factory) -> list:
+    seen = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        run = resume_every_event(base_run, tmp_path_factory.mktemp("every") / "run", monkeypatch, seen.append)
+    assert run.steps == 27 and not run.stopped
+    return seen
+
+
+def test_the_resumed_run_reports_every_kind_of_event(every_event):
+    assert {type(event) for event in every_event} == set(EVENT_TYPES)
+    assert [(e.step, e.back_to) for e in every_event if isinstance(e, events.Recovered)] == [(17, 10)]
+    assert [e.step for e in every_event if isinstance(e, events.Evaluated)] == [20, 27]  # 27: the final one
+
+
+@pytest.mark.parametrize("kind", EVENT_TYPES, ids=lambda kind: kind.__name__)
+def test_stop_training_from_any_event_saves_the_latest_state_and_returns_the_run(
+        kind, base_run, every_event, tmp_path, monkeypatch):
+    """StopTraining raised at the last event of each kind (the final evaluation, the final save,
+    a notice before the first step) is honoured: no exception escapes, the state of the step the
+    run is at is saved as latest, and the Run says it stopped."""
+    last = max(index for index, event in enumerate(every_event) if type(event) is kind)
+    step = 10
+    for event in every_event[:last + 1]:
+        step = step_of(event, step)
+    seen = []
+
+    def stop_at_the_last(event):
+        seen.append(event)
+        if len(seen) == last + 1:
+            assert type(event) is kind
+            raise charrnn.StopTraining
+
+    run = resume_every_event(base_run, tmp_path / "run", monkeypatch, stop_at_the_last)
+    assert run.stopped and run.steps == step
+    assert checkpoint.read_meta(run.latest)["step"] == step
+    trained = (events.Step, events.Evaluated, events.Sampled, events.Recovered)
+    assert not [e for e in seen[last + 1:] if isinstance(e, trained)]  # nothing more is trained
+    assert isinstance(seen[-1], events.Saved) and seen[-1].step == step
+    assert charrnn.load(run.latest).complete("LADY", length=5, seed=0)
+
+
+# ---- a full disk at the first save ---------------------------------------------------------------
+
+def fill_the_disk(monkeypatch, when):
+    """Writes fail with ENOSPC (past their first 100 bytes) once `when()` says so."""
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k), when))
+
+
+def test_a_disk_that_fills_after_the_first_latest_keeps_it_and_says_so(corpus, tmp_path, monkeypatch):
+    """The first save writes latest, then the disk is full for best: latest is a good checkpoint
+    of the run, kept with its folder, and the message names it."""
+    out = tmp_path / "r"
+    fill_the_disk(monkeypatch, lambda: (out / "latest.safetensors").exists())
+    with pytest.raises(charrnn.OutputError) as failed:
+        charrnn.train(corpus, **TINY, steps=30, out=str(out), progress=False)
+    monkeypatch.undo()
+    latest = out / "latest.safetensors"
+    assert str(failed.value) == (f"cannot write checkpoint {out / 'best.safetensors'}: {os.strerror(errno.ENOSPC)}; "
+                                 f"training stopped at step 10, the last checkpoint is {latest}")
+    assert checkpoint.load(latest).meta["step"] == 10
+    assert charrnn.load(out).complete("LADY", length=5, seed=0)
+
+
+def test_a_disk_full_at_the_first_latest_says_nothing_was_kept(corpus, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    fill_the_disk(monkeypatch, lambda: True)
+    with pytest.raises(charrnn.OutputError) as failed:
+        charrnn.train(corpus, **TINY, steps=30, out=str(out), progress=False)
+    assert str(failed.value).endswith("; training stopped at step 10, no checkpoint was written")
+    assert not out.exists()  # a run that saved nothing leaves nothing behind
+
+
+def test_a_run_over_another_names_none_of_the_other_runs_checkpoints(corpus, tmp_path, monkeypatch):
+    """With overwrite, the old run's checkpoints stay until the new one has saved: a disk full at
+    the new run's first save must not call the old run's latest its last checkpoint."""
+    out = tmp_path / "r"
+    charrnn.train(corpus, **TINY, steps=5, out=str(out), progress=False)
+    fill_the_disk(monkeypatch, lambda: True)
+    with pytest.raises(charrnn.OutputError) as failed:
+        charrnn.train(corpus, **TINY, steps=30, seed=4, out=str(out), overwrite=True, progress=False)
+    monkeypatch.undo()
+    assert str(failed.value).endswith("; training stopped at step 10, no checkpoint was written")
+    assert checkpoint.read_meta(out / "latest.safetensors")["step"] == 5  # the old run's, untouched
