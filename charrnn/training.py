@@ -295,9 +295,9 @@ class _Session:
                               options=("errors", "unit"))
         stdin = None
         if self.text is not None:
-            import io
+            from .sources import text_stream
 
-            files, stdin = ["-"], io.BytesIO(self.text.encode("utf-8", "surrogatepass"))
+            files, stdin = ["-"], text_stream(self.text, unit, errors or "strict")
         elif "-" in files:
             import sys
 

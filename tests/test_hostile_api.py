@@ -159,3 +159,28 @@ def test_a_run_over_another_names_none_of_the_other_runs_checkpoints(corpus, tmp
     monkeypatch.undo()
     assert str(failed.value).endswith("; training stopped at step 10, no checkpoint was written")
     assert checkpoint.read_meta(out / "latest.safetensors")["step"] == 5  # the old run's, untouched
+
+
+# ---- text given as a string --------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, options, message", [
+    ("", {}, "text is empty"),
+    ("to be or not\ud800 to be\n" * 20, {}, "text holds a lone surrogate, U+D800 at index 12, which is not a "
+                                            "character (errors replace reads it)"),
+    ("é" * 30 + "\udce9" + "é" * 300, dict(unit="byte"), "text holds a lone surrogate, U+DCE9 at index 30, which "
+                                                         "is not a character"),
+    ("ça\x00va\n" * 40, {}, "text looks binary (NUL at index 2); charrnn trains on text (unit byte takes any)"),
+])
+def test_text_given_as_a_string_is_named_so_with_an_index_into_it(tmp_path, text, options, message):
+    out = tmp_path / "t"
+    with pytest.raises(charrnn.InputError) as failed:
+        charrnn.train(text=text, **TINY, **options, steps=1, out=str(out), progress=False)
+    assert str(failed.value) == message
+    assert not out.exists()
+
+
+def test_a_lone_surrogate_in_text_is_read_as_u_fffd_with_errors_replace(tmp_path):
+    text = "to be or not\ud800 to be\n" * 20
+    run = charrnn.train(text=text, **TINY, errors="replace", steps=1, out=str(tmp_path / "t"), progress=False)
+    assert "\ufffd" in run.load().vocab.chars
+    assert checkpoint.read_meta(run.latest)["data"]["chars"] == len(text)
