@@ -370,8 +370,7 @@ class _Session:
         run, label, run_id, takes_over = self._run_dir(source, record, model_cfg, chooses)
         writes = not self.dry and self.rank == 0  # the other processes of a distributed run write nothing
         if writes:
-            self.created += run.claim(label, run_id)
-            self._held.enter_context(run.lock("charrnn train"))
+            self.created += self._held.enter_context(run.take(label, run_id, "charrnn train"))
         replaces = self._refuse_overwrite(run, takes_over) if self.rank == 0 else False
         if writes:
             run.prepare()

@@ -7,13 +7,14 @@ import dataclasses
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import charrnn
-from charrnn import checkpoint, events
+from charrnn import checkpoint, events, rundir
 from support import FullDisk, write_plays
 from test_faults import NaNs
 
@@ -184,3 +185,42 @@ def test_a_lone_surrogate_in_text_is_read_as_u_fffd_with_errors_replace(tmp_path
     run = charrnn.train(text=text, **TINY, errors="replace", steps=1, out=str(tmp_path / "t"), progress=False)
     assert "\ufffd" in run.load().vocab.chars
     assert checkpoint.read_meta(run.latest)["data"]["chars"] == len(text)
+
+
+# ---- two threads training one run ------------------------------------------------------------
+
+def test_two_threads_training_one_run_get_the_message_two_processes_get(corpus, tmp_path, monkeypatch):
+    """The first thread is held with its marker half written (its temporary file in the folder)
+    until the second has tried: the second is told the run is in use, as another process is."""
+    out = tmp_path / "r"
+    writing_marker, second_done = threading.Event(), threading.Event()
+    real_replace = os.replace
+
+    def slow_marker(source, target, *args, **kwargs):
+        if Path(target).name == rundir.MARKER and threading.current_thread().name == "first":
+            assert Path(source).name.startswith(f".{rundir.MARKER}.")  # the temporary file exists meanwhile
+            writing_marker.set()
+            second_done.wait(120)
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", slow_marker)
+    outcome = {}
+
+    def train(name):
+        try:
+            outcome[name] = charrnn.train(corpus, **TINY, steps=3, out=str(out), progress=False)
+        except charrnn.CharrnnError as exc:
+            outcome[name] = exc
+        finally:
+            if name == "second":
+                second_done.set()
+
+    first = threading.Thread(target=train, args=("first",), name="first")
+    first.start()
+    assert writing_marker.wait(120)
+    train("second")
+    first.join(120)
+    assert isinstance(outcome["first"], charrnn.Run) and outcome["first"].steps == 3
+    assert isinstance(outcome["second"], charrnn.OutputError)
+    assert str(outcome["second"]) == f"{out} is in use by charrnn train (pid {os.getpid()})"
+    assert rundir.RunDir(out).marker()["run_id"] == checkpoint.read_meta(out / "latest.safetensors")["run_id"]
