@@ -34,6 +34,68 @@ def _fail(option: str, message: str) -> ConfigError:
     return ConfigError(f"{option} {message}", options=(option,))
 
 
+# ---- arguments of the Python API, checked for their type ----------------------------------------
+
+def _shown(value) -> str:
+    """'str 'abc'', 'float 1.5', 'list': a wrong value's type, and the value where it is short to show."""
+    if isinstance(value, (str, int, float)):
+        return f"{type(value).__name__} {repr(value)[:40]}"
+    return type(value).__name__
+
+
+def check_type(option: str, value, kinds: type | tuple[type, ...], what: str, optional: bool = False) -> None:
+    """ConfigError naming `option` unless `value` is one of `kinds` (or None, when `optional`);
+    a bool is no number here, though Python counts it as an int."""
+    if value is None and optional:
+        return
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool)):
+        return
+    raise _fail(option, f"must be {what}, not {_shown(value)}")
+
+
+def check_path(option: str, value, optional: bool = True) -> None:
+    """A path: a str or an os.PathLike."""
+    import os
+
+    check_type(option, value, (str, os.PathLike), "a path (a str or a pathlib.Path)", optional)
+
+
+def paths(option: str, value) -> list[str]:
+    """A path, or a list (or tuple) of paths, as a list of str; None is none."""
+    import os
+
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, os.PathLike)) for v in value):
+        return [os.fspath(v) for v in value]
+    shown = _shown(value) if not isinstance(value, (list, tuple)) else f"a {type(value).__name__} holding " + \
+        ", ".join(sorted({_shown(v) for v in value if not isinstance(v, (str, os.PathLike))}))
+    raise _fail(option, f"must be a path (a str or a pathlib.Path) or a list of paths, not {shown}")
+
+
+def unknown_option(name: str, known) -> ConfigError:
+    """The error for a keyword argument that is none of `known`, with the closest as a suggestion."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown option {name!r}{hint} (the options are those of charrnn train, with underscores)")
+
+
+def check_number(option: str, value) -> None:
+    check_type(option, value, (int, float), "a number")
+
+
+def check_threads(value, option: str = "threads") -> None:
+    """None (the default) or a whole number of threads, at least 1."""
+    check_type(option, value, int, "a whole number", optional=True)
+    if value is not None and value < 1:
+        raise _fail(option, f"must be at least 1, got {value}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The shape of a model. Weights follow PyTorch's nn.RNN/LSTM/GRU formulation."""
@@ -234,12 +296,18 @@ class RunOptions:
     precision: str | None = None  # None: "auto" for a new run, a resumed run's own
 
     def __post_init__(self):
+        for name in ("out", "resume", "init_from"):
+            check_path(name, getattr(self, name))
+        for name in ("name", "separator", "sample_prime", "device"):
+            check_type(name, getattr(self, name), str, "a str", optional=True)
+        check_type("overwrite", self.overwrite, bool, "True or False")
+        check_type("sample_length", self.sample_length, int, "a whole number")
+        check_number("sample_temperature", self.sample_temperature)
         if self.resume is not None and self.init_from is not None:
             raise ConfigError("resume and init_from exclude each other", options=("resume", "init_from"))
         if type(self.keep) is not int or self.keep < 0:
             raise _fail("keep", f"must be 0 or more, got {self.keep}")
-        if self.threads is not None and (type(self.threads) is not int or self.threads < 1):
-            raise _fail("threads", f"must be at least 1, got {self.threads}")
+        check_threads(self.threads)
         if self.unit is not None and self.unit not in UNITS:
             raise _fail("unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
         if self.min_count is not None and (type(self.min_count) is not int or self.min_count < 1):
@@ -335,6 +403,9 @@ def format_duration(seconds: float) -> str:
 def check_sampling_options(temperature: float, top_k: int | None, top_p: float | None) -> None:
     """ConfigError for a temperature that is negative, not finite or beyond MAX_TEMPERATURE
     (1/T would underflow to 0, which means argmax), or top-k/top-p out of range."""
+    check_number("temperature", temperature)
+    if top_p is not None:
+        check_number("top_p", top_p)
     if not 0 <= temperature <= MAX_TEMPERATURE:
         raise _fail("temperature", f"must be 0 (argmax) to {MAX_TEMPERATURE:g}, got {temperature}")
     if top_k is not None and (type(top_k) is not int or top_k < 0):

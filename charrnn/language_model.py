@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from .config import ModelConfig
@@ -25,6 +25,11 @@ def load(source: str | Path | None = None, *, threads: int | None = None, root: 
     name (looked up in `root`, default $CHARRNN_HOME or ./checkpoints), or None for the most
     recently written run. `threads` is the default for generation (all cores for models of
     1 MB of weights or more, else one). CheckpointError for anything missing or malformed."""
+    from .config import check_path, check_threads
+
+    check_path("source", source)
+    check_threads(threads)
+    check_path("root", root)
     _prepare_runtime()
     from . import checkpoint, rundir, runtime
     from .model import Model
@@ -97,11 +102,16 @@ class LanguageModel:
         "auto" is bf16. `score(..., precision=...)` says what each costs in bits per symbol."""
         import numpy as np
 
-        from .config import check_sampling_options
+        from .config import check_sampling_options, check_threads, check_type
         from .errors import ConfigError
         from .kernels.sampling import run_part
         from .sample import Sampler, sampling_threads
 
+        self._check_text("prime", prime, optional=True)
+        check_type("stop", stop, str, "a str", optional=True)
+        check_type("separator", separator, str, "a str")
+        check_type("echo_prime", echo_prime, bool, "True or False")
+        check_threads(threads)
         if type(length) is not int or length < 0:
             raise ConfigError(f"length must be 0 or more, got {length}", options=("length",))
         if type(num_samples) is not int or num_samples < 1:
@@ -161,19 +171,36 @@ class LanguageModel:
         symbol (scored as it and counted). With `precision` "bf16" or "int8", the model is
         scored with its weights as `generate` stores them in that precision: the cost of
         sampling so, in bits per symbol."""
+        from .config import check_type
         from .vocab import symbols_of
 
+        self._check_text("text", text)
+        check_type("skip_unknown", skip_unknown, bool, "True or False")
         return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision)
 
-    def score_files(self, sources: Sequence[str], *, errors: str = "strict", skip_unknown: bool = False,
-                    stdin: BinaryIO | None = None, precision: str = "fp32") -> dict:
-        """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
-        read in chunks: the memory taken does not grow with their size."""
+    def _check_text(self, option: str, value, optional: bool = False) -> None:
+        """ConfigError naming `option` unless `value` is a str (or bytes, for a byte model)."""
+        from .config import check_type
+
+        kinds, what = ((str, bytes, bytearray), "a str or bytes") if self.unit == "byte" else (str, "a str")
+        check_type(option, value, kinds, what, optional)
+
+    def score_files(self, sources: str | Path | Sequence[str | Path], *, errors: str = "strict",
+                    skip_unknown: bool = False, stdin: BinaryIO | None = None, precision: str = "fp32") -> dict:
+        """`score` for files (a path, or a list of them; "-" is standard input, read from
+        `stdin`), joined by newlines, read in chunks: the memory taken does not grow with their
+        size."""
+        from .config import ERRORS, check_type, paths
         from .sources import empty_error, parts, symbols
 
+        sources = paths("sources", sources)
+        if errors not in ERRORS:
+            raise ConfigError(f"errors must be one of {', '.join(ERRORS)}, not {errors!r}", options=("errors",))
+        check_type("skip_unknown", skip_unknown, bool, "True or False")
+        generation_weights(precision)  # checked before any file is read
+        if stdin is not None and not callable(getattr(stdin, "read", None)):
+            raise ConfigError(f"stdin must be a binary file object, not {type(stdin).__name__}", options=("stdin",))
         if errors != "strict" and self.unit == "byte":
-            from .errors import ConfigError
-
             raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
                               options=("errors",))
         inputs = parts(list(sources), self.unit, errors)

@@ -13,6 +13,7 @@ leaving nothing behind.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import shutil
 import tempfile
@@ -23,7 +24,8 @@ from pathlib import Path
 
 from . import __version__, events
 from .config import (DEFAULT_EPOCHS, FROM_CHECKPOINT, MODEL_OPTIONS, OPTIONS, REGULARISERS, RESUMABLE, TRAIN_OPTIONS,
-                     ModelConfig, RunOptions, TrainConfig, duration, format_duration, steps_or_duration)
+                     ModelConfig, RunOptions, TrainConfig, check_type, duration, format_duration, paths,
+                     steps_or_duration, unknown_option)
 from .errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
@@ -97,7 +99,9 @@ def train(sources: str | Sequence[str] | None = None, *, text: str | None = None
     `progress` shows a progress bar (tqdm.auto: in a notebook too); no signal handler is
     installed.
     """
-    session = _Session(sources, text, options, dry=False)
+    session = _Session(sources, text, options, dry=False, keywords=("sources", "text", "on_event", "progress"))
+    _check_callback(on_event)
+    check_type("progress", progress, bool, "True or False")
     notify = _with_progress_bar(on_event) if progress else (on_event or (lambda event: None))
     try:
         return session.run(notify)
@@ -111,7 +115,31 @@ def dry_run(sources: str | Sequence[str] | None = None, *, text: str | None = No
             on_event: Callable[[object], None] | None = None, **options) -> dict:
     """What `train` with these arguments would be: the model's size, the memory it needs, its
     speed from a few timed steps, and what the budget comes to. Writes nothing."""
-    return _Session(sources, text, options, dry=True).estimate(on_event or (lambda event: None))
+    session = _Session(sources, text, options, dry=True, keywords=("sources", "text", "on_event"))
+    _check_callback(on_event)
+    return session.estimate(on_event or (lambda event: None))
+
+
+def _check_callback(on_event) -> None:
+    if on_event is not None and not callable(on_event):
+        raise ConfigError(f"on_event must be a function of one event, not {type(on_event).__name__}",
+                          options=("on_event",))
+
+
+def _list_options(function):
+    """`function`, which takes the options of `charrnn train` as **options, with a signature
+    that lists them, keyword-only, with their defaults: what help() and completion show.
+    (Passing one as None is leaving it out.)"""
+    signature = inspect.signature(function)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    listed = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+              for name, default in OPTIONS.items()]
+    function.__signature__ = signature.replace(parameters=fixed + listed)
+    return function
+
+
+train = _list_options(train)
+dry_run = _list_options(dry_run)
 
 
 @dataclass
@@ -144,18 +172,14 @@ class _Plan:
 class _Session:
     """One call of `train` or `dry_run`."""
 
-    def __init__(self, sources, text, options: dict, dry: bool):
+    def __init__(self, sources, text, options: dict, dry: bool, keywords: tuple[str, ...]):
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise ConfigError(f"unknown option {unknown[0]!r} (the options are those of charrnn train)")
-        if text is not None:
-            if sources:
-                raise ConfigError("give sources or text, not both")
-            if not isinstance(text, str):
-                raise ConfigError(f"text must be a str, not {type(text).__name__}")
-        elif isinstance(sources, (str, Path)):
-            sources = [str(sources)]
-        self.sources = [str(s) for s in sources or ()]
+            raise unknown_option(unknown[0], [*keywords, *OPTIONS])
+        self.sources = paths("sources", sources)
+        check_type("text", text, str, "a str", optional=True)
+        if text is not None and self.sources:
+            raise ConfigError("give sources or text, not both")
         self.text = text
         self.given = {k: v for k, v in options.items() if v is not None}  # None is the default
         self.dry = dry

@@ -224,3 +224,136 @@ def test_two_threads_training_one_run_get_the_message_two_processes_get(corpus, 
     assert isinstance(outcome["second"], charrnn.OutputError)
     assert str(outcome["second"]) == f"{out} is in use by charrnn train (pid {os.getpid()})"
     assert rundir.RunDir(out).marker()["run_id"] == checkpoint.read_meta(out / "latest.safetensors")["run_id"]
+
+
+# ---- arguments of the wrong type -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model(corpus, tmp_path_factory) -> charrnn.LanguageModel:
+    out = tmp_path_factory.mktemp("model") / "run"
+    return charrnn.train(corpus, **TINY, steps=2, out=str(out), progress=False).load()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.complete(123), "prime must be a str, not int 123"),
+    (lambda m: m.complete("A", 5, stop=5), "stop must be a str, not int 5"),
+    (lambda m: m.complete("A", 5, temperature="0.5"), "temperature must be a number, not str '0.5'"),
+    (lambda m: m.score(None), "text must be a str, not NoneType"),
+    (lambda m: m.score(["A"]), "text must be a str, not list"),
+    (lambda m: charrnn.train(5), "sources must be a path (a str or a pathlib.Path) or a list of paths, not int 5"),
+    (lambda m: charrnn.train("x", on_event=5), "on_event must be a function of one event, not int"),
+    (lambda m: charrnn.train("x", separator=5), "separator must be a str, not int 5"),
+    (lambda m: charrnn.load(m.path, threads="x"), "threads must be a whole number, not str 'x'"),
+    (lambda m: m.complete("A", 5, threads=-1), "threads must be at least 1, got -1"),
+    (lambda m: m.complete("A", 5, threads=1.5), "threads must be a whole number, not float 1.5"),
+    (lambda m: charrnn.load(m.path, threads=-3), "threads must be at least 1, got -3"),
+])
+def test_the_issues_examples_are_config_errors_naming_the_argument(model, call, message):
+    with pytest.raises(charrnn.ConfigError) as failed:
+        call(model)
+    assert str(failed.value) == message
+
+
+def public_calls(model) -> dict:
+    """Every function of the public API (charrnn.__all__ and LanguageModel's methods) with the
+    arguments that make it quick, and the parameters it takes (a generated signature lists the
+    options of train and dry_run)."""
+    import inspect
+
+    text = "a short text, too short for a batch of training"
+    calls = {
+        "train": (charrnn.train, dict(text=text, progress=False)),
+        "dry_run": (charrnn.dry_run, dict(text=text)),
+        "load": (charrnn.load, dict(source=str(model.path))),
+        "generate": (lambda **kw: "".join(model.generate(**kw)), dict(prime="A", length=5)),
+        "complete": (model.complete, dict(prime="A", length=5)),
+        "score": (model.score, dict(text="LADY MACBETH")),
+        "score_files": (model.score_files, dict(sources=[str(model.path.parent.parent / "absent.txt")])),
+    }
+    signatures = {"generate": charrnn.LanguageModel.generate, "complete": charrnn.LanguageModel.generate}
+    found = {}
+    for name, (function, base) in calls.items():
+        signature = inspect.signature(signatures.get(name, function))
+        params = [p for p in signature.parameters if p not in ("self",)
+                  and signature.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+        found[name] = (function, base, params)
+    return found
+
+
+def test_the_public_api_is_covered(model):
+    names = {name for name in charrnn.__all__ if callable(getattr(charrnn, name))
+             and not isinstance(getattr(charrnn, name), type)}
+    assert names == {"train", "dry_run", "load"}
+    methods = {name for name in vars(charrnn.LanguageModel) if not name.startswith("_")
+               and callable(getattr(charrnn.LanguageModel, name))}
+    assert methods <= set(public_calls(model))
+
+
+def test_an_argument_of_no_sensible_type_is_a_config_error_naming_it(model, tmp_path, monkeypatch):
+    """object() is a valid value for no parameter of the API: every one says so by name."""
+    monkeypatch.chdir(tmp_path)
+    for name, (function, base, params) in public_calls(model).items():
+        for param in params:
+            try:
+                function(**dict(base, **{param: object()}))
+            except charrnn.ConfigError as exc:
+                assert str(exc).startswith(f"{param} "), (name, param, str(exc))
+            except Exception as exc:
+                pytest.fail(f"{name}({param}=object()): {type(exc).__name__}: {exc}")
+            else:
+                pytest.fail(f"{name}({param}=object()) was accepted")
+
+
+def test_any_odd_argument_is_accepted_or_a_charrnn_error(model, tmp_path, monkeypatch):
+    """Values of the wrong type, or out of range, for every parameter: the call works (the value
+    is valid there) or raises one of charrnn's errors, never TypeError, ValueError or the like."""
+    monkeypatch.chdir(tmp_path)
+    for name, (function, base, params) in public_calls(model).items():
+        for param in params:
+            for value in ("x", 1.5, -1, 0, [1], b"x", True, None, float("nan")):
+                if param == "time" and value in (1.5, True):
+                    continue  # a budget of a second and a half: the recipe would time its probes
+                try:
+                    function(**dict(base, **{param: value}))
+                except charrnn.CharrnnError:
+                    pass
+                except Exception as exc:
+                    pytest.fail(f"{name}({param}={value!r}): {type(exc).__name__}: {exc}")
+
+
+def test_score_files_reads_one_path_given_as_a_str(model, corpus):
+    assert model.score_files(str(corpus)) == model.score_files([str(corpus)])
+    assert model.score_files(corpus) == model.score(corpus.read_text(encoding="utf-8"))  # a pathlib.Path too
+
+
+# ---- train's and dry_run's options, listed -------------------------------------------------------
+
+@pytest.mark.parametrize("function", [charrnn.train, charrnn.dry_run], ids=lambda f: f.__name__)
+def test_train_and_dry_run_list_every_option_keyword_only_with_its_default(function):
+    import inspect
+    import pydoc
+
+    from charrnn.config import OPTIONS
+
+    params = inspect.signature(function).parameters
+    assert list(params)[0] == "sources" and params["sources"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    for name, default in OPTIONS.items():
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY and params[name].default == default, name
+    assert not [p for p in params.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
+    shown = pydoc.render_doc(function, renderer=pydoc.plaintext)
+    assert "hidden=256" in shown and "eval_every=500" in shown and "sample_prime=None" in shown
+
+
+@pytest.mark.parametrize("function", [charrnn.train, charrnn.dry_run], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("misspelt, meant", [("hiden", "hidden"), ("evalevery", "eval_every"),
+                                             ("on_events", "on_event"), ("sample_temp", "sample_temperature")])
+def test_a_misspelt_option_gets_the_closest_name(function, misspelt, meant):
+    with pytest.raises(charrnn.ConfigError) as failed:
+        function(text="some text", **{misspelt: 1})
+    assert str(failed.value) == (f"unknown option {misspelt!r}; did you mean {meant!r}? (the options are those of "
+                                 "charrnn train, with underscores)")
+
+
+def test_an_option_like_none_gets_no_suggestion():
+    with pytest.raises(charrnn.ConfigError, match=r"^unknown option 'zzz' \(the options are those of charrnn train"):
+        charrnn.train(text="some text", zzz=1)
