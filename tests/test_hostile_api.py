@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import charrnn
-from charrnn import checkpoint, events, rundir
+from charrnn import events
+from charrnn.runs import checkpoint, rundir
 from support import FullDisk, write_plays
 from test_faults import NaNs
 
@@ -241,7 +242,7 @@ def model(corpus, tmp_path_factory) -> charrnn.LanguageModel:
     (lambda m: m.score(None), "text must be a str, not NoneType"),
     (lambda m: m.score(["A"]), "text must be a str, not list"),
     (lambda m: charrnn.train(5), "sources must be a path (a str or a pathlib.Path) or a list of paths, not int 5"),
-    (lambda m: charrnn.train("x", on_event=5), "on_event must be a function of one event, not int"),
+    (lambda m: charrnn.train("x", on_event=5), "on_event must be a function of one event, not int 5"),
     (lambda m: charrnn.train("x", separator=5), "separator must be a str, not int 5"),
     (lambda m: charrnn.load(m.path, threads="x"), "threads must be a whole number, not str 'x'"),
     (lambda m: m.complete("A", 5, threads=-1), "threads must be at least 1, got -1"),
@@ -333,7 +334,7 @@ def test_train_and_dry_run_list_every_option_keyword_only_with_its_default(funct
     import inspect
     import pydoc
 
-    from charrnn.config import OPTIONS
+    from charrnn.training.options import OPTIONS
 
     params = inspect.signature(function).parameters
     assert list(params)[0] == "sources" and params["sources"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
