@@ -236,11 +236,11 @@ def model(corpus, tmp_path_factory) -> charrnn.LanguageModel:
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda m: m.complete(123), "prime must be a str, not int 123"),
+    (lambda m: m.complete(123), "prime must be str, not int"),
     (lambda m: m.complete("A", 5, stop=5), "stop must be a str, not int 5"),
     (lambda m: m.complete("A", 5, temperature="0.5"), "temperature must be a number, not str '0.5'"),
-    (lambda m: m.score(None), "text must be a str, not NoneType"),
-    (lambda m: m.score(["A"]), "text must be a str, not list"),
+    (lambda m: m.score(None), "text must be str, not NoneType"),
+    (lambda m: m.score(["A"]), "text must be str, not list"),
     (lambda m: charrnn.train(5), "sources must be a path (a str or a pathlib.Path) or a list of paths, not int 5"),
     (lambda m: charrnn.train("x", on_event=5), "on_event must be a function of one event, not int 5"),
     (lambda m: charrnn.train("x", separator=5), "separator must be a str, not int 5"),
@@ -270,8 +270,14 @@ def public_calls(model) -> dict:
         "complete": (model.complete, dict(prime="A", length=5)),
         "score": (model.score, dict(text="LADY MACBETH")),
         "score_files": (model.score_files, dict(sources=[str(model.path.parent.parent / "absent.txt")])),
+        "score_records": (lambda **kw: list(model.score_records(**kw)), dict(records=["LADY", "MACBETH"])),
+        "encode": (model.encode, dict(text="LADY")),
+        "decode": (model.decode, dict(ids=[1, 2])),
+        "next_char_distribution": (model.next_char_distribution, dict(text="LADY")),
+        "log_probs": (model.log_probs, dict(text="LADY")),
     }
-    signatures = {"generate": charrnn.LanguageModel.generate, "complete": charrnn.LanguageModel.generate}
+    signatures = {"generate": charrnn.LanguageModel.generate, "complete": charrnn.LanguageModel.generate,
+                  "score_records": charrnn.LanguageModel.score_records}
     found = {}
     for name, (function, base) in calls.items():
         signature = inspect.signature(signatures.get(name, function))
