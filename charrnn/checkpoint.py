@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ META_KEY = "charrnn"
 MAX_HEADER_BYTES = 100_000_000
 MAX_NDIM = 32  # numpy 1.x's limit; numpy 2 allows 64
 MAX_ELEMENTS = 2**48  # numpy refuses shapes whose size overflows, even when a dimension is 0
+MODEL_COPIES = 2  # float32 copies of the weights a loaded model holds besides the tensors read: weights, gradients
 
 DTYPES = {
     "F32": np.dtype("<f4"),
@@ -89,6 +91,17 @@ def save(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], meta: Mappi
     that cannot be stored (a caller bug).
     """
     path = Path(path)
+    return atomic_write(path, _writer(tensors, meta), name=f"checkpoint {path}")
+
+
+def write(stream: BinaryIO, tensors: Mapping[str, np.ndarray], meta: Mapping) -> None:
+    """Write the file `save` would write to a binary `stream` (standard output, say); OSError
+    as the stream raises it."""
+    _writer(tensors, meta)(stream)
+
+
+def _writer(tensors: Mapping[str, np.ndarray], meta: Mapping):
+    """A function writing the checkpoint of `tensors` and `meta` to a binary file."""
     arrays = _prepare(tensors)
     entries, offset = [], 0
     # Largest items first, as safetensors does, keeps every tensor aligned in the file.
@@ -110,13 +123,13 @@ def save(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], meta: Mappi
     header_bytes = json.dumps(header, separators=(",", ":")).encode()
     header_bytes += b" " * (-len(header_bytes) % 8)
 
-    def write(f: BinaryIO) -> None:
+    def write_to(f: BinaryIO) -> None:
         f.write(len(header_bytes).to_bytes(8, "little"))
         f.write(header_bytes)
         for e in entries:
             f.write(arrays[e.name])
 
-    return atomic_write(path, write, name=f"checkpoint {path}")
+    return write_to
 
 
 def _prepare(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -179,12 +192,6 @@ def _load(path: Path, expected_shapes: Mapping[str, tuple] | None, foreign: bool
         raise CheckpointError(f"{path} is corrupt: checksum mismatch")
     info["checksum"] = stored
     return Checkpoint(path, tensors, info)
-
-
-def _tensor_names(path: Path) -> list[str]:
-    """The names of the tensors in a checkpoint, after validating its header."""
-    with _open(path) as f:
-        return [entry.name for entry in _read_header(f, path)[0]]
 
 
 def read_meta(path: str | os.PathLike) -> dict:
@@ -391,17 +398,77 @@ def describe(path: Path, meta: dict) -> tuple[ModelConfig, Vocab]:
 
 
 def read_model(path: str | os.PathLike) -> ModelFile:
-    """Read a run's checkpoint for its model, checking the description first and then every
-    parameter's shape against it (nothing is allocated for a description that is wrong)."""
+    """Read a run's checkpoint for its model, checking the description first, then the sizes it
+    declares against its tensors and the machine's memory, then every parameter's shape
+    against it (nothing is allocated for a description that is wrong), and last that every
+    number it holds is finite."""
     path = Path(path)
-    cfg, _ = describe(path, read_meta(path))
+    with _open(path) as f:
+        entries, meta = _read_header(f, path)
+    if meta.get("format") == "torch":
+        raise CheckpointError(f"{path} is a PyTorch export (from charrnn checkpoints export), not a checkpoint; "
+                              f"turn it back into one with: charrnn checkpoints import {path} -o FILE")
+    cfg, _ = describe(path, meta)
+    _check_declared_sizes(path, cfg, {e.name: e.shape for e in entries})
+    _check_loadable(path, cfg, sum(e.end - e.begin for e in entries))
     shapes = cfg.param_shapes()
     expected = {f"param/{name}": shape for name, shape in shapes.items()}
-    if any(entry.startswith("average/") for entry in _tensor_names(path)):
+    if any(e.name.startswith("average/") for e in entries):
         expected.update({f"average/{name}": shape for name, shape in shapes.items()})
     loaded = load(path, expected_shapes=expected)
+    _check_finite(path, loaded.tensors)
     cfg, vocab = describe(path, loaded.meta)
     return ModelFile(path, cfg, vocab, loaded)
+
+
+def _check_declared_sizes(path, cfg: ModelConfig, shapes: Mapping[str, tuple]) -> None:
+    """CheckpointError unless the layers, vocabulary, embedding and hidden sizes `cfg` declares
+    are those of the `param/<name>` tensors (name -> shape: a header's, read before any data).
+    Checked before anything of the declared size is built."""
+    for name in ("param/embed", "param/layer0.wh"):
+        if len(shapes.get(name, ())) != 2:
+            found = "missing" if name not in shapes else f"of shape {shapes[name]}"
+            raise CheckpointError(f"{path} does not fit its model: tensor {name!r} is {found}")
+    (vocabulary, embedding), hidden = shapes["param/embed"], shapes["param/layer0.wh"][1]
+    found = dict(layers=sum(1 for name in shapes if re.fullmatch(r"param/layer\d+\.wh", name)),
+                 vocabulary=vocabulary, embedding=embedding, hidden=hidden)
+    declared = dict(layers=cfg.layers, vocabulary=cfg.vocab_size, embedding=cfg.embed, hidden=cfg.hidden)
+    wrong = [f"{what} {declared[what]} where its tensors have {size}" for what, size in found.items()
+             if size != declared[what]]
+    if wrong:
+        raise CheckpointError(f"{path} is inconsistent: its metadata declares {'; '.join(wrong)}")
+
+
+def _check_loadable(path, cfg: ModelConfig, tensor_bytes: int) -> None:
+    """CheckpointError when loading the model of `cfg` from `tensor_bytes` of tensors (which are
+    read whole), and building the model, would take more memory than this machine has."""
+    from .estimate import gigabytes, machine_memory
+
+    need = tensor_bytes + MODEL_COPIES * cfg.n_params() * np.dtype(np.float32).itemsize
+    have = machine_memory()
+    if have is not None and need > have:
+        raise CheckpointError(f"{path} holds a {cfg.cell} {cfg.layers}x{cfg.hidden} model that needs about "
+                              f"{gigabytes(need)} to load, and this machine has {gigabytes(have)}")
+
+
+def _check_finite(path, tensors: Mapping[str, np.ndarray]) -> None:
+    """CheckpointError unless every floating-point number in `tensors` is finite: a NaN or an
+    infinity in a weight makes every prediction after it meaningless."""
+    problem = non_finite(tensors)
+    if problem:
+        raise CheckpointError(f"{path} is not a usable model: {problem}")
+
+
+def non_finite(tensors: Mapping[str, np.ndarray]) -> str | None:
+    """Which tensor holds numbers that are not finite, and how many, for a message; None when
+    all of them are."""
+    for name in sorted(tensors):
+        array = tensors[name]
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            return (f"tensor {name!r} holds {bad} value{'s' if bad != 1 else ''} that {'are' if bad != 1 else 'is'} "
+                    "not a finite number (NaN or infinity)")
+    return None
 
 
 def is_run_checkpoint(path: str | os.PathLike) -> bool:
@@ -418,6 +485,10 @@ def recorded_data(model_file: ModelFile) -> tuple[dict, TrainConfig]:
     fingerprint, TrainConfig). CheckpointError when the run cannot be resumed from it."""
     meta, path = model_file.meta, model_file.path
     data = meta.get("data")
+    if "imported_from" in meta and data is None:
+        raise CheckpointError(f"{path} cannot be resumed: it was imported (charrnn checkpoints import), so it holds "
+                              "weights but no training to continue; start a run from its weights with init_from",
+                              options=("init_from",))
     try:
         if not (isinstance(data, dict) and isinstance(data.get("sources"), list) and data["sources"]
                 and all(isinstance(f, str) for f in data["sources"]) and type(data.get("chars")) is int
