@@ -181,14 +181,15 @@ class LanguageModel:
         return self._score(chunks, skip_unknown, empty_error(list(sources)), precision)
 
     def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32") -> dict:
-        from .evaluate import StreamScorer
+        from .evaluate import StreamScorer, scoring_model
 
         vocab, unit = self.vocab, self.unit
         notice_compiling(_scoring_kernel(self.config.cell))
         from .sample import generation_model
 
         weights = generation_weights(precision)
-        scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
+        model = self._model if weights == "fp32" else generation_model(self._model, weights)
+        scorer = StreamScorer(scoring_model(model))
         read = kept = unknown = 0
         missing: set = set()
         for symbols in chunks:
