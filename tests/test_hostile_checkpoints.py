@@ -21,8 +21,9 @@ import pytest
 import safetensors.numpy
 
 import charrnn
-from charrnn import checkpoint
-from charrnn.config import REGULARISERS, ModelConfig, TrainConfig
+from charrnn.model.config import REGULARISERS, ModelConfig
+from charrnn.runs import checkpoint
+from charrnn.training.config import TrainConfig
 from support import plays, write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
@@ -308,7 +309,7 @@ def test_sizes_a_checkpoint_declares_are_checked_against_its_tensors_first(tmp_p
 
 def test_a_model_larger_than_the_machines_memory_is_refused_before_loading(tmp_path, monkeypatch):
     path = hand_made(tmp_path / "m.safetensors")
-    monkeypatch.setattr("charrnn.estimate.machine_memory", lambda: 10_000)
+    monkeypatch.setattr("charrnn.training.estimate.machine_memory", lambda: 10_000)
     with pytest.raises(charrnn.CheckpointError, match=r"holds a lstm 1x8 model that needs about .* to load, and "
                                                       r"this machine has 0 MB"):
         charrnn.load(path)

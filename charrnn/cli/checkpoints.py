@@ -27,7 +27,7 @@ def checkpoints_group():
 
 def _summary(path: Path) -> dict:
     """A checkpoint's row; values of the wrong type (a checkpoint made by hand) become None."""
-    from .. import checkpoint
+    from ..runs import checkpoint
 
     meta = checkpoint.read_meta(path)
     model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
@@ -42,7 +42,9 @@ def _summary(path: Path) -> dict:
 
 
 def _number(value) -> float | None:
-    return value if type(value) in (int, float) and -1e308 < value < 1e308 else None
+    from ..model.config import is_finite_number
+
+    return value if is_finite_number(value) else None
 
 
 @checkpoints_group.command(name="list")
@@ -51,7 +53,7 @@ def _number(value) -> float | None:
 def checkpoints_list(directory, json_):
     """List runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), the most recently
     written first; the best checkpoint of all (lowest validation bits/char) is marked with *."""
-    from .. import rundir
+    from ..runs import rundir
 
     root = Path(directory) if directory else rundir.home()
     rows = []
@@ -93,7 +95,7 @@ def checkpoints_list(directory, json_):
 @click.option("--json", "json_", is_flag=True, help="The whole metadata as JSON.")
 def checkpoints_show(ckpt, json_):
     """Everything in CKPT: model, vocabulary, training state and the loss history."""
-    from .. import checkpoint, rundir
+    from ..runs import checkpoint, rundir
 
     path = rundir.resolve(ckpt)
     meta = checkpoint.read_meta(path)
@@ -109,7 +111,7 @@ def checkpoints_show(ckpt, json_):
 
 
 def _show(path: Path, meta: dict) -> list[str]:
-    from .. import rundir
+    from ..runs import rundir
 
     model, train = meta.get("model", {}), meta.get("train", {})
     # every option the run was trained with is shown: the shape and the main settings on their
@@ -172,7 +174,7 @@ def checkpoints_prune(run, keep, dry_run):
     in a folder of runs (default: checkpoints/, or $CHARRNN_HOME). Only files read as that
     run's checkpoints are removed, the oldest steps first; a run that is training is left
     alone (its own --keep prunes it)."""
-    from .. import rundir
+    from ..runs import rundir
 
     if keep < 0:
         raise ConfigError(f"--keep must be 0 or more, got {keep}")
@@ -201,8 +203,8 @@ def checkpoints_prune(run, keep, dry_run):
 def checkpoints_rm(ckpt):
     """Remove the checkpoint file CKPT (it is checked to be one first). A checkpoint of a run
     that is training is not removed."""
-    from .. import checkpoint, rundir
     from ..files import reason
+    from ..runs import checkpoint, rundir
 
     path = Path(ckpt)
     checkpoint.read_meta(path)
@@ -225,9 +227,9 @@ def checkpoints_rm(ckpt):
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists (never a run's checkpoint).")
 def checkpoints_export(ckpt, output, format_, force):
     """Write CKPT's weights for use elsewhere (see the README for loading them in PyTorch)."""
-    from .. import checkpoint, rundir
-    from ..export import torch_tensors
-    from ..files import check_new_file
+    from ..runs import checkpoint, model_file, rundir
+    from ..runs.export import torch_tensors
+    from ..runs.rundir import check_new_file
 
     to_stdout = output == "-"
     if to_stdout:
@@ -237,7 +239,7 @@ def checkpoints_export(ckpt, output, format_, force):
                               "or name a file", options=("output",))
     else:
         check_new_file(Path(output), force)
-    tensors, meta = torch_tensors(checkpoint.read_model(rundir.resolve(ckpt)))
+    tensors, meta = torch_tensors(model_file.read_model(rundir.resolve(ckpt)))
     if not to_stdout:
         checkpoint.save(output, tensors, meta)
         notice(f"wrote {output}")
@@ -267,10 +269,11 @@ def checkpoints_import(source, output, vocab_file, force):
     train --init-from take. An export imports back exactly. The model's shape is read from the
     tensors; metadata that says otherwise, or names a variant charrnn lacks (a relu RNN, say), is
     refused, and so are weights that are not finite numbers."""
-    from .. import __version__, checkpoint
-    from ..export import from_torch
-    from ..files import check_new_file
-    from ..vocab import Vocab
+    from .._version import __version__
+    from ..runs import checkpoint
+    from ..runs.export import from_torch
+    from ..runs.rundir import check_new_file
+    from ..text.vocab import Vocab
 
     check_new_file(Path(output), force)
     loaded = checkpoint.load_foreign(source)
@@ -296,7 +299,7 @@ def _value(value) -> str:
 
 
 def _vocabulary(meta: dict) -> str:
-    from ..vocab import Vocab
+    from ..text.vocab import Vocab
 
     try:
         vocab = Vocab.from_meta(meta)

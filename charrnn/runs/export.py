@@ -9,10 +9,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from .checkpoint import ModelFile, non_finite
-from .config import GATES, REGULARISERS, ModelConfig
-from .errors import CheckpointError, ConfigError
-from .vocab import Vocab
+from ..errors import CheckpointError, ConfigError
+from ..model.config import GATES, REGULARISERS, ModelConfig
+from ..text.vocab import Vocab
+from .checkpoint import non_finite
+from .model_file import ModelFile
 
 _LAYER_NAMES = (("wx", "weight_ih"), ("wh", "weight_hh"), ("bx", "bias_ih"), ("bh", "bias_hh"))
 _MODULES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
@@ -27,7 +28,7 @@ def torch_names(cfg: ModelConfig) -> dict[str, str]:
 
 
 def torch_tensors(model_file: ModelFile) -> tuple[dict[str, np.ndarray], dict]:
-    """The model of a checkpoint read by checkpoint.read_model, as tensors named for `emb`
+    """The model of a checkpoint read by model_file.read_model, as tensors named for `emb`
     (nn.Embedding), `rnn` (nn.RNN/LSTM/GRU, batch_first irrelevant) and `head` (nn.Linear),
     and metadata describing how to build those modules."""
     cfg, meta = model_file.config, model_file.meta

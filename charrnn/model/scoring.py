@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Model
+from .network import Model
 
 EVAL_CHUNK = 512
 # Sums a float32 model may form while scoring (a preactivation, a logit) are kept far below
@@ -44,11 +44,10 @@ def largest_sum(model: Model) -> float:
     cfg, p = model.config, model.params
     inputs, bound = float(np.abs(p["embed"]).max(initial=0.0)), 0.0
     for layer in range(cfg.layers):
-        wx, wh = (np.abs(p[f"layer{layer}.{name}"]).astype(np.float64) for name in ("wx", "wh"))
-        sums = (wx.sum(axis=1) * inputs + wh.sum(axis=1) + np.abs(p[f"layer{layer}.bx"])
-                + np.abs(p[f"layer{layer}.bh"]))
+        wx, wh = (np.abs(p[f"layer{layer}.{name}"]).sum(axis=1, dtype=np.float64) for name in ("wx", "wh"))
+        sums = wx * inputs + wh + np.abs(p[f"layer{layer}.bx"]) + np.abs(p[f"layer{layer}.bh"])
         bound, inputs = max(bound, float(sums.max(initial=0.0)), inputs), 1.0
-    head = np.abs(p["head.w"]).astype(np.float64).sum(axis=1) + np.abs(p["head.b"])
+    head = np.abs(p["head.w"]).sum(axis=1, dtype=np.float64) + np.abs(p["head.b"])
     return max(bound, float(head.max(initial=0.0)))
 
 
