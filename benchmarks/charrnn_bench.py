@@ -8,7 +8,8 @@ Validation: 32 streams over the held-out text, carried state (the reference's pr
 Sampling: on --threads threads, temperature 1, from a newline, `--sample` characters on each of `--sample-streams`
 streams (1: the reference's setting); chars/s counts the characters of all streams.
 Precision: charrnn's defaults (auto: bf16 products where the CPU has AMX, bf16 weights for
-generation); --precision and --sample-precision choose; the JSON says which kernel ran.
+generation); --precision and --sample-precision choose; the JSON says which kernel ran, and
+`isa` the level its kernels were compiled for ($CHARRNN_ISA: see charrnn/kernels/cpu.py).
 """
 import argparse
 import json
@@ -50,6 +51,8 @@ def parse_args():
     p.add_argument("--engine", choices=["charrnn", "torch"], default="charrnn",
                    help="torch: charrnn's PyTorch engine on the CPU (throughput only: with --no-val, no --sample)")
     p.add_argument("--save", help="write a charrnn checkpoint here")
+    p.add_argument("--score", type=int, default=0, help="bytes of 30-120-character records to score as `charrnn "
+                   "score` does (benchmarks/torch_score.py's protocol)")
     return p.parse_args()
 
 
@@ -108,7 +111,7 @@ def main():
     res = dict(impl="charrnn", engine=args.engine, charrnn_version=__version__, model=args.model, hidden=args.hidden,
                layers=args.layers, dropout=args.dropout, batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip,
                seed=args.seed, threads=threads, openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
-               precision=trainer.precision, kernel=trainer.kernel,
+               precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa,
                vocab=len(vocab), params=model_cfg.n_params(), iters=trainer.step,
                train_seconds=round(trainer.train_seconds, 3))
     measured = trainer.step - WARMUP
@@ -127,8 +130,8 @@ def main():
         tensors, meta = trainer.snapshot()
         meta = record.run_meta(meta, vocab=vocab, data=dict(sources=[args.data], chars=len(text), ids_sha256=""),
                                run="bench", run_id="0" * 16, threads=threads, precision=trainer.precision,
-                               kernel=trainer.kernel, engine=args.engine, save_every=("steps", trainer.step), keep=1,
-                               changes=[])
+                               kernel=trainer.kernel, isa=trainer.isa, engine=args.engine,
+                               save_every=("steps", trainer.step), keep=1, changes=[])
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
         weights = generation_weights(args.sample_precision)
@@ -143,8 +146,48 @@ def main():
         chars = args.sample * args.sample_streams
         res.update(sample_chars=chars, sample_streams=args.sample_streams, sample_weights=weights,
                    sample_chars_per_sec=round(chars / (time.perf_counter() - t0), 1))
+    if args.score > 0:
+        res.update(score(trainer.model, vocab, text, args))
     res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(res))
+
+
+def score_records_of(text: str, total: int, seed: int) -> list[str]:
+    """torch_score.py's records: consecutive pieces of 30-120 characters of `text` (newlines as
+    spaces), `total` bytes, lengths drawn by numpy's default_rng(seed)."""
+    import numpy as np
+
+    flat = text.replace("\n", " ")
+    rng = np.random.default_rng(seed)
+    out, start, size = [], 0, 0
+    while size < total:
+        n = int(rng.integers(30, 121))
+        if start + n > len(flat):
+            start = 0
+        out.append(flat[start:start + n])
+        start += n
+        size += len(out[-1].encode("utf-8"))
+    return out
+
+
+def score(trained, vocab, text, args) -> dict:
+    """`charrnn score`'s scoring of the records (reset context) with the model's products in
+    --precision: predicted characters per second of wall time, after a warm-up."""
+    from charrnn.generate.record_scoring import score_records
+    from charrnn.model.network import Model
+
+    model = Model(trained.config, threads=trained.threads, precision=args.precision)
+    model.flat[...] = trained.flat
+    records = score_records_of(text, args.score, args.seed)
+    for _ in score_records(model, vocab, records[:256]):  # warm-up: kernels, workspaces
+        pass
+    t0 = time.perf_counter()
+    nats = sum(result["nats"] for result in score_records(model, vocab, records))
+    seconds = time.perf_counter() - t0
+    predicted = sum(len(r) - 1 for r in records)
+    return dict(records=len(records), score_chars=predicted, score_seconds=round(seconds, 3),
+                score_kernel=model.kernel, score_bits_per_char=round(nats / predicted / math.log(2), 5),
+                score_chars_per_sec=round(predicted / seconds, 1))
 
 
 if __name__ == "__main__":

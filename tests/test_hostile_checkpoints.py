@@ -249,6 +249,9 @@ def test_huge_finite_weights_score_large_never_nan_zero_or_a_traceback(tmp_path,
     assert least < api["nats_per_char"] < 1e300 and api["perplexity"] == float("inf")
     for precision in ("bf16", "int8"):
         assert least / 10 < charrnn.load(path).score(TEXT, precision=precision)["nats_per_char"] < 1e300
+    for precision in ("fp32", "auto"):
+        records = list(charrnn.load(path).score_records([TEXT[:500], TEXT[500:900]], precision=precision))
+        assert all(least < record["nats"] / record["chars"] < 1e300 for record in records)
 
 
 @pytest.mark.parametrize("edit", [huge_head, scaled(1e30)], ids=["head-3e38", "all-1e30"])
@@ -258,7 +261,9 @@ def test_sampling_huge_finite_weights_writes_text_and_nothing_else(tmp_path, edi
     path = hand_made(tmp_path / "huge.safetensors", edit=edit)
     done = subprocess.run([sys.executable, "-m", "charrnn", "sample", str(path), "-n", "30", "--seed", "1",
                            "--precision", precision], capture_output=True, timeout=120)
-    assert done.returncode == 0 and done.stderr == b""
+    assert done.returncode == 0, done.stderr
+    # nothing but the notice of a first run on a machine, when the kernels compile
+    assert set(done.stderr.decode().splitlines()) <= {"charrnn: compiling kernels (first run only; cached afterwards)"}
     assert len(done.stdout.decode("utf-8")) == 30
 
 

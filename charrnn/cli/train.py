@@ -114,7 +114,9 @@ def _default(name: str):
 @click.option("--precision", type=click.Choice(PRECISIONS),
               help="Of the matrix products: fp32, bf16 (inputs rounded to bf16, sums in float32; AMX or AVX512-BF16) "
                    "or auto (the default, or a resumed run's own: bf16 where the CPU has AMX, else fp32; with "
-                   "--engine torch, bf16 autocast on a CUDA GPU that has it, else fp32).")
+                   "--engine torch, bf16 autocast on a CUDA GPU that has it, else fp32). The kernels use the CPU's "
+                   "best vector instructions, or the lower level env CHARRNN_ISA names (amx, avx512bf16, avx512, "
+                   "avx2, sse).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
 @click.option("--unit", type=click.Choice(UNITS),
@@ -278,7 +280,7 @@ class _Display:
                f"({event.symbols - bool(unknown)} symbols{unknown})")
         self.products = KERNELS.get(event.kernel, event.kernel)
         notice(f"training on {event.threads} thread{'s' if event.threads != 1 else ''}, the matrix products on "
-               f"{self.products}")
+               f"{self.products}" + (f", kernels compiled for {event.isa}" if event.isa else ""))
         self.step = event.step
         if stderr_is_terminal():
             from tqdm import tqdm

@@ -34,11 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..kernels import cpu
 from ..kernels.embedding import embedding_backward, embedding_forward
 from ..kernels.gemm import packed_size, scratch_size
 from ..kernels.gemm_bf16 import aligned_zeros, available_paths, set_path
 from ..kernels.gru import gru_backward, gru_forward
-from ..kernels.head import head_backward, head_forward_backward, head_loss
+from ..kernels.head import head_backward, head_forward_backward, head_log_softmax, head_loss
 from ..kernels.lstm import lstm_backward, lstm_forward
 from ..kernels.projection import input_backward, input_forward, table_backward, table_forward, table_gather
 from ..kernels.rnn import rnn_backward, rnn_forward
@@ -129,7 +130,8 @@ def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
 
 def choose_kernel(precision: str) -> str:
     """The products' kernel for a precision: "fp32"; for "bf16" the fastest bf16 path this
-    process can run ("amx", else "avx512bf16"; ConfigError on a CPU with neither); for "auto",
+    process can run at its level ($CHARRNN_ISA, kernels/cpu.py): "amx", else "avx512bf16"
+    (ConfigError with neither); for "auto",
     AMX where the CPU has it and Linux grants it, else fp32 (AVX512-BF16 alone runs at half
     the rate of float32 FMAs on the Intel CPUs measured, so it is never chosen for you)."""
     if precision not in PRECISIONS:
@@ -138,8 +140,9 @@ def choose_kernel(precision: str) -> str:
     paths = available_paths()
     if precision == "bf16":
         if not paths:
-            raise ConfigError("precision bf16 needs a CPU with AVX512-BF16 or AMX; this one has neither",
-                              options=("precision",))
+            lowered = cpu.level() not in ("amx", "avx512bf16") and cpu.bf16_path(cpu.host_features(), True)
+            why = f"{cpu.ISA_VARIABLE}={cpu.level()} leaves them out" if lowered else "this one has neither"
+            raise ConfigError(f"precision bf16 needs a CPU with AVX512-BF16 or AMX; {why}", options=("precision",))
         return paths[0]
     return "amx" if precision == "auto" and "amx" in paths else "fp32"
 
@@ -353,6 +356,25 @@ class Model:
                              ws.scratch)
 
         return sum(self._over_shards(x, y, state, shard_loss))
+
+    def log_probs(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """The log-probabilities (T, B, V) of the next symbol after each input of x (T, B),
+        without dropout (as `loss` computes them); carries `state` (L, S, B, H) forward in place."""
+        T, B = x.shape
+        p = self.params
+        table = self._input_table(T, B, NO_NOISE)
+        out = np.empty((T, B, self.config.vocab_size), self.dtype)
+
+        def shard_log_probs(k, xs, _, st):
+            ws = self._workspace(T, xs.shape[1], k)
+            top = self._forward(ws, xs, st, NO_NOISE, table)
+            head_log_softmax(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ws.scratch)
+            return ws.logits.reshape(T, xs.shape[1], -1)
+
+        shards = self._shards(B)
+        for (b0, b1), part in zip(shards, self._over_shards(x, x, state, shard_log_probs)):
+            out[:, b0:b1] = part
+        return out
 
     def _over_shards(self, x, y, state, fn, *per_shard) -> list:
         """Apply fn(k, x, y, state, *extra) to each batch shard (contiguous copies when there

@@ -45,6 +45,7 @@ class Run:
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of model.config.KERNELS)
     recipe: str | None = None  # what the time budget chose (recipe.py), where it chose
+    isa: str | None = None  # the level the kernels were compiled for (kernels/cpu.py; None: torch engine)
 
     @property
     def metrics(self) -> list[dict]:
@@ -67,7 +68,7 @@ class Run:
                     val_bpc=val / math.log(2) if val is not None else None, unit=self.unit,
                     skipped_steps=self.skipped_steps, recoveries=self.recoveries, lr_scale=self.lr_scale,
                     interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel,
-                    recipe=self.recipe)
+                    isa=self.isa, recipe=self.recipe)
 
 
 class Loop:
@@ -105,7 +106,7 @@ class Loop:
                               total_steps=budget_steps(trainer), time_budget=cfg.seconds, unit=vocab.unit,
                               chars=int(data.ids.size), symbols=len(vocab), unknown=vocab.unknown is not None,
                               ids_path=data.path, reused=data.reused, threads=plan.threads, engine=plan.engine,
-                              precision=trainer.precision, kernel=trainer.kernel))
+                              precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa))
         runtime.notice_compiling(CELLS[trainer.model.config.cell].kernel, notify)
         trainer.warm_up()
         stopped = False
@@ -134,7 +135,7 @@ class Loop:
                    train_loss=trainer.train_loss, val_loss=trainer.best_val, unit=data.vocab.unit,
                    skipped_steps=trainer.skipped, recoveries=trainer.recoveries, lr_scale=trainer.lr_scale,
                    stopped=stopped, engine=plan.engine, precision=trainer.precision, kernel=trainer.kernel,
-                   recipe=plan.recipe)
+                   isa=trainer.isa, recipe=plan.recipe)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
@@ -200,8 +201,8 @@ class Loop:
         tensors, meta = trainer.snapshot()
         meta = record.run_meta(meta, vocab=plan.data.vocab, data=plan.data.fingerprint, run=plan.label,
                                run_id=plan.run_id, threads=plan.threads, precision=trainer.precision,
-                               kernel=trainer.kernel, engine=plan.engine, save_every=plan.save_every, keep=plan.keep,
-                               changes=plan.changes)
+                               kernel=trainer.kernel, isa=trainer.isa, engine=plan.engine,
+                               save_every=plan.save_every, keep=plan.keep, changes=plan.changes)
         run = plan.run
         path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=plan.keep)
         if periodic:

@@ -25,12 +25,14 @@ from .options import ENGINES
 
 
 def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, threads: int, precision: str,
-             kernel: str, engine: str, save_every: tuple[str, float], keep: int, changes: list[dict]) -> dict:
+             kernel: str, isa: str | None, engine: str, save_every: tuple[str, float], keep: int,
+             changes: list[dict]) -> dict:
     """The metadata of a run's checkpoint: the trainer's snapshot (`training`), the
     vocabulary, the data fingerprint, the run's name and identity, this charrnn's version,
-    how its products were computed, its save cadence and the options changed on resume."""
+    how its products were computed (`isa`: the kernels' level, kernels/cpu.py; None for the
+    torch engine), its save cadence and the options changed on resume."""
     return dict(training, **vocab.to_meta(), data=data, run=run, run_id=run_id, charrnn_version=__version__,
-                threads=threads, precision=precision, kernel=kernel, engine=engine,
+                threads=threads, precision=precision, kernel=kernel, isa=isa, engine=engine,
                 saving=dict(every=list(save_every), keep=keep), changes=changes)
 
 

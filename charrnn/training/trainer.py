@@ -245,6 +245,13 @@ class Trainer:
         """What runs the matrix products (a key of model.config.KERNELS)."""
         return self.model.kernel
 
+    @property
+    def isa(self) -> str:
+        """The level the kernels are compiled for (kernels/cpu.py: $CHARRNN_ISA, else the CPU's)."""
+        from ..kernels import cpu
+
+        return cpu.level()
+
     # ---- recovering from non-finite steps -------------------------------------------------
     def set_restore_point(self) -> bool:
         """Remember the current state as the one to go back to when steps keep failing. The
