@@ -242,23 +242,26 @@ class LanguageModel:
         Records are scored many at a time, with the products in `precision` ("auto": bf16
         where the CPU has AMX, else fp32; "fp32"; "bf16"), read ahead on a thread."""
         from ..model.network import Model
+        from ..model.scoring import scoring_model
         from .record_scoring import check_records, score_records
 
         check_records(records, context, separator)
         model = Model(self.config, threads=self._cores, precision=precision)
         model.flat[...] = self._model.flat
+        model = scoring_model(model)
         runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
         return score_records(model, self.vocab, records, context, separator)
 
     def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32") -> dict:
-        from ..model.scoring import StreamScorer
+        from ..model.scoring import StreamScorer, scoring_model
 
         vocab, unit = self.vocab, self.unit
         runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
         from .sampler import generation_model
 
         weights = generation_weights(precision)
-        scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
+        model = self._model if weights == "fp32" else generation_model(self._model, weights)
+        scorer = StreamScorer(scoring_model(model))
         read = kept = lacking = 0
         missing: set = set()
         strict = not skip_unknown and vocab.unknown is None
