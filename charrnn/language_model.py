@@ -76,21 +76,22 @@ class LanguageModel:
         return f"LanguageModel({cfg.cell} {cfg.layers}x{cfg.hidden}, {len(self.vocab)} {self.unit}s, {self.path})"
 
     # ---- writing --------------------------------------------------------------------------------
-    def generate(self, prime: str = "", length: int = 500, temperature: float = 1.0, top_k: int | None = None,
+    def generate(self, prime: str | bytes = "", length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None, stop: str | None = None, num_samples: int = 1,
                  threads: int | None = None, separator: str = "\n\n", echo_prime: bool = True,
                  precision: str = "auto") -> Iterator[str]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
-        none), then `length` symbols after it (for a byte model, bytes, finishing the last
+        none; a byte model takes bytes too, as they are), then `length` symbols after it (for a byte model, bytes, finishing the last
         character). Without a prime, generation starts from a newline (or the vocabulary's
         first symbol) and echoes nothing.
 
         `temperature` 0 takes the most likely symbol; `top_k` keeps the k most likely, `top_p`
         the most likely whose probabilities reach p. The same `seed` gives the same text
         (None: a random one). A sample ends right after the first `stop`. With `num_samples`
-        N, N samples are generated together, each with its own random stream (sample i is
-        the same whatever N): the first is yielded as it is made, the others follow it, each
-        after `separator` (and the prime). Symbols the model does not know in the prime are
+        N, N samples follow each other, each after `separator` (and the prime), each with its
+        own random stream (sample i is the same whatever N). The first is yielded as it is
+        made; the others are generated up to 64 at a time (sample.sample_groups), the first of
+        each group yielded as it is made: the memory taken does not grow with N. Symbols the model does not know in the prime are
         an InputError naming them, unless the model has an unknown symbol. `precision` is how
         the weights are stored while generating: "fp32"; "bf16", half the bytes to read per
         symbol, so about twice as fast; "int8", a quarter (faster still for large models);
@@ -99,8 +100,9 @@ class LanguageModel:
 
         from .config import check_sampling_options
         from .errors import ConfigError
+        from .estimate import machine_memory
         from .kernels.sampling import run_part
-        from .sample import Sampler, sampling_threads
+        from .sample import Sampler, sample_groups, sampling_threads
 
         if type(length) is not int or length < 0:
             raise ConfigError(f"length must be 0 or more, got {length}", options=("length",))
@@ -112,40 +114,34 @@ class LanguageModel:
             raise ConfigError(f"seed must be 0 or more, got {seed}", options=("seed",))
         check_sampling_options(temperature, top_k, top_p)
         vocab = self.vocab
+        if isinstance(prime, (bytes, bytearray)) and vocab.unit != "byte":
+            raise ConfigError("prime is bytes; a character model takes text (str)", options=("prime",))
         if prime:
             prime_ids = vocab.encode(prime)
         else:
             prime_ids, echo_prime = vocab.start_ids(), False
-        rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
+        shown, unfinished = _echoed(prime) if prime else ("", 0)
+        shown = shown if echo_prime else ""
+        seeds = np.random.SeedSequence(seed)  # sample i draws from its child i, however the samples are grouped
         threads = threads or self._threads or sampling_threads(self._model, self._cores)
         notice_compiling(run_part)
-        sampler = Sampler(self._model, batch=num_samples, banned=vocab.unknown, threads=threads,
+        sampler = Sampler(self._model, batch=1, banned=vocab.unknown, threads=threads,
                           byte_values=vocab.byte_values(), weights=generation_weights(precision))
-        sampler.feed(prime_ids)
-        samples = [_Sample(vocab.decoder(), stop) for _ in range(num_samples)]
-        shown = prime if echo_prime else ""
-        if shown:
-            yield shown
         options = (temperature, top_k or 0, 1.0 if top_p is None else top_p)
-        for chunk in sampler.generate(length, rngs, *options):
-            text = _add(samples, chunk)
-            if text:
-                yield text
-            if all(sample.stopped for sample in samples):
-                break
-        # a byte model finishes the characters the last bytes began (at most three more bytes)
-        open_streams = sampler.mid_character.copy()
-        while open_streams.any() and not all(sample.stopped for sample in samples):
-            chunk = next(sampler.generate(1, rngs, *options))
-            text = _add(samples, chunk, open_streams)
-            if text:
-                yield text
-            open_streams &= sampler.mid_character
-        text = _add(samples, None)
-        if text:
-            yield text
-        for sample in samples[1:]:
-            yield separator + shown + "".join(sample.pieces)
+        for index, size in enumerate(sample_groups(num_samples, length, machine_memory())):
+            if index:
+                sampler.restart(size)
+            sampler.feed(prime_ids)
+            rngs = [np.random.default_rng(child) for child in seeds.spawn(size)]
+            samples = [_Sample(vocab.decoder(), stop, keep=k > 0) for k in range(size)]
+            for sample in samples:  # the character the prime began ends in the sample's text
+                sample.decoder.decode(prime_ids[prime_ids.size - unfinished:])
+            lead = separator + shown if index else shown
+            if lead:
+                yield lead
+            yield from _streamed(sampler, rngs, samples, length, options)
+            for sample in samples[1:]:
+                yield separator + shown + "".join(sample.pieces)
 
     def complete(self, prime: str = "", length: int = 500, **options) -> str:
         """What `generate` yields with the same arguments, as one string."""
@@ -233,6 +229,40 @@ def _scoring_kernel(cell: str):
     return CELLS[cell].kernel
 
 
+def _echoed(prime: str | bytes) -> tuple[str, int]:
+    """The prime as echoed, and how many of its last bytes begin a character that the samples
+    finish (a byte model's prime given as bytes): that character is written with each sample,
+    echo or not. Bytes that are not UTF-8 are echoed as U+FFFD, as in generated text."""
+    if isinstance(prime, str):
+        return prime, 0
+    from .sources import complete_prefix
+
+    cut = complete_prefix(bytes(prime))
+    return bytes(prime[:cut]).decode("utf-8", "replace"), len(prime) - cut
+
+
+def _streamed(sampler, rngs, samples: list["_Sample"], length: int, options) -> Iterator[str]:
+    """Generate a group of samples on `sampler` (fed, one stream per sample): yield the first
+    sample's text as it is made; the others keep theirs."""
+    for chunk in sampler.generate(length, rngs, *options):
+        text = _add(samples, chunk)
+        if text:
+            yield text
+        if all(sample.stopped for sample in samples):
+            break
+    # a byte model finishes the characters the last bytes began (at most three more bytes)
+    open_streams = sampler.mid_character.copy()
+    while open_streams.any() and not all(sample.stopped for sample in samples):
+        chunk = next(sampler.generate(1, rngs, *options))
+        text = _add(samples, chunk, open_streams)
+        if text:
+            yield text
+        open_streams &= sampler.mid_character
+    text = _add(samples, None)
+    if text:
+        yield text
+
+
 def _add(samples: list["_Sample"], chunk, streams=None) -> str:
     """Give each sample its ids of `chunk` (k, N) (None: the end), or only the streams marked in
     `streams`; return what the first sample shows now."""
@@ -247,17 +277,19 @@ def _add(samples: list["_Sample"], chunk, streams=None) -> str:
 
 
 class _Sample:
-    """One stream's text: decoded as ids come, cut right after the first `stop`."""
+    """One stream's text: decoded as ids come, cut right after the first `stop`; kept in
+    `pieces` when `keep` (a sample written after another is held until its turn)."""
 
-    def __init__(self, decoder, stop: str | None):
+    def __init__(self, decoder, stop: str | None, keep: bool = True):
         self.decoder = decoder
+        self.keep = keep
         self.stop = stop
         self.tail = ""
         self.pieces: list[str] = []
         self.stopped = False
 
     def add(self, ids) -> str:
-        """The text that ids (None: the end) add to the sample; kept in `pieces` too."""
+        """The text that ids (None: the end) add to the sample (kept in `pieces` too when `keep`)."""
         if self.stopped:
             return ""
         text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
@@ -270,5 +302,6 @@ class _Sample:
             self.tail = seen[-len(self.stop):]
         if ids is None:
             self.stopped = True
-        self.pieces.append(text)
+        if self.keep:
+            self.pieces.append(text)
         return text

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -17,7 +18,8 @@ PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpu
 @click.command(name="sample")
 @click.argument("ckpt", required=False)
 @click.option("-p", "--prime", help="Text to start from (it is echoed unless --no-prime). Characters the model "
-              "does not know are an error, unless it has an unknown symbol (--min-count), which they then map to.")
+              "does not know are an error, unless it has an unknown symbol (--min-count), which they then map to. "
+              "A byte model takes the bytes as given; for a character model they must be UTF-8.")
 @click.option("--prime-file", type=click.File("rb"),
               help=f"Read the prime from a file (- for standard input; at most {PRIME_FILE_LIMIT >> 20} MiB).")
 @click.option("-n", "--length", type=int, default=500, show_default=True,
@@ -29,8 +31,8 @@ PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpu
               help="Sample only among the most likely characters whose probability adds up to P.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for repeatable output (default: random).")
 @click.option("--num-samples", type=int, default=1, show_default=True,
-              help="Independent samples, generated together (the first streams as it is made, the others follow "
-              "it); with --seed, sample i is the same whatever the number of samples.")
+              help="Independent samples, one after another, generated up to 64 at a time (the first of each "
+              "group streams as it is made); with --seed, sample i is the same whatever the number of samples.")
 @click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
@@ -61,15 +63,19 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
     check_sampling_options(temperature, top_k, top_p)
-    if prime_file is not None:
-        from ..sources import decode_utf8, read_limited
+    from ..sources import decode_utf8, read_limited
 
+    if prime_file is not None:
         name = "standard input" if prime_file.name == "<stdin>" else prime_file.name
-        prime = decode_utf8(read_limited(prime_file, PRIME_FILE_LIMIT, f"the prime file {name}"), name)
+        raw = read_limited(prime_file, PRIME_FILE_LIMIT, f"the prime file {name}")
+    elif prime is not None:  # the bytes of the command line (click decodes them with surrogateescape)
+        name, raw = "--prime", os.fsencode(prime)
 
     from ..language_model import load
 
     model = load(ckpt, threads=threads)
+    if prime is not None or prime_file is not None:  # a byte model reads the bytes as they are
+        prime = raw if model.unit == "byte" else decode_utf8(raw, name)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
     for piece in model.generate(prime or "", length, temperature, top_k, top_p, seed, stop_at, num_samples,
                                 threads, separator, echo_prime=not no_prime, precision=precision):
