@@ -282,7 +282,8 @@ class Sampler:
 
     def feed(self, ids: Sequence[int]) -> None:
         """Run the prime through the model (every stream gets the same characters). A byte
-        model's prime is taken as given; its UTF-8 state follows it."""
+        model's prime is taken as given; its UTF-8 state follows it (a byte that is not UTF-8,
+        or a character the vocabulary cannot finish, ends where the prime does)."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         no_draws = Draws(ids, np.zeros((0, self.batch), np.int64), np.zeros((0, self.batch)))
         self._run(no_draws, self._rules(1.0))
@@ -291,6 +292,8 @@ class Sampler:
             for byte in self._byte_of_id[ids]:
                 after = self._next_state[state, byte] if byte >= 0 else np.zeros_like(state)
                 state[:] = np.where(after >= 0, after, 0)  # a prime's invalid byte ends its character
+            # so does a character the prime begins that the vocabulary's bytes cannot finish
+            state[~self._allowed[state].any(axis=1)] = 0
         self.fed = self.fed or ids.size > 0
 
     def generate(self, length: int, rng: np.random.Generator | Sequence[np.random.Generator],

@@ -36,6 +36,20 @@ def byte_model(tmp_path_factory) -> Path:
     return Path(charrnn.train(text, unit="byte", out=str(folder / "run"), **TINY).best)
 
 
+@pytest.fixture(scope="module")
+def latin_model(tmp_path_factory) -> Path:
+    """A byte model of Latin-1 text alone: no byte of it continues a UTF-8 character."""
+    folder = tmp_path_factory.mktemp("latin")
+    text = folder / "latin.txt"
+    text.write_bytes("caf\xe9 au lait, cr\xe8me br\xfbl\xe9e\n".encode("latin-1") * 200)
+    return Path(charrnn.train(text, unit="byte", out=str(folder / "run"), **TINY).best)
+
+
+def sample_process(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "charrnn", "sample", *args], capture_output=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
 # ---- many samples --------------------------------------------------------------------------------
 
 def test_sample_groups_bound_what_is_held_whatever_the_number_of_samples():
@@ -103,15 +117,22 @@ def test_sample_of_a_hundred_million_streams_until_the_reader_stops(char_model):
 def test_a_byte_model_reads_the_prime_as_the_bytes_given(byte_model):
     """`--prime $'caf\\xe9'` reaches click as 'caf\\udce9' (surrogateescape); before, a byte model
     took that for the three bytes of U+DCE9 and said it did not know 0xed."""
-    result = subprocess.run([sys.executable, "-m", "charrnn", "sample", byte_model, "--prime", b"caf\xe9", "-n", "20",
-                             "--seed", "1"], capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            timeout=120)
+    result = sample_process(byte_model, "--prime", b"caf\xe9", "-n", "20", "--seed", "1")
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode("utf-8")  # valid UTF-8: the character 0xE9 begins is finished by the model
     assert out.startswith("caf") and len(out.encode("utf-8")) >= len("caf") + 20
     model = charrnn.load(byte_model)
     assert model.complete(b"caf\xe9", 20, seed=1) == out
     assert ok("sample", byte_model, "--prime", "caf\udce9", "-n", 20, "--seed", 1).stdout_bytes == result.stdout
+
+
+def test_a_prime_that_begins_a_character_the_vocabulary_cannot_finish_ends_it(latin_model):
+    """0xE9 begins a three-byte character, and this model has no byte to go on with: before,
+    generation after it never ended."""
+    result = sample_process(latin_model, "--prime", b"caf\xe9", "-n", "20", "--seed", "1")
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode("utf-8")
+    assert out.startswith("caf\ufffd") and len(out) == len("caf\ufffd") + 20
 
 
 def test_a_byte_models_prime_file_is_read_as_the_bytes_given(byte_model, tmp_path):
