@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, OutputError
-from .common import notice
+from .common import Duration, notice
 
 
 @click.group(name="corpus")
@@ -28,7 +28,10 @@ def corpus_list():
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: NAME.txt).")
 @click.option("--url", help="Download from this address instead (a mirror); the SHA-256 is still checked.")
-def corpus_fetch(name, output, url):
+@click.option("--deadline", type=Duration(), default="10m", show_default=True,
+              help="Give up when the whole download takes longer than this (each read also gives up after 60 s "
+              "without data); nothing is written then.")
+def corpus_fetch(name, output, url, deadline):
     """Download the corpus NAME and check its SHA-256; the file is written only if it matches."""
     from ..download import KNOWN_CORPORA, fetch, file_sha256
 
@@ -43,5 +46,5 @@ def corpus_fetch(name, output, url):
     if existing is not None:
         raise OutputError(f"{dest} exists and is not {name}; remove it or choose another file with -o")
     notice(f"downloading {name} ({corpus.size:,} bytes) from {url or corpus.url}")
-    fetch(corpus, dest, url)
+    fetch(corpus, dest, url, deadline=deadline)
     notice(f"wrote {dest} (SHA-256 checked)")
