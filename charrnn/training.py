@@ -24,7 +24,7 @@ from pathlib import Path
 from . import __version__, events
 from .config import (DEFAULT_EPOCHS, FROM_CHECKPOINT, MODEL_OPTIONS, OPTIONS, REGULARISERS, RESUMABLE, TRAIN_OPTIONS,
                      ModelConfig, RunOptions, TrainConfig, duration, format_duration, steps_or_duration)
-from .errors import CheckpointError, ConfigError, InputError, OutputError, TrainingError
+from .errors import CheckpointError, ConfigError, InputError, OutputError, ProcessLostError, TrainingError
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
 
@@ -594,6 +594,8 @@ class _Loop:
                 improved = self._evaluate()
             best_missing = not run.best.exists() and trainer.val_ids.size < 2
             latest = self._save(best=improved or best_missing, periodic=False)
+        except ProcessLostError as exc:  # what is saved is whole: resume from the last checkpoint
+            raise ProcessLostError(f"{exc} at step {trainer.step}; {_kept(run, 'latest')}") from None
         except TrainingError as exc:
             raise TrainingError(f"{exc}; {_kept(run, 'best')}", options=exc.options) from None
         except OutputError as exc:
