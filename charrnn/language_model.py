@@ -81,9 +81,9 @@ class LanguageModel:
                  threads: int | None = None, separator: str = "\n\n", echo_prime: bool = True,
                  precision: str = "auto") -> Iterator[str]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
-        none; a byte model takes bytes too, as they are), then `length` symbols after it (for a byte model, bytes, finishing the last
-        character). Without a prime, generation starts from a newline (or the vocabulary's
-        first symbol) and echoes nothing.
+        none; a byte model takes bytes too, as they are), then `length` symbols after it (for
+        a byte model, bytes, finishing the last character). Without a prime, generation
+        starts from a newline (or the vocabulary's first symbol) and echoes nothing.
 
         `temperature` 0 takes the most likely symbol; `top_k` keeps the k most likely, `top_p`
         the most likely whose probabilities reach p. The same `seed` gives the same text
@@ -91,11 +91,12 @@ class LanguageModel:
         N, N samples follow each other, each after `separator` (and the prime), each with its
         own random stream (sample i is the same whatever N). The first is yielded as it is
         made; the others are generated up to 64 at a time (sample.sample_groups), the first of
-        each group yielded as it is made: the memory taken does not grow with N. Symbols the model does not know in the prime are
-        an InputError naming them, unless the model has an unknown symbol. `precision` is how
-        the weights are stored while generating: "fp32"; "bf16", half the bytes to read per
-        symbol, so about twice as fast; "int8", a quarter (faster still for large models);
-        "auto" is bf16. `score(..., precision=...)` says what each costs in bits per symbol."""
+        each group yielded as it is made: the memory taken does not grow with N. Symbols the
+        model does not know in the prime are an InputError naming them, unless the model has
+        an unknown symbol. `precision` is how the weights are stored while generating: "fp32";
+        "bf16", half the bytes to read per symbol, so about twice as fast; "int8", a quarter
+        (faster still for large models); "auto" is bf16. `score(..., precision=...)` says what
+        each costs in bits per symbol."""
         import numpy as np
 
         from .config import check_sampling_options

@@ -50,7 +50,8 @@ def trickle():
 def test_a_server_that_trickles_is_given_up_at_the_deadline(trickle, tmp_path):
     """One byte a second resets the 60 s read timeout every time: before, this ran for days."""
     start = time.monotonic()
-    result = invoke("corpus", "fetch", "tinyshakespeare", "--url", trickle, "--deadline", "2s", "-o", tmp_path / "t.txt")
+    result = invoke("corpus", "fetch", "tinyshakespeare", "--url", trickle, "--deadline", "2s",
+                    "-o", tmp_path / "t.txt")
     assert time.monotonic() - start < 10
     assert result.stderr.splitlines()[-1] == (f"charrnn: cannot download {trickle}: not done within --deadline 2s; "
                                               "nothing written")
