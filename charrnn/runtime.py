@@ -1,4 +1,5 @@
-"""Process-wide set-up the numeric core needs: a writable Numba cache and the thread count.
+"""Process-wide set-up the numeric core needs: a writable Numba cache and the thread count;
+and the memory this process may use.
 
 `prepare()` must run before anything imports numba: Numba refuses to import cached kernels
 when no cache location is writable, so a read-only home falls back to a temporary one.
@@ -13,9 +14,11 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import events
+from ._version import __version__
 from .errors import OutputError
 
 
@@ -104,8 +107,41 @@ def thread_count(threads: int | None) -> int:
     return os.cpu_count() or 1
 
 
+def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its control group's limit
+    when lower; None when unknown."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            value = f.read().strip()
+        if value.isdigit():
+            limits.append(int(value))
+    except OSError:
+        pass
+    return min(limits) if limits else None
+
+
 def kernels_cached(dispatcher) -> bool:
     """Whether Numba has a cache index for this jitted function (so no compile is due).
     Reads a private attribute; when Numba changes it, the answer is just 'not cached'."""
     index = getattr(getattr(getattr(dispatcher, "_cache", None), "_cache_file", None), "_index_path", None)
     return bool(index) and os.path.exists(index)
+
+
+def prepare_core(notify: Callable[[object], None]) -> None:
+    """prepare(), which must come before anything imports numba; what it has to say goes to
+    `notify` as an events.Notice."""
+    message = prepare()
+    if message:
+        notify(events.Notice(message))
+
+
+def notice_compiling(kernel, notify: Callable[[object], None]) -> None:
+    """An events.Notice to `notify`, before the first call of a kernel that is not in the
+    cache, that it will compile."""
+    if not kernels_cached(kernel):
+        notify(events.Notice("compiling kernels (first run only; cached afterwards)"))

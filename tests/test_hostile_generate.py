@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import charrnn
-from charrnn import sample
+from charrnn.generate import sampler as sample
 from support import ROOT, write_plays
 from test_cli import assert_one_line_error, invoke, ok, text_of
 

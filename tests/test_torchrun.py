@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import charrnn
-from charrnn import checkpoint
+from charrnn.runs import checkpoint
 from support import ROOT, write_plays
 
 pytestmark = pytest.mark.torch

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, OutputError
-from .common import Duration, notice
+from .common import notice
 
 
 @click.group(name="corpus")
@@ -18,7 +18,7 @@ def corpus_group():
 @corpus_group.command(name="list")
 def corpus_list():
     """The corpora `charrnn corpus fetch` knows, with their sizes and sources."""
-    from ..download import KNOWN_CORPORA
+    from ..text.corpora import KNOWN_CORPORA
 
     for corpus in KNOWN_CORPORA.values():
         click.echo(f"{corpus.name:<18} {corpus.size:>11,} bytes  {corpus.about}\n{'':<18} {corpus.url}")
@@ -28,13 +28,15 @@ def corpus_list():
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: NAME.txt).")
 @click.option("--url", help="Download from this address instead (a mirror); the SHA-256 is still checked.")
-@click.option("--deadline", type=Duration(), default="10m", show_default=True,
+@click.option("--deadline", metavar="DURATION", default="10m", show_default=True,
               help="Give up when the whole download takes longer than this (each read also gives up after 60 s "
               "without data); nothing is written then.")
 def corpus_fetch(name, output, url, deadline):
     """Download the corpus NAME and check its SHA-256; the file is written only if it matches."""
-    from ..download import KNOWN_CORPORA, fetch, file_sha256
+    from ..durations import duration
+    from ..text.corpora import KNOWN_CORPORA, fetch, file_sha256
 
+    deadline = duration("deadline", deadline)  # the library's reading of a duration, before any work
     corpus = KNOWN_CORPORA.get(name)
     if corpus is None:
         raise ConfigError(f"no corpus named {name!r}; known: {', '.join(KNOWN_CORPORA)}")

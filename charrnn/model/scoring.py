@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Model
+from .network import Model
 
 EVAL_CHUNK = 512
 

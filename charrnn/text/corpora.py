@@ -8,8 +8,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .files import atomic_write
+from ..durations import duration, format_duration
+from ..errors import InputError
+from ..files import atomic_write
 
 _PIECE = 1 << 16
 DEADLINE = 600.0  # seconds a whole download may take (tinyshakespeare at 2 KB/s)
@@ -49,14 +50,16 @@ def file_sha256(path: Path) -> str | None:
 
 
 def fetch(corpus: KnownCorpus, dest: Path, url: str | None = None, timeout: float = 60.0,
-          deadline: float = DEADLINE) -> Path:
+          deadline: float | str = DEADLINE) -> Path:
     """Download `corpus` (from `url`, a mirror, when given) into `dest`, which is written only
     when what came is the corpus: its size and SHA-256. Reading stops one byte past the
     expected size, so a wrong address (an endless stream, say) costs at most that much; each
     read waits at most `timeout` seconds, and the whole download `deadline` seconds, however
     slowly the data comes or whatever it waits on (a name lookup, a FIFO no one writes to: a
     file: address is read as any input is, a FIFO as a stream). What is still waiting then is
-    left to end by itself in a daemon thread, holding at most the corpus's size."""
+    left to end by itself in a daemon thread, holding at most the corpus's size. `deadline` is
+    seconds or a duration such as "10m" (ConfigError otherwise)."""
+    deadline = duration("deadline", deadline)
     url = url or corpus.url
     outcome: dict = {}
     cancelled = threading.Event()
@@ -112,6 +115,4 @@ def _download(url: str, limit: int, timeout: float, cancelled: threading.Event) 
 
 
 def _seconds(seconds: float) -> str:
-    from .config import format_duration
-
     return f"{seconds:g}s" if seconds < 60 else format_duration(seconds)

@@ -1,7 +1,10 @@
 """A trained model as a Python object: `load` it from a checkpoint, a run directory, a run name
 or the latest run, then `generate` text as it is made, `complete` a prime in one string, or
 `score` a text (what `charrnn eval --json` prints). `charrnn sample` and `charrnn eval` are
-this module with options parsed and output written."""
+this module with options parsed and output written.
+
+`import charrnn` imports this module, so the numeric core (NumPy, Numba) and what imports it
+are imported inside the functions that need it, after runtime.prepare_core."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from .errors import InputError
+from .. import runtime
+from ..errors import ConfigError, InputError
+from .options import check_sampling_options, generation_weights
 
 if TYPE_CHECKING:
-    from .config import ModelConfig
-    from .vocab import Vocab
+    from ..model.config import ModelConfig
+    from ..text.vocab import Vocab
 
 log = logging.getLogger("charrnn")
 
@@ -25,32 +30,21 @@ def load(source: str | Path | None = None, *, threads: int | None = None, root: 
     name (looked up in `root`, default $CHARRNN_HOME or ./checkpoints), or None for the most
     recently written run. `threads` is the default for generation (all cores for models of
     1 MB of weights or more, else one). CheckpointError for anything missing or malformed."""
-    _prepare_runtime()
-    from . import checkpoint, rundir, runtime
-    from .model import Model
+    runtime.prepare_core(_logged(logging.WARNING))
+    from ..model.network import Model  # the numeric core: imported once prepared, not by `import charrnn`
+    from ..runs import model_file, rundir
 
     cores = runtime.thread_count(threads)
     path = rundir.resolve(None if source is None else str(source), Path(root) if root is not None else None)
-    model_file = checkpoint.read_model(path)
-    model = Model(model_file.config, threads=cores)
-    model.load_params(model_file.weights)
-    return LanguageModel(model_file, model, cores, threads)
+    read = model_file.read_model(path)
+    model = Model(read.config, threads=cores)
+    model.load_params(read.weights)
+    return LanguageModel(read, model, cores, threads)
 
 
-def _prepare_runtime() -> None:
-    from . import runtime
-
-    message = runtime.prepare()
-    if message:
-        log.warning(message)
-
-
-def notice_compiling(kernel) -> None:
-    """Log, before the first call of a kernel that is not in the cache, that it will compile."""
-    from .runtime import kernels_cached
-
-    if not kernels_cached(kernel):
-        log.info("compiling kernels (first run only; cached afterwards)")
+def _logged(level: int):
+    """A callback that logs each Notice it is given to the `charrnn` logger at `level`."""
+    return lambda event: log.log(level, event.message)
 
 
 class LanguageModel:
@@ -90,7 +84,7 @@ class LanguageModel:
         (None: a random one). A sample ends right after the first `stop`. With `num_samples`
         N, N samples follow each other, each after `separator` (and the prime), each with its
         own random stream (sample i is the same whatever N). The first is yielded as it is
-        made; the others are generated up to 64 at a time (sample.sample_groups), the first of
+        made; the others are generated up to 64 at a time (sampler.sample_groups), the first of
         each group yielded as it is made: the memory taken does not grow with N. Symbols the
         model does not know in the prime are an InputError naming them, unless the model has
         an unknown symbol. `precision` is how the weights are stored while generating: "fp32";
@@ -99,21 +93,11 @@ class LanguageModel:
         each costs in bits per symbol."""
         import numpy as np
 
-        from .config import check_sampling_options
-        from .errors import ConfigError
-        from .estimate import machine_memory
-        from .kernels.sampling import run_part
-        from .sample import Sampler, sample_groups, sampling_threads
+        from ..kernels.sampling import run_part
+        from .sampler import Sampler, sample_groups, sampling_threads
 
-        if type(length) is not int or length < 0:
-            raise ConfigError(f"length must be 0 or more, got {length}", options=("length",))
-        if type(num_samples) is not int or num_samples < 1:
-            raise ConfigError(f"num_samples must be at least 1, got {num_samples}", options=("num_samples",))
-        if stop == "":
-            raise ConfigError("stop needs some text", options=("stop",))
-        if seed is not None and (type(seed) is not int or seed < 0):
-            raise ConfigError(f"seed must be 0 or more, got {seed}", options=("seed",))
-        check_sampling_options(temperature, top_k, top_p)
+        check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
+                               num_samples=num_samples)
         vocab = self.vocab
         if isinstance(prime, (bytes, bytearray)) and vocab.unit != "byte":
             raise ConfigError("prime is bytes; a character model takes text (str)", options=("prime",))
@@ -125,11 +109,11 @@ class LanguageModel:
         shown = shown if echo_prime else ""
         seeds = np.random.SeedSequence(seed)  # sample i draws from its child i, however the samples are grouped
         threads = threads or self._threads or sampling_threads(self._model, self._cores)
-        notice_compiling(run_part)
+        runtime.notice_compiling(run_part, _logged(logging.INFO))
         sampler = Sampler(self._model, batch=1, banned=vocab.unknown, threads=threads,
                           byte_values=vocab.byte_values(), weights=generation_weights(precision))
         options = (temperature, top_k or 0, 1.0 if top_p is None else top_p)
-        for index, size in enumerate(sample_groups(num_samples, length, machine_memory())):
+        for index, size in enumerate(sample_groups(num_samples, length, runtime.machine_memory())):
             if index:
                 sampler.restart(size)
             sampler.feed(prime_ids)
@@ -158,7 +142,7 @@ class LanguageModel:
         symbol (scored as it and counted). With `precision` "bf16" or "int8", the model is
         scored with its weights as `generate` stores them in that precision: the cost of
         sampling so, in bits per symbol."""
-        from .vocab import symbols_of
+        from ..text.vocab import symbols_of
 
         return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision)
 
@@ -166,11 +150,9 @@ class LanguageModel:
                     stdin: BinaryIO | None = None, precision: str = "fp32") -> dict:
         """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
         read in chunks: the memory taken does not grow with their size."""
-        from .sources import empty_error, parts, symbols
+        from ..text.sources import empty_error, parts, symbols
 
         if errors != "strict" and self.unit == "byte":
-            from .errors import ConfigError
-
             raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
                               options=("errors",))
         inputs = parts(list(sources), self.unit, errors)
@@ -178,11 +160,11 @@ class LanguageModel:
         return self._score(chunks, skip_unknown, empty_error(list(sources)), precision)
 
     def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32") -> dict:
-        from .evaluate import StreamScorer
+        from ..model.scoring import StreamScorer
 
         vocab, unit = self.vocab, self.unit
-        notice_compiling(_scoring_kernel(self.config.cell))
-        from .sample import generation_model
+        runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
+        from .sampler import generation_model
 
         weights = generation_weights(precision)
         scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
@@ -213,19 +195,8 @@ class LanguageModel:
                 f"skipped_{unit}s": read - kept, f"unknown_{unit}s": unknown}
 
 
-def generation_weights(precision: str) -> str:
-    """The weight format generation uses for `precision` (fp32, bf16, int8; auto is bf16)."""
-    from .config import SAMPLE_PRECISIONS
-    from .errors import ConfigError
-
-    if precision not in SAMPLE_PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(SAMPLE_PRECISIONS)}, not {precision!r}",
-                          options=("precision",))
-    return "bf16" if precision == "auto" else precision
-
-
 def _scoring_kernel(cell: str):
-    from .model import CELLS
+    from ..model.network import CELLS
 
     return CELLS[cell].kernel
 
@@ -236,7 +207,7 @@ def _echoed(prime: str | bytes) -> tuple[str, int]:
     echo or not. Bytes that are not UTF-8 are echoed as U+FFFD, as in generated text."""
     if isinstance(prime, str):
         return prime, 0
-    from .sources import complete_prefix
+    from ..text.sources import complete_prefix
 
     cut = complete_prefix(bytes(prime))
     return bytes(prime[:cut]).decode("utf-8", "replace"), len(prime) - cut
