@@ -126,6 +126,11 @@ def thread_count(threads: int | None) -> int:
     return os.cpu_count() or 1
 
 
+def gigabytes(n: int) -> str:
+    """A number of bytes for a message: '1.2 GB', or '350 MB' under 0.1 GB."""
+    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
+
+
 def machine_memory() -> int | None:
     """Bytes of memory this process may use: the machine's, or its control group's limit
     when lower; None when unknown."""

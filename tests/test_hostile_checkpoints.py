@@ -314,7 +314,7 @@ def test_sizes_a_checkpoint_declares_are_checked_against_its_tensors_first(tmp_p
 
 def test_a_model_larger_than_the_machines_memory_is_refused_before_loading(tmp_path, monkeypatch):
     path = hand_made(tmp_path / "m.safetensors")
-    monkeypatch.setattr("charrnn.training.estimate.machine_memory", lambda: 10_000)
+    monkeypatch.setattr("charrnn.runs.model_file.machine_memory", lambda: 10_000)
     with pytest.raises(charrnn.CheckpointError, match=r"holds a lstm 1x8 model that needs about .* to load, and "
                                                       r"this machine has 0 MB"):
         charrnn.load(path)

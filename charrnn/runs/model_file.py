@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..runtime import gigabytes, machine_memory
 from ..model.config import ModelConfig
 from ..text.vocab import Vocab
 from .checkpoint import Checkpoint, load, non_finite, read_meta, tensor_sizes
@@ -106,8 +107,6 @@ def _check_declared_sizes(path, cfg: ModelConfig, shapes: Mapping[str, tuple]) -
 def _check_loadable(path, cfg: ModelConfig, tensor_bytes: int) -> None:
     """CheckpointError when loading the model of `cfg` from `tensor_bytes` of tensors (which are
     read whole), and building the model, would take more memory than this machine has."""
-    from ..training.estimate import gigabytes, machine_memory
-
     need = tensor_bytes + MODEL_COPIES * cfg.n_params() * np.dtype(np.float32).itemsize
     have = machine_memory()
     if have is not None and need > have:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model.config import ModelConfig
-from ..runtime import machine_memory
+from ..runtime import gigabytes, machine_memory
 from .config import TrainConfig
 
 WARMUP_STEPS = 2  # not timed: the first steps include page faults
@@ -66,10 +66,6 @@ def check_fits(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars
                           f"{largest}, and this machine has {gigabytes(have)}; lower hidden, layers or embed "
                           "(or batch and seq)", options=("hidden", "layers", "embed", "batch", "seq"))
     return need
-
-
-def gigabytes(n: int) -> str:
-    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
 
 
 def time_steps(trainer, timed_steps: int = TIMED_STEPS) -> tuple[float, int]:
