@@ -30,6 +30,10 @@ def torch_tensors(tensors: dict[str, np.ndarray], meta: dict) -> tuple[dict[str,
         vocab = list(meta["vocab"])
     except (KeyError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"the checkpoint lacks the model description ({exc})") from None
+    if cfg.zoneout:
+        raise ConfigError("this model uses zoneout, which torch.nn.LSTM/GRU cannot run (at evaluation each unit "
+                          "keeps a fraction of its previous state), so it would score differently in PyTorch; "
+                          "it is not exported")
     out = {theirs: tensors[f"param/{ours}"] for ours, theirs in torch_names(cfg).items()}
     info = dict(format="torch", module=f"torch.nn.{_MODULES[cfg.cell]}", input_size=cfg.embed,
                 hidden_size=cfg.hidden, num_layers=cfg.layers, nonlinearity="tanh" if cfg.cell == "rnn" else None,

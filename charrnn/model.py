@@ -2,8 +2,10 @@
 
 In training, regularisers add noise (Noise): dropout of each layer's output, fresh at every
 step; locked ("variational") dropout, one mask per stream for the whole window, of the
-embedding's output and of each layer's output; and weight drop (DropConnect), one mask per
-window over each layer's recurrent weights. None of them is used to score or to generate.
+embedding's output and of each layer's output; weight drop (DropConnect), one mask per
+window over each layer's recurrent weights; and zoneout, a mask per step of the units whose
+state (h, and the LSTM's c) keeps its previous value. None of them is drawn to score or to
+generate; zoneout is then its expectation, each unit keeping that fraction of its state.
 
 Parameters live in one flat buffer with named views (so clipping, the optimiser step and
 saving are one pass each); gradients in a second buffer with the same views. The recurrent
@@ -47,10 +49,12 @@ from .kernels.rnn import rnn_backward, rnn_forward
 
 @dataclass(frozen=True)
 class Cell:
-    """How a layer of one cell runs: forward(ws, layer, wh, bx, bh, state) runs the window
-    from the layer's pre-activations and state (S, B, H), leaving the final state in it;
-    backward(ws, layer, grads, dstate, dtop, wh) writes the layer's gradients (wh, bx, bh),
-    the initial state's (S, B, H) and the pre-activations' (ws.dacts). `kernel` is the
+    """How a layer of one cell runs: forward(ws, layer, wh, bx, bh, state, keep) runs the
+    window from the layer's pre-activations and state (S, B, H), leaving the final state in
+    it; backward(ws, layer, grads, dstate, dtop, wh, keep) writes the layer's gradients (wh,
+    bx, bh), the initial state's (S, B, H) and the pre-activations' (ws.dacts). `keep` is
+    the zoneout of h (and c) as the kernels take it, (T, B, H) each, or () without zoneout.
+    `kernel` is the
     forward kernel, whose compiled state says whether the cell's kernels are cached;
     `arrays` the workspace arrays only this cell needs (cell states cs, the GRU's candidate
     part hn and its gradient dgh)."""
@@ -61,30 +65,31 @@ class Cell:
     arrays: tuple[str, ...]
 
 
-def _lstm_forward(ws, layer, wh, bx, bh, state):
-    lstm_forward(ws.hs[layer], ws.cs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], state[1])
+def _lstm_forward(ws, layer, wh, bx, bh, state, keep):
+    lstm_forward(ws.hs[layer], ws.cs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], state[1],
+                 *keep)
     state[1] = ws.cs[layer][-1]
 
 
-def _lstm_backward(ws, layer, grads, dstate, dtop, wh):
+def _lstm_backward(ws, layer, grads, dstate, dtop, wh, keep):
     lstm_backward(*grads, dstate[0], dstate[1], ws.dacts, ws.scratch, dtop, ws.zero_state[0], ws.zero_state[1], wh,
-                  ws.hs[layer], ws.cs[layer], ws.acts[layer])
+                  ws.hs[layer], ws.cs[layer], ws.acts[layer], *keep)
 
 
-def _gru_forward(ws, layer, wh, bx, bh, state):
-    gru_forward(ws.hs[layer], ws.acts[layer], ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, state[0])
+def _gru_forward(ws, layer, wh, bx, bh, state, keep):
+    gru_forward(ws.hs[layer], ws.acts[layer], ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], *keep)
 
 
-def _gru_backward(ws, layer, grads, dstate, dtop, wh):
+def _gru_backward(ws, layer, grads, dstate, dtop, wh, keep):
     gru_backward(*grads, dstate[0], ws.dacts, ws.dgh, ws.dhz, ws.scratch, dtop, ws.zero_state[0], wh,
-                 ws.hs[layer], ws.acts[layer], ws.hn[layer])
+                 ws.hs[layer], ws.acts[layer], ws.hn[layer], *keep)
 
 
-def _rnn_forward(ws, layer, wh, bx, bh, state):
+def _rnn_forward(ws, layer, wh, bx, bh, state, keep):
     rnn_forward(ws.hs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0])
 
 
-def _rnn_backward(ws, layer, grads, dstate, dtop, wh):
+def _rnn_backward(ws, layer, grads, dstate, dtop, wh, keep):
     rnn_backward(*grads, dstate[0], ws.dacts, ws.scratch, dtop, ws.zero_state[0], wh, ws.hs[layer])
 
 
@@ -173,6 +178,7 @@ def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32, kernel:
         dtable=[(V, G * H)],
         zero_state=[(cfg.n_states, B, H)],
         dhz=[(B, H)],
+        keep_mean=[(T, B, H)] * cfg.n_states if cfg.zoneout else [],
     )
 
 
@@ -190,7 +196,17 @@ class _Workspace:
             setattr(self, name, (arrays[0] if arrays else None) if name in self._SINGLE else (arrays or None))
         if kernel != "fp32":
             set_path(self.scratch, kernel)
+        if self.keep_mean:  # zoneout's expectation, what scoring runs: the rates of h (and c)
+            for keep, rate in zip(self.keep_mean, (cfg.zoneout_hidden, cfg.zoneout_cell)):
+                keep.fill(rate)
         self.inputs: list[np.ndarray] = []
+
+    def keep(self, noise: "Noise", layer: int) -> tuple[np.ndarray, ...]:
+        """The zoneout a layer runs with, as the cell kernels take it: the window's masks in
+        training, the expectation otherwise, nothing without zoneout."""
+        if noise.zoneout is not None:
+            return noise.zoneout[layer]
+        return tuple(self.keep_mean) if self.keep_mean else ()
 
 
 def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32, kernel: str = "fp32") -> int:
@@ -206,12 +222,15 @@ class Noise:
     `layers`: per layer (T, B, H), on each layer's output: dropout drawn at every step times
     locked dropout drawn once per stream; `embed` (1, B, E): locked dropout on the embedding's
     output; `wh`: per layer (G*H, H), DropConnect on the recurrent weights, with the dropped
-    weights in `wh_dropped`. None where the model does not use that regulariser."""
+    weights in `wh_dropped`; `zoneout`: per layer the masks (T, B, H) of h (and the LSTM's c),
+    1 where a unit keeps its previous value (a rate of 0 leaves its mask all 0). None where
+    the model does not use that regulariser."""
 
     layers: list[np.ndarray] | None = None
     embed: np.ndarray | None = None
     wh: list[np.ndarray] | None = None
     wh_dropped: list[np.ndarray] | None = None
+    zoneout: list[tuple[np.ndarray, ...]] | None = None
 
     @classmethod
     def allocate(cls, cfg: ModelConfig, T: int, B: int, dtype) -> "Noise":
@@ -220,12 +239,14 @@ class Noise:
         return cls(layers=[z(T, B, H) for _ in range(L)] if cfg.dropout or cfg.locked_dropout else None,
                    embed=z(1, B, cfg.embed) if cfg.embed_dropout else None,
                    wh=[z(cfg.gates * H, H) for _ in range(L)] if cfg.weight_drop else None,
-                   wh_dropped=[z(cfg.gates * H, H) for _ in range(L)] if cfg.weight_drop else None)
+                   wh_dropped=[z(cfg.gates * H, H) for _ in range(L)] if cfg.weight_drop else None,
+                   zoneout=[tuple(z(T, B, H) for _ in range(cfg.n_states)) for _ in range(L)] if cfg.zoneout
+                   else None)
 
     def draw(self, cfg: ModelConfig, rng: np.random.Generator, params: dict[str, np.ndarray]) -> None:
         """Draw every mask, in a fixed order: per-step dropout (as charrnn always drew it, so
         a run with dropout alone keeps its random stream), locked dropout, the embedding's,
-        weight drop; and drop the recurrent weights."""
+        weight drop, zoneout (each layer's h, then c); and drop the recurrent weights."""
         if self.layers is not None:
             for mask in self.layers:
                 if cfg.dropout:
@@ -242,12 +263,20 @@ class Noise:
         if self.wh is not None:
             for layer, (mask, dropped) in enumerate(zip(self.wh, self.wh_dropped)):
                 np.multiply(params[f"layer{layer}.wh"], _bernoulli(mask, cfg.weight_drop, rng), out=dropped)
+        if self.zoneout is not None:
+            for masks in self.zoneout:
+                for mask, rate in zip(masks, (cfg.zoneout_hidden, cfg.zoneout_cell)):
+                    if rate:
+                        rng.random(mask.shape, dtype=mask.dtype, out=mask)
+                        np.less(mask, rate, out=mask)
 
     def shard(self, b0: int, b1: int) -> "Noise":
         """The masks of streams b0..b1 (contiguous copies; the weights' masks are shared)."""
         return Noise(layers=None if self.layers is None else [np.ascontiguousarray(m[:, b0:b1]) for m in self.layers],
                      embed=None if self.embed is None else np.ascontiguousarray(self.embed[:, b0:b1]),
-                     wh=self.wh, wh_dropped=self.wh_dropped)
+                     wh=self.wh, wh_dropped=self.wh_dropped,
+                     zoneout=None if self.zoneout is None
+                     else [tuple(np.ascontiguousarray(m[:, b0:b1]) for m in masks) for masks in self.zoneout])
 
 
 NO_NOISE = Noise()
@@ -372,7 +401,7 @@ class Model:
                 table_gather(acts, x, table)
             else:
                 input_forward(acts, inp, wx, ws.scratch)
-            cell.forward(ws, layer, wh, bx, bh, state[layer])
+            cell.forward(ws, layer, wh, bx, bh, state[layer], ws.keep(noise, layer))
             state[layer, 0] = hs[T]
             out = hs[1:]
             if noise.layers is not None:
@@ -487,7 +516,7 @@ class Model:
                 dtop *= noise.layers[layer]
             wh = noise.wh_dropped[layer] if noise.wh_dropped is not None else p[f"layer{layer}.wh"]
             grads = (g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
-            CELLS[cfg.cell].backward(ws, layer, grads, dstate[layer], dtop, wh)
+            CELLS[cfg.cell].backward(ws, layer, grads, dstate[layer], dtop, wh, ws.keep(noise, layer))
             inp, wx, dwx = ws.inputs[layer], p[f"layer{layer}.wx"], g[f"layer{layer}.wx"]
             if inp is None:
                 table_backward(g["embed"], dwx, ws.dtable, ws.dacts, x, p["embed"], wx, ws.scratch)

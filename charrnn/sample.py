@@ -170,7 +170,8 @@ class Sampler:
                               order=np.zeros(V, np.int64), ids=np.zeros(batch, np.int64),
                               hfull=np.zeros((2, L, batch, H), dtype), parity=np.zeros(1, np.int64),
                               utf8_state=np.zeros(batch, np.int64))
-        self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts))
+        self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts),
+                              dtype.type(cfg.zoneout_hidden), dtype.type(cfg.zoneout_cell))
         if weights not in WEIGHT_FORMATS:
             raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
         self.weights = weights

@@ -43,6 +43,11 @@ def _default(name: str):
               help="Variational dropout of the embedding's output (one mask per stream per window), in [0, 1).")
 @click.option("--weight-drop", type=float, default=_default("weight_drop"), show_default=True,
               help="DropConnect on the recurrent weights, one mask per window (AWD-LSTM's), in [0, 1).")
+@click.option("--zoneout-cell", type=float, default=_default("zoneout_cell"), show_default=True,
+              help="Zoneout of the LSTM's cell state: the fraction of units that keep their previous value, a new "
+                   "mask every step; scoring and sampling keep that fraction of every unit. In [0, 1).")
+@click.option("--zoneout-hidden", type=float, default=_default("zoneout_hidden"), show_default=True,
+              help="Zoneout of the hidden state h (LSTM and GRU), as --zoneout-cell does the cell's. In [0, 1).")
 @click.option("--batch", type=int, default=_default("batch"), show_default=True,
               help="Parallel text streams per step (B).")
 @click.option("--seq", type=int, default=_default("seq"), show_default=True,
