@@ -152,7 +152,8 @@ class LanguageModel:
         return "".join(self.generate(prime, length, **options))
 
     # ---- scoring --------------------------------------------------------------------------------
-    def score(self, text: str | bytes, *, skip_unknown: bool = False, precision: str = "fp32") -> dict:
+    def score(self, text: str | bytes, *, skip_unknown: bool = False, precision: str = "fp32", dynamic: bool = False,
+              dynamic_lr: float | None = None) -> dict:
         """How well the model predicts `text` (str; for a byte model, str or bytes), read as one
         stream from a zero state: the fields `charrnn eval --json` prints, named per unit
         (chars, nats_per_char, bits_per_char, perplexity, skipped_chars, unknown_chars; or
@@ -160,13 +161,20 @@ class LanguageModel:
         them, unless `skip_unknown` (left out and counted) or the model has an unknown
         symbol (scored as it and counted). With `precision` "bf16" or "int8", the model is
         scored with its weights as `generate` stores them in that precision: the cost of
-        sampling so, in bits per symbol."""
+        sampling so, in bits per symbol.
+
+        With `dynamic`, dynamic evaluation (Krause et al., 2018): a copy of the model learns
+        from the text as it scores it, each window of 64 symbols scored before one step of
+        plain SGD on it with the learning rate `dynamic_lr` (None: evaluate.DYNAMIC_LR). The
+        model itself never changes; the same text gives the same score."""
         from .vocab import symbols_of
 
-        return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision)
+        return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision,
+                           dynamic=_dynamic_lr(dynamic, dynamic_lr, precision))
 
     def score_files(self, sources: Sequence[str], *, errors: str = "strict", skip_unknown: bool = False,
-                    stdin: BinaryIO | None = None, precision: str = "fp32") -> dict:
+                    stdin: BinaryIO | None = None, precision: str = "fp32", dynamic: bool = False,
+                    dynamic_lr: float | None = None) -> dict:
         """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
         read in chunks: the memory taken does not grow with their size."""
         from .sources import empty_error, parts, symbols
@@ -176,19 +184,25 @@ class LanguageModel:
 
             raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
                               options=("errors",))
+        lr = _dynamic_lr(dynamic, dynamic_lr, precision)
         inputs = parts(list(sources), self.unit, errors)
         chunks = symbols(inputs, self.unit, "\n", stdin, errors=errors, ways_out=("errors",))
-        return self._score(chunks, skip_unknown, empty_error(list(sources)), precision)
+        return self._score(chunks, skip_unknown, empty_error(list(sources)), precision, lr)
 
-    def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32") -> dict:
-        from .evaluate import StreamScorer
+    def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32",
+               dynamic: float | None = None) -> dict:
+        """The score of `chunks`; `dynamic`, when given, is dynamic evaluation's learning rate."""
+        from .evaluate import DynamicScorer, StreamScorer
 
         vocab, unit = self.vocab, self.unit
         notice_compiling(_scoring_kernel(self.config.cell))
         from .sample import generation_model
 
         weights = generation_weights(precision)
-        scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
+        if dynamic is not None:
+            scorer = DynamicScorer(_copy(self._model), dynamic)
+        else:
+            scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
         read = kept = unknown = 0
         missing: set = set()
         for symbols in chunks:
@@ -213,7 +227,37 @@ class LanguageModel:
         score = scorer.score()
         return {"unit": unit, f"{unit}s": score.chars, f"nats_per_{unit}": float(score.nats_per_char),
                 f"bits_per_{unit}": score.bits_per_char, "perplexity": score.perplexity,
-                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": unknown}
+                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": unknown, "dynamic_lr": dynamic}
+
+
+def _dynamic_lr(dynamic: bool, lr: float | None, precision: str) -> float | None:
+    """Dynamic evaluation's learning rate (None: static scoring), checked."""
+    from .errors import ConfigError
+    from .evaluate import DYNAMIC_LR
+
+    if type(dynamic) is not bool:
+        raise ConfigError(f"dynamic must be True or False, got {str(dynamic)[:40]}", options=("dynamic",))
+    if not dynamic:
+        if lr is not None:
+            raise ConfigError("dynamic_lr needs dynamic", options=("dynamic_lr", "dynamic"))
+        return None
+    if lr is None:
+        lr = DYNAMIC_LR
+    if type(lr) not in (int, float) or not 0 < lr < 1e6:
+        raise ConfigError(f"dynamic_lr must be a positive number, got {str(lr)[:40]}", options=("dynamic_lr",))
+    if precision != "fp32":
+        raise ConfigError("dynamic needs precision fp32: it adapts the float32 weights",
+                          options=("dynamic", "precision"))
+    return float(lr)
+
+
+def _copy(model):
+    """A model of its own with `model`'s weights (what dynamic evaluation adapts)."""
+    from .model import Model
+
+    copy = Model(model.config, model.dtype, model.threads)
+    copy.flat[...] = model.flat
+    return copy
 
 
 def generation_weights(precision: str) -> str:
