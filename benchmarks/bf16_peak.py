@@ -208,8 +208,9 @@ def step_profile(rate_of: dict, kinds: list, reps: int):
     no dropout or averaging) against the time its products take at the rates (b) measured at
     the same shapes; the rest is the gates' elementwise work, the loss, clipping, Adam and the
     data movement between them."""
-    from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.trainer import Trainer
+    from charrnn.model.config import ModelConfig
+    from charrnn.training.config import TrainConfig
+    from charrnn.training.trainer import Trainer
 
     B, T, V = 32, 64, 65
     ids = np.random.default_rng(0).integers(0, V, 400_000).astype(np.int32)

@@ -64,14 +64,17 @@ def main():
     threads = runtime.thread_count(args.threads)
     import numpy as np
 
-    from charrnn import __version__, checkpoint
-    from charrnn.batches import split
-    from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.language_model import generation_weights
-    from charrnn.sample import Sampler
-    from charrnn.sources import read_text
-    from charrnn.trainer import Trainer, evaluate_ids
-    from charrnn.vocab import Vocab
+    from charrnn import __version__
+    from charrnn.runs import checkpoint
+    from charrnn.training import record
+    from charrnn.data.batches import split
+    from charrnn.model.config import ModelConfig
+    from charrnn.training.config import TrainConfig
+    from charrnn.generate.options import generation_weights
+    from charrnn.generate.sampler import Sampler
+    from charrnn.text.sources import read_text
+    from charrnn.training.trainer import Trainer, evaluate_ids
+    from charrnn.text.vocab import Vocab
 
     text = read_text([args.data])
     vocab = Vocab.from_text(text)
@@ -82,7 +85,7 @@ def main():
     cfg = TrainConfig(batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip, steps=iters,
                       seconds=args.seconds, val_frac=args.val_frac, seed=args.seed)
     if args.engine == "torch":
-        from charrnn import torch_engine
+        from charrnn.training import torch_engine
 
         torch_engine.start("cpu", threads)
         trainer = torch_engine.TorchTrainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads,
@@ -122,8 +125,10 @@ def main():
                    val_chars_scored=count, val_eval_seconds=round(time.perf_counter() - t0, 2))
     if args.save:
         tensors, meta = trainer.snapshot()
-        meta = checkpoint.run_meta(meta, vocab=vocab, data=dict(sources=[args.data], chars=len(text), ids_sha256=""),
-                                   run="bench", run_id="0" * 16, version=__version__, threads=threads)
+        meta = record.run_meta(meta, vocab=vocab, data=dict(sources=[args.data], chars=len(text), ids_sha256=""),
+                               run="bench", run_id="0" * 16, threads=threads, precision=trainer.precision,
+                               kernel=trainer.kernel, engine=args.engine, save_every=("steps", trainer.step), keep=1,
+                               changes=[])
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
         weights = generation_weights(args.sample_precision)

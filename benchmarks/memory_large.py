@@ -137,7 +137,7 @@ def main():
         rows = [(f"{os.path.getsize(small) / 1e6:.0f} MB baseline", *train(small, "small")),
                 (f"{written / 1e9:.1f} GB, encoding", *train(big, "big")),
                 (f"{written / 1e9:.1f} GB, cache reused", *train(big, "big"))]
-        from charrnn.config import ModelConfig
+        from charrnn.model.config import ModelConfig
 
         vocab = len(json.loads(open(os.path.join(work, "big", "cache", "ids.json"), encoding="utf-8").read())
                     ["vocab"]["vocab"])

@@ -36,11 +36,12 @@ def main():
     from charrnn import runtime
 
     runtime.prepare()
-    from charrnn.batches import split
-    from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.sources import read_text
-    from charrnn.trainer import Trainer
-    from charrnn.vocab import Vocab
+    from charrnn.data.batches import split
+    from charrnn.model.config import ModelConfig
+    from charrnn.training.config import TrainConfig
+    from charrnn.text.sources import read_text
+    from charrnn.training.trainer import Trainer
+    from charrnn.text.vocab import Vocab
 
     text = read_text([args.data])
     vocab = Vocab.from_text(text)

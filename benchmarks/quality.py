@@ -36,7 +36,7 @@ import time
 from run import ROOT, TORCH_PY, cpu_has_bf16, machine, run_case
 
 sys.path.insert(0, ROOT)
-from charrnn import recipe  # noqa: E402
+from charrnn.training import recipe  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(tempfile.gettempdir(), "charrnn-quality")

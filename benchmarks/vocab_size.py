@@ -55,13 +55,14 @@ def median_rate(fn, reps: int) -> float:
 def measure(V: int, args) -> dict:
     import numpy as np
 
-    from charrnn.config import ModelConfig, TrainConfig
-    from charrnn.batches import split
+    from charrnn.model.config import ModelConfig
+    from charrnn.training.config import TrainConfig
+    from charrnn.data.batches import split
     from charrnn.kernels.gemm import scratch_size
     from charrnn.kernels.head import head_backward, head_forward_backward
-    from charrnn.sample import Sampler
-    from charrnn.trainer import Trainer
-    from charrnn.vocab import Vocab
+    from charrnn.generate.sampler import Sampler
+    from charrnn.training.trainer import Trainer
+    from charrnn.text.vocab import Vocab
 
     text = synthetic_text(V, args.chars)
     vocab = Vocab.from_text(text)

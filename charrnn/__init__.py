@@ -13,13 +13,12 @@ the numeric core prepares it, and compiles its kernels once per machine (the `ch
 says so at INFO level).
 """
 
-__version__ = "0.1.0"
-
-from . import events  # noqa: E402
-from .errors import CharrnnError, CheckpointError, ConfigError, InputError, OutputError, TrainingError  # noqa: E402
-from .events import StopTraining  # noqa: E402
-from .language_model import LanguageModel, load  # noqa: E402
-from .training import Run, dry_run, train  # noqa: E402
+from . import events
+from ._version import __version__
+from .errors import CharrnnError, CheckpointError, ConfigError, InputError, OutputError, TrainingError
+from .events import StopTraining
+from .generate.language_model import LanguageModel, load
+from .training.session import Run, dry_run, train
 
 __all__ = [
     "train", "dry_run", "Run", "load", "LanguageModel", "events", "StopTraining",

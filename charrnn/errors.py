@@ -36,6 +36,11 @@ class ConfigError(CharrnnError):
     exit_code = 2
 
 
+def option_error(option: str, message: str) -> ConfigError:
+    """ConfigError for one option: "`option` `message`", naming it."""
+    return ConfigError(f"{option} {message}", options=(option,))
+
+
 class InputError(CharrnnError):
     """Text input that cannot be used: missing, empty, binary, not UTF-8, too short."""
 

@@ -23,14 +23,14 @@ class Reading:
     bytes: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Started:
     """Training starts (or resumes) at `step`.
 
     `total_steps` is where the steps or epochs budget ends (None with a time budget alone).
     The data: `chars` ids in `ids_path` (`reused` when the cache was valid already), `symbols`
     in the vocabulary, `unknown` when one of them is the unknown symbol. The products run in
-    `precision` ("fp32", "bf16") on `kernel` (a key of config.KERNELS, or the torch engine's)."""
+    `precision` ("fp32", "bf16") on `kernel` (a key of model.config.KERNELS, or the torch engine's)."""
 
     run_dir: Path
     run: str
@@ -50,7 +50,7 @@ class Started:
     kernel: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
     """A training step was made. `loss` is this step's (nats per symbol, NaN when skipped),
     `train_loss` the mean of the last 100 finite ones; `chars_per_sec` counts after the first
@@ -94,7 +94,7 @@ class Sampled:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Recovered:
     """The loss or gradient was not finite for `bad_steps` steps in a row at `step`: training
     went back to step `back_to` (its last checkpoint) and now runs at `lr_scale` times lr."""

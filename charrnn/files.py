@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ConfigError, OutputError
+from .errors import OutputError
 
 TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
@@ -82,24 +82,6 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def check_new_file(path: Path, force: bool, option: str = "output") -> None:
-    """ConfigError when `path` exists and `force` is not given (a named output never replaces a
-    file silently), or when it is not a regular file (a folder, a device) or is a checkpoint of
-    a run, which nothing but training writes, --force or not."""
-    from . import checkpoint
-
-    if not os.path.lexists(path):
-        return
-    if not path.is_file():
-        raise ConfigError(f"{path} exists and is not a regular file; choose another {option}", options=(option,))
-    if checkpoint.is_run_checkpoint(path):
-        raise ConfigError(f"{path} is a checkpoint of a run; only training writes those (choose another {option})",
-                          options=(option,))
-    if not force:
-        raise ConfigError(f"{path} exists; use force to replace it, or choose another {option}",
-                          options=(option, "force"))
 
 
 def reason(exc: OSError) -> str:

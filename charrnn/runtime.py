@@ -13,9 +13,11 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import events
+from ._version import __version__
 from .errors import OutputError
 
 
@@ -109,3 +111,18 @@ def kernels_cached(dispatcher) -> bool:
     Reads a private attribute; when Numba changes it, the answer is just 'not cached'."""
     index = getattr(getattr(getattr(dispatcher, "_cache", None), "_cache_file", None), "_index_path", None)
     return bool(index) and os.path.exists(index)
+
+
+def prepare_core(notify: Callable[[object], None]) -> None:
+    """prepare(), which must come before anything imports numba; what it has to say goes to
+    `notify` as an events.Notice."""
+    message = prepare()
+    if message:
+        notify(events.Notice(message))
+
+
+def notice_compiling(kernel, notify: Callable[[object], None]) -> None:
+    """An events.Notice to `notify`, before the first call of a kernel that is not in the
+    cache, that it will compile."""
+    if not kernels_cached(kernel):
+        notify(events.Notice("compiling kernels (first run only; cached afterwards)"))

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import charrnn
-from charrnn import checkpoint, events
+from charrnn.runs import checkpoint
+from charrnn import events
 from charrnn.cli import cli
 from support import ROOT, write_plays
 

@@ -6,7 +6,7 @@ import pytest
 
 import naive
 from gradcheck import numeric_gradient, relative_error
-from charrnn.config import GATES
+from charrnn.model.config import GATES
 from charrnn.kernels.gru import gru_backward, gru_forward, gru_step
 from charrnn.kernels.gemm import packed_size, scratch_size
 from charrnn.kernels.lstm import lstm_backward, lstm_forward, lstm_step

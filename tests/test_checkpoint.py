@@ -16,9 +16,10 @@ import safetensors.numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from charrnn import checkpoint, files
-from charrnn.checkpoint import Checkpoint, load, read_meta, save
-from charrnn.config import ModelConfig
+from charrnn.runs import checkpoint
+from charrnn import files
+from charrnn.runs.checkpoint import Checkpoint, load, read_meta, save
+from charrnn.model.config import ModelConfig
 from charrnn.errors import CheckpointError, OutputError
 from support import FullDisk, enospc
 

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from safetensors.numpy import load_file
 
-from charrnn import __version__, checkpoint
+from charrnn import __version__
+from charrnn.runs import checkpoint
 from charrnn.cli import cli
 from support import plays, write_plays
 

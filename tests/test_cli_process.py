@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from charrnn import __version__, checkpoint
+from charrnn import __version__
+from charrnn.runs import checkpoint
 from support import write_plays
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eval-every", "10"]

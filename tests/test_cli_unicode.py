@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from charrnn import checkpoint, sources
+from charrnn.runs import checkpoint
+from charrnn.text import sources
 from charrnn.cli import cli
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eval-every", "10", "--threads", "1"]

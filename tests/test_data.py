@@ -5,11 +5,12 @@ import io
 import numpy as np
 import pytest
 
-from charrnn import idcache, sources
-from charrnn.batches import StreamBatches, split, text_windows, validation_windows
+from charrnn.data import idcache
+from charrnn.text import sources
+from charrnn.data.batches import StreamBatches, split, text_windows, validation_windows
 from charrnn.errors import CheckpointError, ConfigError, InputError
-from charrnn.sources import decode_utf8, directory_files, read_text
-from charrnn.vocab import Vocab
+from charrnn.text.sources import decode_utf8, directory_files, read_text
+from charrnn.text.vocab import Vocab
 
 MIXED = "Привет, мир! 안녕하세요 世界 😀 naïve café\r\nline two\n"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import charrnn
-from charrnn.evaluate import DYNAMIC_CHUNK, DYNAMIC_LR
+from charrnn.model.scoring import DYNAMIC_CHUNK, DYNAMIC_LR
 from support import plays
 from test_cli import assert_one_line_error, invoke, ok
 

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charrnn import checkpoint, files, rundir
-from charrnn.model import Model
-from charrnn.trainer import MAX_BAD_STEPS, MAX_RECOVERIES
+from charrnn.runs import checkpoint, rundir
+from charrnn import files
+from charrnn.model.network import Model
+from charrnn.training.trainer import MAX_BAD_STEPS, MAX_RECOVERIES
 from support import FullDisk, write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
@@ -330,7 +331,7 @@ def test_invalid_train_options_fail_before_any_work(corpus, tmp_path, monkeypatc
     def no_work(*args, **kwargs):
         raise AssertionError("the run was set up")
 
-    monkeypatch.setattr("charrnn.rundir.RunDir.claim", no_work)
+    monkeypatch.setattr("charrnn.runs.rundir.RunDir.claim", no_work)
     budget = [] if any(o in options for o in ("--steps", "--epochs", "--time")) else ["--steps", "3"]
     result = invoke("train", corpus, *options.split(), *budget, "--out", tmp_path / "out")
     assert_one_line_error(result, 2)
@@ -348,7 +349,7 @@ def test_invalid_sample_options_fail_before_any_work(monkeypatch, options, named
     def no_work(*args, **kwargs):
         raise AssertionError("the core was loaded")
 
-    monkeypatch.setattr("charrnn.language_model.load", no_work)
+    monkeypatch.setattr("charrnn.generate.language_model.load", no_work)
     result = invoke("sample", "no-such-run", *options.split())
     assert_one_line_error(result, 2)
     assert named in result.stderr

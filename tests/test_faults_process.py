@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from charrnn import checkpoint, files, rundir, runtime
+from charrnn.runs import checkpoint, rundir
+from charrnn import files, runtime
 from support import write_plays
 
 HOOKS = Path(__file__).resolve().parent / "hooks"

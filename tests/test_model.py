@@ -6,8 +6,8 @@ import pytest
 
 import naive
 from gradcheck import numeric_gradient, relative_error
-from charrnn.config import ModelConfig
-from charrnn.model import Model
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import Model
 
 V, E, H, T, B = 7, 5, 6, 4, 3
 

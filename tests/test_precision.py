@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 import charrnn
-from charrnn import checkpoint, model
-from charrnn.batches import split
-from charrnn.config import ModelConfig, TrainConfig
+from charrnn.runs import checkpoint
+from charrnn.model import network
+from charrnn.data.batches import split
+from charrnn.model.config import ModelConfig
+from charrnn.training.config import TrainConfig
 from charrnn.errors import ConfigError
 from charrnn.kernels.gemm_bf16 import available_paths
-from charrnn.trainer import Trainer
-from charrnn.vocab import Vocab
+from charrnn.training.trainer import Trainer
+from charrnn.text.vocab import Vocab
 from support import plays, write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
@@ -30,18 +32,18 @@ def data():
 
 
 def test_auto_takes_amx_and_otherwise_fp32(monkeypatch):
-    monkeypatch.setattr(model, "available_paths", lambda: ["amx", "avx512bf16"])
-    assert model.choose_kernel("auto") == "amx" and model.choose_kernel("bf16") == "amx"
-    monkeypatch.setattr(model, "available_paths", lambda: ["avx512bf16"])
-    assert model.choose_kernel("auto") == "fp32" and model.choose_kernel("bf16") == "avx512bf16"
-    monkeypatch.setattr(model, "available_paths", lambda: [])
-    assert model.choose_kernel("auto") == "fp32" and model.choose_kernel("fp32") == "fp32"
+    monkeypatch.setattr(network, "available_paths", lambda: ["amx", "avx512bf16"])
+    assert network.choose_kernel("auto") == "amx" and network.choose_kernel("bf16") == "amx"
+    monkeypatch.setattr(network, "available_paths", lambda: ["avx512bf16"])
+    assert network.choose_kernel("auto") == "fp32" and network.choose_kernel("bf16") == "avx512bf16"
+    monkeypatch.setattr(network, "available_paths", lambda: [])
+    assert network.choose_kernel("auto") == "fp32" and network.choose_kernel("fp32") == "fp32"
     with pytest.raises(ConfigError, match="^precision bf16 needs a CPU with AVX512-BF16 or AMX"):
-        model.choose_kernel("bf16")
+        network.choose_kernel("bf16")
 
 
 def test_bf16_where_the_cpu_cannot_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(model, "available_paths", lambda: [])
+    monkeypatch.setattr(network, "available_paths", lambda: [])
     corpus = write_plays(tmp_path / "p.txt", 20_000)
     result = invoke("train", corpus, "--precision", "bf16", "--steps", 2, "--out", tmp_path / "r")
     assert_one_line_error(result, 2)

@@ -11,7 +11,7 @@ import pytest
 
 from charrnn import __version__, runtime
 from charrnn.errors import OutputError
-from charrnn.rundir import METRICS, RunDir
+from charrnn.runs.rundir import METRICS, RunDir
 
 
 def unset_numba_cache_dir(monkeypatch):

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn import checkpoint, files, rundir
+from charrnn.runs import checkpoint, rundir
+from charrnn import files
 from support import write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
@@ -62,7 +63,7 @@ def test_overwrite_replaces_the_run_once_the_new_one_has_saved(corpus, trained, 
     run = copy_run(trained, tmp_path / "demo")
     old = checkpoint.read_meta(run / "best.safetensors")
     # a start that fails (here: before its first checkpoint) loses nothing
-    monkeypatch.setattr("charrnn.trainer.Trainer.train_step", lambda self: (_ for _ in ()).throw(MemoryError()))
+    monkeypatch.setattr("charrnn.training.trainer.Trainer.train_step", lambda self: (_ for _ in ()).throw(MemoryError()))
     failed = invoke("train", corpus, *TINY, "--steps", 5, "--overwrite", "--out", run)
     monkeypatch.undo()
     assert failed.exit_code != 0
@@ -348,7 +349,7 @@ def test_a_prime_file_has_a_size_limit(trained, tmp_path, endless):
 def test_eval_streams_its_text(trained, tmp_path, monkeypatch, endless):
     """Scoring reads the text in chunks: read 4 KiB at a time it scores exactly what one read
     does, and an endless binary stream is refused at its first chunk."""
-    from charrnn import sources
+    from charrnn.text import sources
 
     plays = tmp_path / "long.txt"
     write_plays(plays, 30_000)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from charrnn import checkpoint
+from charrnn.runs import checkpoint
 from support import PLAYS, write_plays
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--threads", "1"]

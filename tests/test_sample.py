@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from charrnn.config import ModelConfig
+from charrnn.model.config import ModelConfig
 from charrnn.kernels.sampling import choose
-from charrnn.model import Model
-from charrnn import sample
-from charrnn.sample import Sampler
+from charrnn.model.network import Model
+from charrnn.generate import sampler as sampler_module
+from charrnn.generate.sampler import Sampler
 
 V = 11
 
@@ -24,7 +24,7 @@ def test_greedy_generation_follows_the_models_own_steps(cell, projected, monkeyp
     """The generation kernels (transposed weights, layer 0 from a projected table or from the
     embedding) against the training forward run one step at a time."""
     if not projected:
-        monkeypatch.setattr(sample, "PROJECTED_TABLE_MAX", 0)
+        monkeypatch.setattr(sampler_module, "PROJECTED_TABLE_MAX", 0)
     model = make_model(cell)
     sampler = Sampler(model, batch=1)
     assert sampler.projected == projected
@@ -86,7 +86,7 @@ def test_threads_split_each_character_and_give_the_same_text(cell, threads, proj
     """Each thread computes its slice of the units and of the logits; the ids, the final
     state and the last distribution equal one thread's (up to float64 rounding)."""
     if not projected:
-        monkeypatch.setattr(sample, "PROJECTED_TABLE_MAX", 0)
+        monkeypatch.setattr(sampler_module, "PROJECTED_TABLE_MAX", 0)
     model = make_model(cell)
     runs = []
     for n_threads in (1, threads):
@@ -106,7 +106,7 @@ def test_byte_generation_is_a_valid_utf8_prefix_whatever_the_weights():
     UTF-8 prefix (the last character may still be open), and every state can be finished."""
     import codecs
 
-    from charrnn.sample import UTF8_NEXT, utf8_rules
+    from charrnn.generate.sampler import UTF8_NEXT, utf8_rules
 
     model = Model(ModelConfig(cell="gru", vocab_size=256, hidden=16, layers=1), np.float32)
     model.init_weights(np.random.default_rng(3))
@@ -131,7 +131,7 @@ def test_stored_weights_give_the_logits_of_the_model_they_stand_for(weights, cel
     """Generation from bf16 or int8 weights computes what the float32 model with those
     weights (generation_model, which eval --precision scores) computes, up to float32 sums;
     and it is a different model from the original, by about the rounding."""
-    from charrnn.sample import generation_model
+    from charrnn.generate.sampler import generation_model
 
     model = make_model(cell, np.float32)
     rounded = generation_model(model, weights)

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import charrnn
-from charrnn import checkpoint, events
+from charrnn.runs import checkpoint, model_file
+from charrnn.training import record
+from charrnn import events
 from support import write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
@@ -148,9 +150,9 @@ def test_resume_moves_between_engines(corpus, tmp_path):
     """charrnn's engine -> torch -> charrnn's: after each switch, the first step's loss is
     what the other engine computes from the same weights, state and window."""
     pytest.importorskip("torch")
-    from charrnn.batches import split
-    from charrnn.trainer import Trainer
-    from charrnn.vocab import Vocab
+    from charrnn.data.batches import split
+    from charrnn.training.trainer import Trainer
+    from charrnn.text.vocab import Vocab
 
     run = tmp_path / "moving"
     charrnn.train(corpus, **TINY, steps=10, precision="fp32", out=str(run), progress=False)
@@ -170,10 +172,10 @@ def test_resume_moves_between_engines(corpus, tmp_path):
         trainer_class = Trainer
         engine = {}
         if other == "torch":
-            from charrnn.torch_engine import TorchTrainer
+            from charrnn.training.torch_engine import TorchTrainer
 
             trainer_class, engine = TorchTrainer, dict(device="cpu")
-        trainer = trainer_class.restore(loaded.tensors, checkpoint.training_state(loaded.meta, 5, 3), train_ids,
+        trainer = trainer_class.restore(loaded.tensors, record.training_state(loaded.meta, 5, 3), train_ids,
                                         val_ids, threads=1, **engine)
         return trainer.train_step().loss
 
@@ -182,8 +184,9 @@ def test_resume_moves_between_engines(corpus, tmp_path):
     assert checkpoint.read_meta(run / "latest.safetensors")["step"] == 20
     expected = next_loss_from("torch", run / "latest.safetensors")
     assert first_loss("charrnn", 30) == pytest.approx(expected, rel=1e-5)
-    history = [r["step"] for r in charrnn.Run(run, run / "latest.safetensors", run / "best.safetensors", 30, 0,
-                                                None, None, None, "char").metrics]
+    history = [r["step"] for r in charrnn.Run(path=run, latest=run / "latest.safetensors",
+                                                best=run / "best.safetensors", steps=30, chars=0, chars_per_sec=None,
+                                                train_loss=None, val_loss=None, unit="char").metrics]
     assert history == sorted(set(history))  # the loss curve continues, one record per step
 
 
@@ -203,7 +206,7 @@ def test_the_torch_engine_trains_with_charrnns_regularisers(corpus, tmp_path):
     regularisers = dict(dropout=0.1, locked_dropout=0.2, embed_dropout=0.1, weight_drop=0.3)
     run = charrnn.train(corpus, **TINY, **regularisers, steps=40, eval_every=20, engine="torch", device="cpu",
                         out=str(tmp_path / "t"), progress=False)
-    config = checkpoint.read_model(run.latest).config
+    config = model_file.read_model(run.latest).config
     assert {name: getattr(config, name) for name in regularisers} == regularisers
     first, last = (record["val_loss"] for record in (run.metrics[0], run.metrics[-1]))
     assert last < first
@@ -212,8 +215,8 @@ def test_the_torch_engine_trains_with_charrnns_regularisers(corpus, tmp_path):
 @needs_torch
 def test_weight_drop_in_the_torch_engine_drops_one_mask_per_window_and_only_in_training():
     torch = pytest.importorskip("torch")
-    from charrnn.config import ModelConfig
-    from charrnn.torch_engine import _Network
+    from charrnn.model.config import ModelConfig
+    from charrnn.training.torch_engine import _Network
 
     torch.manual_seed(0)
     net = _Network(ModelConfig(cell="lstm", vocab_size=11, hidden=32, layers=2, weight_drop=0.5,

@@ -7,13 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from charrnn import checkpoint
-from charrnn.config import ModelConfig, TrainConfig
-from charrnn.batches import split
+from charrnn.runs import model_file
+from charrnn.model.config import ModelConfig
+from charrnn.training import record
+from charrnn.training.config import TrainConfig
+from charrnn.data.batches import split
 from charrnn.errors import CheckpointError, ConfigError, TrainingError
-from charrnn.optim import learning_rate
-from charrnn.trainer import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
-from charrnn.vocab import Vocab
+from charrnn.training.optim import learning_rate
+from charrnn.training.trainer import MAX_BAD_STEPS, MAX_RECOVERIES, Trainer
+from charrnn.text.vocab import Vocab
 from support import plays
 
 
@@ -171,9 +173,9 @@ def test_recovery_state_is_in_snapshots_and_resumes_exactly(data):
     for bad in ({"lr_scale": 0.0}, {"lr_scale": 2.0}, {"recoveries": MAX_RECOVERIES + 1}, {"bad_in_a_row": -1},
                 {"recoveries": "1"}):
         with pytest.raises(CheckpointError, match="recovery state is malformed"):
-            checkpoint.training_state({**meta, **bad}, MAX_BAD_STEPS, MAX_RECOVERIES)
+            record.training_state({**meta, **bad}, MAX_BAD_STEPS, MAX_RECOVERIES)
     older = {k: v for k, v in meta.items() if k not in ("lr_scale", "recoveries", "bad_in_a_row")}
-    checked = checkpoint.training_state(older, MAX_BAD_STEPS, MAX_RECOVERIES)  # checkpoints before these keys
+    checked = record.training_state(older, MAX_BAD_STEPS, MAX_RECOVERIES)  # checkpoints before these keys
     assert Trainer.restore(tensors, checked, train_ids, val_ids).lr_scale == 1.0
 
 
@@ -215,8 +217,8 @@ def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch)
     """Validation carries the state from window to window, so cutting the streams into short
     windows (which keeps its workspaces small) scores what one long window would, up to the
     order of float32 sums."""
-    import charrnn.trainer as train_module
-    from charrnn.model import Model
+    import charrnn.training.trainer as train_module
+    from charrnn.model.network import Model
 
     _, _, val_ids = data
     model = Model(ModelConfig(cell="lstm", vocab_size=int(val_ids.max()) + 1, hidden=32, layers=2), threads=2)
@@ -232,7 +234,7 @@ def test_validation_loss_does_not_depend_on_the_window_length(data, monkeypatch)
 
 
 def test_the_moving_average_is_what_is_validated_saved_and_resumed(data):
-    from charrnn.trainer import evaluate_ids
+    from charrnn.training.trainer import evaluate_ids
 
     vocab, train_ids, val_ids = data
     straight = make_trainer(data, steps=30, ema=0.9)
@@ -251,7 +253,7 @@ def test_the_moving_average_is_what_is_validated_saved_and_resumed(data):
     run_to(resumed, 30)
     np.testing.assert_array_equal(resumed.model.flat, straight.model.flat)
     np.testing.assert_array_equal(resumed.average, straight.average)
-    weights = checkpoint.model_weights(tensors)
+    weights = model_file.model_weights(tensors)
     assert all(weights[f"param/{n}"] is tensors[f"average/{n}"] for n in straight.model.params)
 
 

@@ -11,16 +11,18 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import sources
-from charrnn.batches import StreamBatches, split, validation_windows
-from charrnn.config import ModelConfig, RunOptions, TrainConfig
+from charrnn.text import sources
+from charrnn.data.batches import StreamBatches, split, validation_windows
+from charrnn.model.config import ModelConfig
+from charrnn.training.config import TrainConfig
+from charrnn.training.options import RunOptions
 from charrnn.errors import CheckpointError, ConfigError, InputError
-from charrnn.idcache import encode_sources, same_data
+from charrnn.data.idcache import encode_sources, same_data
 from charrnn.kernels.sampling import choose
-from charrnn.model import Model
-from charrnn.sample import Sampler
-from charrnn.trainer import Trainer
-from charrnn.vocab import Vocab
+from charrnn.model.network import Model
+from charrnn.generate.sampler import Sampler
+from charrnn.training.trainer import Trainer
+from charrnn.text.vocab import Vocab
 
 SCRIPTS = {
     "korean": "안녕하세요 여러분, 오늘은 날씨가 좋습니다. 한국어 문장입니다.\n",
@@ -362,9 +364,9 @@ def test_sampling_allocates_nothing_per_character():
     code = """
 import numpy as np
 from numba.core.runtime import rtsys
-from charrnn.config import ModelConfig
-from charrnn.model import Model
-from charrnn.sample import Sampler
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import Model
+from charrnn.generate.sampler import Sampler
 model = Model(ModelConfig("lstm", 300, 16, 2)); model.init_weights(np.random.default_rng(0))
 sampler = Sampler(model, banned=299); sampler.feed([1])
 rng = np.random.default_rng(0)
@@ -417,13 +419,13 @@ def test_float32_choose_samples_the_softmax_distribution():
 
 
 def test_samples_while_training_never_show_the_unknown_symbol():
-    from charrnn.training import _Samples
+    from charrnn.training.samples import Samples
 
     vocab = Vocab(["a", "b", "\n", None])
     model = Model(ModelConfig(cell="gru", vocab_size=4, hidden=8, layers=1))
     model.init_weights(np.random.default_rng(0))
     model.params["head.b"][3] = 50.0  # the unknown symbol dominates every distribution
-    live = _Samples(RunOptions(sample_every=("steps", 1), sample_length=100, sample_temperature=1.0,
+    live = Samples(RunOptions(sample_every=("steps", 1), sample_length=100, sample_temperature=1.0,
                                sample_prime="a"), vocab, np.zeros(1, np.int64), 0)
     text = live.sample(model, 1)
     assert len(text) == 101 and set(text) <= {"a", "b", "\n"}

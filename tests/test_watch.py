@@ -20,12 +20,13 @@ import pytest
 from support import PLAYS, write_plays
 from test_cli import assert_one_line_error, invoke, ok
 
-from charrnn import checkpoint, rundir
-from charrnn import training
+from charrnn.runs import checkpoint, rundir
+from charrnn.training import loop
+from charrnn.training import samples as sampling
 from charrnn.cli import train as train_cli
 from charrnn.cli.checkpoints import _sparkline
-from charrnn.config import ModelConfig
-from charrnn.download import KNOWN_CORPORA
+from charrnn.model.config import ModelConfig
+from charrnn.text.corpora import KNOWN_CORPORA
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16", "--eval-every", "10"]
 SAMPLED = re.compile(r"^charrnn: sample at step (\d+):\n(.*?)(?=^charrnn: )", re.M | re.S)
@@ -83,13 +84,13 @@ def test_samples_start_with_the_prime_and_repeat_with_the_run(corpus, tmp_path):
 def test_sample_text_is_prime_plus_length(corpus, tmp_path, monkeypatch):
     """The samples themselves: the prime and exactly --sample-length characters of the vocabulary."""
     captured = []
-    original = training._Samples.sample
+    original = sampling.Samples.sample
 
     def spy(self, model, step):
         captured.append(original(self, model, step))
         return captured[-1]
 
-    monkeypatch.setattr(training._Samples, "sample", spy)
+    monkeypatch.setattr(sampling.Samples, "sample", spy)
     result = ok("train", corpus, *TINY, "--steps", 10, "--sample-every", 5, "--sample-length", 37,
                 "--out", tmp_path / "run")
     vocab = set(checkpoint.read_meta(tmp_path / "run" / "latest.safetensors")["vocab"])
@@ -107,23 +108,23 @@ def test_sample_every_duration(corpus, tmp_path):
 
 
 def test_sample_due_by_steps_or_by_clock(monkeypatch):
-    from charrnn.config import RunOptions
-    from charrnn.vocab import Vocab
+    from charrnn.training.options import RunOptions
+    from charrnn.text.vocab import Vocab
 
     clock = [100.0]
-    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(sampling.time, "monotonic", lambda: clock[0])
     ids = np.zeros(1, np.int64)
-    by_steps = training._Samples(RunOptions(sample_every=("steps", 5), sample_prime="a"), Vocab("ab"), ids, 0)
+    by_steps = sampling.Samples(RunOptions(sample_every=("steps", 5), sample_prime="a"), Vocab("ab"), ids, 0)
     assert [step for step in range(1, 16) if by_steps.due(step)] == [5, 10, 15]
-    by_clock = training._Samples(RunOptions(sample_every=("seconds", 30.0), sample_prime="a"), Vocab("ab"), ids, 0)
+    by_clock = sampling.Samples(RunOptions(sample_every=("seconds", 30.0), sample_prime="a"), Vocab("ab"), ids, 0)
     assert not by_clock.due(1)
     clock[0] = 130.0
     assert by_clock.due(2)
 
 
 def test_default_prime_is_a_newline_or_the_first_character():
-    from charrnn.training import default_prime
-    from charrnn.vocab import Vocab
+    from charrnn.training.samples import default_prime
+    from charrnn.text.vocab import Vocab
 
     assert default_prime(Vocab.from_text("ab\nba"), Vocab.from_text("ab\nba").encode("ab\nba")) == "\n"
     assert default_prime(Vocab.from_text("to be"), Vocab.from_text("to be").encode("to be")) == "t"
@@ -200,8 +201,8 @@ def budget_trainer(step, steps=None, epochs=None, seconds=None, train_seconds=0.
 ])
 def test_time_left_follows_the_budget(budget, total, left):
     trainer = budget_trainer(40, **budget)
-    assert training.budget_steps(trainer) == total
-    assert training.seconds_left(trainer, 2.0) == left
+    assert loop.budget_steps(trainer) == total
+    assert loop.seconds_left(trainer, 2.0) == left
 
 
 # ---- --dry-run --------------------------------------------------------------------------------

@@ -12,11 +12,12 @@ import naive
 from gradcheck import numeric_gradient, relative_error
 from test_cells import B, H, T, backward, forward, make_inputs
 from test_model import make_data, make_model, view_offset
-from charrnn.config import ModelConfig
+from charrnn.model.config import ModelConfig
 from charrnn.errors import ConfigError
 from charrnn.kernels import gru as gru_kernels
 from charrnn.kernels import lstm as lstm_kernels
-from charrnn.model import Model, Noise
+from charrnn.model.network import Model
+from charrnn.model.noise import Noise
 
 ZONED = ("lstm", "gru")
 
@@ -230,7 +231,7 @@ def test_batch_shards_on_threads_give_the_same_window_with_zoneout(cell):
 @pytest.mark.parametrize("cell", ZONED)
 def test_generation_runs_the_expectation_as_scoring_does(cell):
     """The sampler's logits after a prime are Model.step's, which is the scored window's."""
-    from charrnn.sample import Sampler
+    from charrnn.generate.sampler import Sampler
 
     zoneout = dict(zoneout_hidden=0.4, zoneout_cell=0.25 if cell == "lstm" else 0.0)
     model = Model(ModelConfig(cell=cell, vocab_size=9, hidden=16, layers=2, **zoneout), np.float32)
@@ -311,7 +312,7 @@ TINY = ["--hidden", "16", "--layers", "2", "--batch", "4", "--seq", "16", "--thr
 
 
 def test_training_with_zoneout_stores_it_resumes_exactly_and_scores_with_it(corpus, tmp_path):
-    from charrnn import checkpoint
+    from charrnn.runs import checkpoint, model_file
     from test_cli import ok
 
     zoneout = ["--zoneout-cell", "0.15", "--zoneout-hidden", "0.05", "--dropout", "0.1"]
@@ -330,7 +331,7 @@ def test_training_with_zoneout_stores_it_resumes_exactly_and_scores_with_it(corp
     assert not np.array_equal(checkpoint.load(plain / "latest.safetensors").tensors["param/head.w"],
                               ends[0].tensors["param/head.w"])
     # eval scores the model with zoneout's expectation: what validation measured
-    model = checkpoint.read_model(straight / "latest.safetensors")
+    model = model_file.read_model(straight / "latest.safetensors")
     assert model.config.zoneout
     result = json.loads(ok("eval", straight / "latest.safetensors", corpus, "--json").stdout)
     assert np.isfinite(result["nats_per_char"])
@@ -368,7 +369,7 @@ def test_the_torch_engine_runs_zoneout_as_charrnn_does(cell):
     """Its network (a step loop for a layer with zoneout) scores as charrnn's kernels do with
     the expectation, and draws new masks in training."""
     torch = pytest.importorskip("torch")
-    from charrnn.torch_engine import _Network, _torch_names
+    from charrnn.training.torch_engine import _Network, _torch_names
 
     cfg = ModelConfig(cell=cell, vocab_size=9, hidden=16, layers=2, zoneout_hidden=0.3,
                       zoneout_cell=0.2 if cell == "lstm" else 0.0, weight_drop=0.2)
@@ -403,12 +404,12 @@ def test_the_torch_engine_runs_zoneout_as_charrnn_does(cell):
 def test_the_torch_engine_trains_with_zoneout(corpus, tmp_path):
     pytest.importorskip("torch")
     import charrnn
-    from charrnn import checkpoint
+    from charrnn.runs import model_file
 
     run = charrnn.train(corpus, hidden=16, layers=1, batch=8, seq=16, threads=1, seed=3, zoneout_cell=0.1,
                         zoneout_hidden=0.05, steps=30, eval_every=15, engine="torch", device="cpu",
                         out=str(tmp_path / "t"), progress=False)
-    config = checkpoint.read_model(run.latest).config
+    config = model_file.read_model(run.latest).config
     assert (config.zoneout_cell, config.zoneout_hidden) == (0.1, 0.05)
     first, last = (record["val_loss"] for record in (run.metrics[0], run.metrics[-1]))
     assert last < first

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from ..errors import CharrnnError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

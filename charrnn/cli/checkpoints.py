@@ -22,7 +22,7 @@ def checkpoints_group():
 
 def _summary(path: Path) -> dict:
     """A checkpoint's row; values of the wrong type (a checkpoint made by hand) become None."""
-    from .. import checkpoint
+    from ..runs import checkpoint
 
     meta = checkpoint.read_meta(path)
     model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
@@ -37,7 +37,9 @@ def _summary(path: Path) -> dict:
 
 
 def _number(value) -> float | None:
-    return value if type(value) in (int, float) and -1e308 < value < 1e308 else None
+    from ..model.config import is_finite_number
+
+    return value if is_finite_number(value) else None
 
 
 @checkpoints_group.command(name="list")
@@ -46,7 +48,7 @@ def _number(value) -> float | None:
 def checkpoints_list(directory, json_):
     """List runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), the most recently
     written first; the best checkpoint of all (lowest validation bits/char) is marked with *."""
-    from .. import rundir
+    from ..runs import rundir
 
     root = Path(directory) if directory else rundir.home()
     rows = []
@@ -88,7 +90,7 @@ def checkpoints_list(directory, json_):
 @click.option("--json", "json_", is_flag=True, help="The whole metadata as JSON.")
 def checkpoints_show(ckpt, json_):
     """Everything in CKPT: model, vocabulary, training state and the loss history."""
-    from .. import checkpoint, rundir
+    from ..runs import checkpoint, rundir
 
     path = rundir.resolve(ckpt)
     meta = checkpoint.read_meta(path)
@@ -104,7 +106,7 @@ def checkpoints_show(ckpt, json_):
 
 
 def _show(path: Path, meta: dict) -> list[str]:
-    from .. import rundir
+    from ..runs import rundir
 
     model, train = meta.get("model", {}), meta.get("train", {})
     lines = [
@@ -145,7 +147,7 @@ def checkpoints_prune(run, keep, dry_run):
     in a folder of runs (default: checkpoints/, or $CHARRNN_HOME). Only files read as that
     run's checkpoints are removed, the oldest steps first; a run that is training is left
     alone (its own --keep prunes it)."""
-    from .. import rundir
+    from ..runs import rundir
 
     if keep < 0:
         raise ConfigError(f"--keep must be 0 or more, got {keep}")
@@ -174,8 +176,8 @@ def checkpoints_prune(run, keep, dry_run):
 def checkpoints_rm(ckpt):
     """Remove the checkpoint file CKPT (it is checked to be one first). A checkpoint of a run
     that is training is not removed."""
-    from .. import checkpoint, rundir
     from ..files import reason
+    from ..runs import checkpoint, rundir
 
     path = Path(ckpt)
     checkpoint.read_meta(path)
@@ -196,14 +198,14 @@ def checkpoints_rm(ckpt):
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists (never a run's checkpoint).")
 def checkpoints_export(ckpt, output, format_, force):
     """Write CKPT's weights for use elsewhere (see the README for loading them in PyTorch)."""
-    from .. import checkpoint, rundir
-    from ..export import torch_tensors
-    from ..files import check_new_file
+    from ..runs import checkpoint, model_file, rundir
+    from ..runs.export import torch_tensors
+    from ..runs.rundir import check_new_file
 
     check_new_file(Path(output), force)
     path = rundir.resolve(ckpt)
     loaded = checkpoint.load(path)
-    tensors, meta = torch_tensors(checkpoint.model_weights(loaded.tensors), loaded.meta)
+    tensors, meta = torch_tensors(model_file.model_weights(loaded.tensors), loaded.meta)
     checkpoint.save(output, tensors, meta)
     notice(f"wrote {output}")
 
@@ -219,10 +221,11 @@ def checkpoints_import(source, output, vocab_file, force):
     """Turn SOURCE, a PyTorch state dict saved as safetensors in the export's layout (emb.weight,
     rnn.weight_ih_l0, ..., head.bias), into a charrnn checkpoint that sample, eval, export and
     train --init-from take. An export imports back exactly."""
-    from .. import __version__, checkpoint
-    from ..export import from_torch
-    from ..files import check_new_file
-    from ..vocab import Vocab
+    from .._version import __version__
+    from ..runs import checkpoint
+    from ..runs.export import from_torch
+    from ..runs.rundir import check_new_file
+    from ..text.vocab import Vocab
 
     check_new_file(Path(output), force)
     loaded = checkpoint.load_foreign(source)
@@ -236,7 +239,7 @@ def checkpoints_import(source, output, vocab_file, force):
 
 
 def _vocabulary(meta: dict) -> str:
-    from ..vocab import Vocab
+    from ..text.vocab import Vocab
 
     try:
         vocab = Vocab.from_meta(meta)

@@ -1,4 +1,5 @@
-"""What several commands share: option types, standard streams, JSON, notices."""
+"""What several commands share: standard streams, JSON, notices, the --errors option. Durations
+(--time, --save-every, --sample-every) are read by the library (durations.py), not here."""
 
 from __future__ import annotations
 
@@ -10,39 +11,8 @@ import sys
 
 import click
 
-from ..config import ERRORS, parse_duration
 from ..errors import OutputError
-
-
-class Duration(click.ParamType):
-    name = "DURATION"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        if seconds <= 0:
-            self.fail("must be longer than zero", param, ctx)
-        return seconds
-
-
-class StepsOrDuration(click.ParamType):
-    """A whole number of steps ('500') or a duration ('10m'): returns ('steps', n) or ('seconds', s)."""
-
-    name = "STEPS|DURATION"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        text = str(value).strip()
-        if text.isdigit():
-            if int(text) < 1:
-                self.fail("must be at least 1", param, ctx)
-            return ("steps", int(text))
-        return ("seconds", Duration().convert(text, param, ctx))
+from ..text.units import ERRORS
 
 
 def notice(message: str, quiet: bool = False) -> None:

@@ -18,7 +18,7 @@ def corpus_group():
 @corpus_group.command(name="list")
 def corpus_list():
     """The corpora `charrnn corpus fetch` knows, with their sizes and sources."""
-    from ..download import KNOWN_CORPORA
+    from ..text.corpora import KNOWN_CORPORA
 
     for corpus in KNOWN_CORPORA.values():
         click.echo(f"{corpus.name:<18} {corpus.size:>11,} bytes  {corpus.about}\n{'':<18} {corpus.url}")
@@ -30,7 +30,7 @@ def corpus_list():
 @click.option("--url", help="Download from this address instead (a mirror); the SHA-256 is still checked.")
 def corpus_fetch(name, output, url):
     """Download the corpus NAME and check its SHA-256; the file is written only if it matches."""
-    from ..download import KNOWN_CORPORA, fetch, file_sha256
+    from ..text.corpora import KNOWN_CORPORA, fetch, file_sha256
 
     corpus = KNOWN_CORPORA.get(name)
     if corpus is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..config import format_duration
+from ..durations import format_duration
 
 
 def echo_dry_run(report: dict) -> None:

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..config import SAMPLE_PRECISIONS
 from ..errors import ConfigError
+from ..generate.options import SAMPLE_PRECISIONS
 from .common import errors_option, stdin_bytes, write_json
 
 
@@ -42,7 +42,7 @@ def eval_command(ckpt, files, skip_unknown, threads, errors, precision, dynamic,
         files = ("-",)
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    from ..language_model import load
+    from ..generate.language_model import load
 
     model = load(ckpt, threads=threads)
     result = model.score_files(files, errors=errors or "strict", skip_unknown=skip_unknown, stdin=stdin_bytes(),

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..config import SAMPLE_PRECISIONS
 from ..errors import ConfigError
+from ..generate.options import SAMPLE_PRECISIONS, check_sampling_options
 from .common import notice
 
 PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpus
@@ -48,31 +48,27 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     A byte model writes valid UTF-8: it is never offered a byte that would break a character,
     and a sample that would end inside one ends after it."""
-    from ..config import check_sampling_options
-
-    if length < 0:
-        raise ConfigError(f"--length must be 0 or more, got {length}")
-    if num_samples < 1:
-        raise ConfigError(f"--num-samples must be at least 1, got {num_samples}")
     if prime is not None and prime_file is not None:
         raise ConfigError("--prime and --prime-file exclude each other")
-    if stop_at == "":
-        raise ConfigError("--stop needs some text")
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
-    check_sampling_options(temperature, top_k, top_p)
+    # the library's own check of generate's options, here before any work (loading the model)
+    check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, stop=stop_at,
+                           num_samples=num_samples)
     if prime_file is not None:
-        from ..sources import decode_utf8, read_limited
+        from ..text.sources import decode_utf8, read_limited
 
         name = "standard input" if prime_file.name == "<stdin>" else prime_file.name
         prime = decode_utf8(read_limited(prime_file, PRIME_FILE_LIMIT, f"the prime file {name}"), name)
 
-    from ..language_model import load
+    from ..generate.language_model import load
 
     model = load(ckpt, threads=threads)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    for piece in model.generate(prime or "", length, temperature, top_k, top_p, seed, stop_at, num_samples,
-                                threads, separator, echo_prime=not no_prime, precision=precision):
+    pieces = model.generate(prime or "", length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                            stop=stop_at, num_samples=num_samples, threads=threads, separator=separator,
+                            echo_prime=not no_prime, precision=precision)
+    for piece in pieces:
         out.write(piece)
         out.flush()
     if out.isatty():

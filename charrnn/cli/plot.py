@@ -20,9 +20,10 @@ def plot_command(runs, output, force):
     training time, several runs overlaid. A RUN is a run directory, a run name under
     checkpoints/ or a checkpoint file (its curve up to its step); without RUNS, the most
     recent run. Needs matplotlib: pip install 'charrnn[plot]'."""
-    from .. import checkpoint, rundir
-    from ..files import atomic_write, check_new_file
-    from ..plot import FORMATS, loss_plot
+    from ..files import atomic_write
+    from ..runs import checkpoint, rundir
+    from ..runs.plot import FORMATS, loss_plot
+    from ..runs.rundir import check_new_file
 
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:

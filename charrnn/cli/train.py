@@ -12,9 +12,12 @@ from pathlib import Path
 
 import click
 
-from ..config import (CELLS, DEFAULT_EPOCHS, ENGINES, KERNELS, MODEL_OPTIONS, OPTIMIZERS, PRECISIONS,
-                      RUN_OPTIONS, SCHEDULES, TRAIN_OPTIONS, UNITS, format_duration)
-from .common import Duration, StepsOrDuration, errors_option, notice, stderr_is_terminal, write_json
+from ..durations import format_duration
+from ..model.config import CELLS, KERNELS, PRECISIONS
+from ..text.units import UNITS
+from ..training.config import OPTIMIZERS, SCHEDULES
+from ..training.options import DEFAULT_EPOCHS, ENGINES, MODEL_OPTIONS, RUN_OPTIONS, TRAIN_OPTIONS
+from .common import errors_option, notice, stderr_is_terminal, write_json
 
 LOG_EVERY_SECONDS = 10.0
 # the click parameters whose library option has another name
@@ -76,7 +79,7 @@ def _default(name: str):
 @click.option("--steps", type=int, help="Stop after this many steps (counted from the start of the run).")
 @click.option("--epochs", type=float, help=f"Stop after this many passes over the text (default {DEFAULT_EPOCHS} "
               "when no budget is given).")
-@click.option("--time", "seconds", type=Duration(),
+@click.option("--time", "seconds", metavar="DURATION",
               help="Stop after this much training time, e.g. 90s, 10m, 2h. Without --hidden, --layers, --steps "
                    "or --epochs it also chooses the size, dropout, schedule and weight averaging that this "
                    "machine trains best in that time (timing a few steps of each size), and says what it chose.")
@@ -92,7 +95,7 @@ def _default(name: str):
 @click.option("--name", help="Run name (default: <model>-<layers>x<hidden>-<date>-<time>).")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in the run directory (its checkpoints go "
               "once this run has saved its first one).")
-@click.option("--save-every", type=StepsOrDuration(), default="10m", show_default=True,
+@click.option("--save-every", metavar="STEPS|DURATION", default="10m", show_default=True,
               help="Checkpoint every N steps or every duration (e.g. 1000 or 10m).")
 @click.option("--keep", type=int, default=_default("keep"), show_default=True,
               help="Periodic checkpoints to keep besides latest and best.")
@@ -100,7 +103,7 @@ def _default(name: str):
               help="Continue a run exactly where this checkpoint left it (same text, in its run directory).")
 @click.option("--init-from", metavar="CKPT", help="Start from this checkpoint's weights and vocabulary "
               "(fine-tune on new text).")
-@click.option("--sample-every", type=StepsOrDuration(),
+@click.option("--sample-every", metavar="STEPS|DURATION",
               help="Print a short sample on stderr every N steps or every duration (e.g. 500 or 30s).")
 @click.option("--sample-length", type=int, default=_default("sample_length"), show_default=True,
               help="Characters generated per --sample-every sample.")
@@ -145,14 +148,14 @@ def train_command(**params):
     --save-every, --keep, --threads, --precision, --engine, --device and the sample options
     may change (and are recorded).
     """
-    from .. import training
+    from ..training import session
 
     ctx = click.get_current_context()
     given = {_OPTION_NAMES.get(name, name): value for name, value in params.items()
              if name not in _CLI_ONLY and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     files, quiet = params["files"], params["quiet"]
     if params["dry_run"]:
-        report = training.dry_run(files, on_event=_Display(quiet, None), **given)
+        report = session.dry_run(files, on_event=_Display(quiet, None), **given)
         if params["json_"]:
             write_json(report)
         else:
@@ -164,7 +167,7 @@ def train_command(**params):
     display = _Display(quiet, signals)
     with signals:
         try:
-            run = training.train(files, on_event=display, progress=False, **given)
+            run = session.train(files, on_event=display, progress=False, **given)
             if run is None:  # a distributed run's process other than rank 0: rank 0 reports
                 return
         except _Interrupted as stop:
@@ -343,11 +346,9 @@ class _Display:
 
     def kept(self) -> str:
         """Which checkpoint the user still has, for a message after an abort."""
-        if self.run_dir is not None:
-            for path in (self.run_dir / "latest.safetensors", self.run_dir / "best.safetensors"):
-                if path.is_file():
-                    return f"the {'best' if path.name.startswith('best') else 'last'} checkpoint is {path}"
-        return "no checkpoint was written"
+        from ..runs.rundir import RunDir
+
+        return RunDir(self.run_dir).kept() if self.run_dir is not None else "no checkpoint was written"
 
     def close(self) -> None:
         for bar in (self.bar, self.reading):

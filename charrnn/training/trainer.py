@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batches import StreamBatches, validation_windows
-from .config import ModelConfig, TrainConfig, is_weight_matrix
-from .errors import CheckpointError, TrainingError
-from .model import Model, checked_tensor, views
+from ..data.batches import StreamBatches, validation_windows
+from ..errors import CheckpointError, TrainingError
+from ..model.config import ModelConfig, is_weight_matrix
+from ..model.network import Model, checked_tensor, views
+from .config import TrainConfig
 from .optim import Optimizer, clip_scale, global_norm, learning_rate, update_average
 
 MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point
@@ -107,7 +108,7 @@ class Trainer:
     def new(cls, model_cfg: ModelConfig, cfg: TrainConfig, train_ids, val_ids, dtype=np.float32,
             threads: int = 1, precision: str = "fp32", **engine) -> "Trainer":
         """A trainer at step 0, its weights initialised from the seed as PyTorch initialises
-        them, its products in `precision` (see model.choose_kernel); `engine` are the
+        them, its products in `precision` (see network.choose_kernel); `engine` are the
         engine's own options."""
         init_rng, dropout_rng = seed_generators(cfg.seed)
         model = Model(model_cfg, dtype, threads, precision)
@@ -241,7 +242,7 @@ class Trainer:
 
     @property
     def kernel(self) -> str:
-        """What runs the matrix products (a key of config.KERNELS)."""
+        """What runs the matrix products (a key of model.config.KERNELS)."""
         return self.model.kernel
 
     # ---- recovering from non-finite steps -------------------------------------------------
@@ -344,7 +345,7 @@ class Trainer:
     def restore(cls, tensors: dict[str, np.ndarray], meta: dict, train_ids, val_ids,
                 cfg: TrainConfig | None = None, threads: int = 1, precision: str = "fp32", **engine) -> "Trainer":
         """Rebuild a trainer from `snapshot()` output (tensors, and metadata as snapshot() wrote
-        it or as checkpoint.training_state checked it); `cfg` may extend the budget; `engine`
+        it or as record.training_state checked it); `cfg` may extend the budget; `engine`
         are the engine's own options (TorchTrainer: the device). CheckpointError for a tensor
         that is missing or has another shape."""
         model_cfg = ModelConfig.from_dict(meta["model"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import GATES, ModelConfig
-from .errors import CheckpointError, ConfigError
-from .vocab import Vocab
+from ..errors import CheckpointError, ConfigError
+from ..model.config import GATES, ModelConfig
+from ..text.vocab import Vocab
 
 _LAYER_NAMES = (("wx", "weight_ih"), ("wh", "weight_hh"), ("bx", "bias_ih"), ("bh", "bias_hh"))
 _MODULES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError, InputError
+from ..errors import CheckpointError, ConfigError, InputError
 
 
 def split(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:

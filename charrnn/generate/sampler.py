@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .config import check_sampling_options, is_weight_matrix
-from .errors import CheckpointError
-from .kernels.cells import CELL_CODES
-from .kernels.sampling import Draws, Layout, Rules, Scratch, Shared, Weights, run_part
-from .kernels.sync import FLAG_STRIDE
-from .model import Model
+from ..errors import CheckpointError
+from ..kernels.cells import CELL_CODES
+from ..kernels.sampling import Draws, Layout, Rules, Scratch, Shared, Weights, run_part
+from ..kernels.sync import FLAG_STRIDE
+from ..model.config import is_weight_matrix
+from ..model.network import Model
 
 # Layer 0's input part is precomputed for every character (a (V, G*H) table) unless the table
 # would exceed this many elements (256 MB in float32): then the embedding row goes through wx.
@@ -87,8 +87,8 @@ def utf8_rules(byte_of_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def stored(wt: np.ndarray, weights: str) -> tuple[np.ndarray, np.ndarray]:
     """A transposed weight (K, N) as generation reads it in the format `weights`, and its
     scale per column (no elements but for int8)."""
-    from .kernels.bf16 import to_bf16
-    from .kernels.matvec import quantize_int8
+    from ..kernels.bf16 import to_bf16
+    from ..kernels.matvec import quantize_int8
 
     if weights == "int8":
         wt_q, scale = quantize_int8(wt)
@@ -102,7 +102,7 @@ def stored(wt: np.ndarray, weights: str) -> tuple[np.ndarray, np.ndarray]:
 def as_read(wt: np.ndarray, weights: str) -> np.ndarray:
     """What generation multiplies by when it stores `wt` (K, N) as `weights`: the weight with
     the rounding of bf16 or int8 applied, in float32 (to score a model as it samples)."""
-    from .kernels.bf16 import from_bf16
+    from ..kernels.bf16 import from_bf16
 
     array, scale = stored(wt, weights)
     if weights == "int8":
@@ -257,8 +257,8 @@ class Sampler:
         """Yield chunks of generated ids, (k, batch) each, `length` per stream in all.
         feed() must have run first: generation continues from the last fed character.
         `rng` is one generator for all streams, or one per stream (a stream's text then does
-        not depend on how many streams run beside it)."""
-        check_sampling_options(temperature, top_k, top_p)
+        not depend on how many streams run beside it). The options are checked by the caller
+        (generate/options.py: LanguageModel.generate, RunOptions)."""
         if not self.fed:
             raise ValueError("feed() the sampler at least one character before generating")
         # in the model's dtype, so that float32 probabilities take the vectorised exponential

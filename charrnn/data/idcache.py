@@ -22,10 +22,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import CheckpointError, InputError, OutputError
-from .files import atomic_write
-from .sources import CHUNK, STDIN, Part, empty_error, parts, symbols, write
-from .vocab import SPACE, Vocab, id_dtype
+from ..errors import CheckpointError, InputError, OutputError
+from ..files import atomic_write
+from ..text.sources import CHUNK, STDIN, Part, empty_error, parts, symbols, write
+from ..text.vocab import SPACE, Vocab, id_dtype
 
 HEAD = 1 << 20  # bytes of each input file hashed to tell whether it changed
 CACHE_VERSION = 1

@@ -1,5 +1,6 @@
-"""Checkpoints: one self-contained safetensors file, written atomically, read with validation;
-and what a run's checkpoint holds (this module alone builds and checks its metadata).
+"""Checkpoints: one self-contained safetensors file, written atomically, read with validation.
+What a run's checkpoint holds is built and checked by training/record.py; read for its model
+by model_file.py.
 
 Layout (plain safetensors, readable by `safetensors.numpy.load_file`): an 8-byte little-endian
 header length N, N bytes of JSON header (space-padded to a multiple of 8), then the tensor data.
@@ -12,14 +13,6 @@ metadata without "checksum" as canonical JSON (sorted keys, compact). So a flipp
 weight or in the metadata (vocabulary, step, configs) is caught, not silently used.
 
 Reading never hands unvalidated bytes to safetensors or numpy and never unpickles anything.
-
-A run's checkpoint holds the tensors `param/<name>` (the weights the optimiser moves),
-`average/<name>` (their moving average, when the run keeps one: then that is the model that
-is sampled, scored and exported), `optim/<slot>` and `state` (the optimiser's moments and the
-carried state), and metadata: the model and training config,
-the training progress (Trainer.snapshot), the vocabulary (`vocab`, `unit`), the data it was
-trained on (`data`), the run's name and identity (`run`, `run_id`) and the charrnn version.
-`read_model` and `read_training` check all of it before anything is built from it.
 """
 
 from __future__ import annotations
@@ -37,10 +30,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .config import ERRORS, ModelConfig, TrainConfig
-from .errors import CheckpointError, ConfigError
-from .files import atomic_write, reason
-from .vocab import Vocab
+from ..errors import CheckpointError
+from ..files import atomic_write, reason
 
 FORMAT_VERSION = 1
 META_KEY = "charrnn"
@@ -181,7 +172,7 @@ def _load(path: Path, expected_shapes: Mapping[str, tuple] | None, foreign: bool
     return Checkpoint(path, tensors, info)
 
 
-def _tensor_names(path: Path) -> list[str]:
+def tensor_names(path: Path) -> list[str]:
     """The names of the tensors in a checkpoint, after validating its header."""
     with _open(path) as f:
         return [entry.name for entry in _read_header(f, path)[0]]
@@ -337,167 +328,3 @@ def _checksum(entries: list[_Entry], arrays: Mapping[str, np.ndarray], info: dic
         h.update(arrays[e.name])
     h.update(json.dumps(info, sort_keys=True, separators=(",", ":")).encode())
     return h.hexdigest()
-
-
-# ---- what a run's checkpoint holds ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ModelFile:
-    """A checkpoint read for its model: the config, the vocabulary, the loaded checkpoint
-    (its `param/<name>` tensors checked against the config) and where it is."""
-
-    path: Path
-    config: ModelConfig
-    vocab: Vocab
-    checkpoint: Checkpoint
-
-    @property
-    def meta(self) -> dict:
-        return self.checkpoint.meta
-
-    @property
-    def weights(self) -> dict[str, np.ndarray]:
-        """The model's `param/<name>` tensors: the moving average where the run kept one."""
-        return model_weights(self.checkpoint.tensors)
-
-
-def model_weights(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """`param/<name>` -> the weights that are the model: `average/<name>` where the checkpoint
-    has it (the weights' moving average), else `param/<name>`."""
-    return {name: tensors.get("average/" + name.split("/", 1)[1], array)
-            for name, array in tensors.items() if name.startswith("param/")}
-
-
-def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, version: str,
-             threads: int, precision: str, kernel: str) -> dict:
-    """The metadata of a run's checkpoint: the trainer's snapshot (`training`), the
-    vocabulary, the data fingerprint, the run's name and identity, the charrnn version, and
-    how its products were computed."""
-    return dict(training, **vocab.to_meta(), data=data, run=run, run_id=run_id, charrnn_version=version,
-                threads=threads, precision=precision, kernel=kernel)
-
-
-def describe(path: Path, meta: dict) -> tuple[ModelConfig, Vocab]:
-    """The ModelConfig and Vocab of a checkpoint's metadata; CheckpointError when either is
-    missing or malformed, or when they disagree (ids beyond the embedding would be read)."""
-    try:
-        cfg = ModelConfig.from_dict(meta["model"])
-        vocab = Vocab.from_meta(meta)
-    except (KeyError, TypeError, ConfigError, CheckpointError) as exc:
-        raise CheckpointError(f"{path} lacks a usable model description ({exc})") from None
-    if len(vocab) != cfg.vocab_size:
-        raise CheckpointError(f"{path} is inconsistent: {len(vocab)} symbols but a model for {cfg.vocab_size}")
-    return cfg, vocab
-
-
-def read_model(path: str | os.PathLike) -> ModelFile:
-    """Read a run's checkpoint for its model, checking the description first and then every
-    parameter's shape against it (nothing is allocated for a description that is wrong)."""
-    path = Path(path)
-    cfg, _ = describe(path, read_meta(path))
-    shapes = cfg.param_shapes()
-    expected = {f"param/{name}": shape for name, shape in shapes.items()}
-    if any(entry.startswith("average/") for entry in _tensor_names(path)):
-        expected.update({f"average/{name}": shape for name, shape in shapes.items()})
-    loaded = load(path, expected_shapes=expected)
-    cfg, vocab = describe(path, loaded.meta)
-    return ModelFile(path, cfg, vocab, loaded)
-
-
-def is_run_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether `path` is a checkpoint written by training (not an export)."""
-    try:
-        meta = read_meta(path)
-    except CheckpointError:
-        return False
-    return isinstance(meta.get("model"), dict) and "step" in meta and meta.get("format") != "torch"
-
-
-def recorded_data(model_file: ModelFile) -> tuple[dict, TrainConfig]:
-    """What a checkpoint records of its run's text and training settings, checked: (data
-    fingerprint, TrainConfig). CheckpointError when the run cannot be resumed from it."""
-    meta, path = model_file.meta, model_file.path
-    data = meta.get("data")
-    try:
-        if not (isinstance(data, dict) and isinstance(data.get("sources"), list) and data["sources"]
-                and all(isinstance(f, str) for f in data["sources"]) and type(data.get("chars")) is int
-                and isinstance(data.get("separator", ""), str) and data.get("errors", "strict") in ERRORS):
-            raise ConfigError(f"the text it was trained on is described as {str(data)[:60]}")
-        return data, TrainConfig.from_dict(meta["train"])
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path} cannot be resumed: {exc}") from None
-
-
-def training_state(meta: dict, max_bad_steps: int, max_recoveries: int) -> dict:
-    """The training progress in a checkpoint's metadata (Trainer.snapshot's), checked:
-    CheckpointError unless the counters, clock, records and recovery state have the types
-    and ranges a trainer writes (a checksum shows a file is intact, not that it is sane)."""
-
-    def number(value, allow_none=False) -> bool:  # finite, without float() overflowing on a huge int
-        return (value is None and allow_none) or (type(value) in (int, float) and -1e308 < value < 1e308)
-
-    checks = {
-        "step": lambda v: type(v) is int and v >= 0,
-        "optimizer_steps": lambda v: type(v) is int and v >= 0,
-        "skipped": lambda v: type(v) is int and v >= 0,
-        "train_seconds": lambda v: number(v) and v >= 0,
-        "best_val": lambda v: number(v, allow_none=True),
-        "history": lambda v: isinstance(v, list) and all(
-            isinstance(h, dict) and type(h.get("step")) is int and number(h.get("val_loss"), allow_none=True)
-            for h in v),
-        "recent_losses": lambda v: isinstance(v, list) and all(number(x) for x in v),
-    }
-    for name, valid in checks.items():
-        if name not in meta or not valid(meta[name]):
-            found = "missing" if name not in meta else repr(meta[name])[:40]
-            raise CheckpointError(f"the checkpoint's {name} is malformed ({found})")
-    # older checkpoints lack the recovery state
-    bad, scale, recoveries = meta.get("bad_in_a_row", 0), meta.get("lr_scale", 1.0), meta.get("recoveries", 0)
-    if not (type(bad) is int and 0 <= bad < max_bad_steps and type(scale) in (int, float) and 0 < scale <= 1
-            and type(recoveries) is int and 0 <= recoveries <= max_recoveries):
-        raise CheckpointError(f"the checkpoint's recovery state is malformed (bad_in_a_row {bad!r}, "
-                              f"lr_scale {scale!r}, recoveries {recoveries!r})")
-    return dict(meta, bad_in_a_row=bad, lr_scale=float(scale), recoveries=recoveries)
-
-
-def run_record(meta: dict) -> dict:
-    """What a checkpoint records of its run besides the training state, checked: `run` (its
-    name) and `run_id` (None in older checkpoints), `saving` (the save cadence `every`, as
-    ("steps", n) or ("seconds", s), and `keep`; None each where not recorded), `changes`
-    (the options changed on resume), `threads` and `precision`. CheckpointError for anything
-    malformed."""
-    from .config import steps_or_duration
-
-    def bad(name: str) -> CheckpointError:
-        return CheckpointError(f"the checkpoint's {name} is malformed ({repr(meta.get(name))[:40]})")
-
-    run, run_id = meta.get("run"), meta.get("run_id")
-    if run is not None and not isinstance(run, str):
-        raise bad("run")
-    if run_id is not None and not (isinstance(run_id, str) and len(run_id) == 16
-                                   and all(c in "0123456789abcdef" for c in run_id)):
-        raise bad("run_id")
-    saving = meta.get("saving", {})
-    if not isinstance(saving, dict):
-        raise bad("saving")
-    every, keep = saving.get("every"), saving.get("keep")
-    try:
-        if every is not None:
-            if not (isinstance(every, list) and len(every) == 2):
-                raise ConfigError("not a pair")
-            every = steps_or_duration("save_every", tuple(every))
-    except ConfigError:
-        raise bad("saving") from None
-    if keep is not None and not (type(keep) is int and keep >= 0):
-        raise bad("saving")
-    changes = meta.get("changes", [])
-    if not (isinstance(changes, list) and all(isinstance(c, dict) for c in changes)):
-        raise bad("changes")
-    threads = meta.get("threads")
-    if threads is not None and not (type(threads) is int and 1 <= threads <= 4096):
-        raise bad("threads")
-    precision = meta.get("precision", "fp32")  # older checkpoints: float32 products
-    if precision not in ("fp32", "bf16"):
-        raise bad("precision")
-    return dict(run=run, run_id=run_id, saving=dict(every=every, keep=keep), changes=changes, threads=threads,
-                precision=precision)

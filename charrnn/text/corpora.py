@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import InputError
-from .files import atomic_write
+from ..errors import InputError
+from ..files import atomic_write
 
 _PIECE = 1 << 16
 

@@ -10,8 +10,9 @@ import statistics
 
 import numpy as np
 
-from .config import ModelConfig, TrainConfig
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..model.config import ModelConfig
+from .config import TrainConfig
 
 WARMUP_STEPS = 2  # not timed: the first steps include page faults
 TIMED_STEPS = 5
@@ -31,7 +32,7 @@ def memory(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: in
     gradient buffer per thread, the optimiser's moments, the activations of a window (and
     its dropout masks), the validation windows', and the text windows (the text itself is
     memory-mapped). Computed, not allocated."""
-    from .model import workspace_bytes
+    from ..model.network import workspace_bytes
     from .trainer import VAL_CHUNK, VAL_STREAMS
 
     itemsize = np.dtype(dtype).itemsize

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import Model
+from .network import Model
 
 EVAL_CHUNK = 512
 # Dynamic evaluation learns after every window of this many symbols: shorter windows adapt

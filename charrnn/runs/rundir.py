@@ -27,9 +27,10 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..errors import CheckpointError, ConfigError, OutputError
+from ..files import atomic_write, is_temp_name, reason, temp_files
 from . import checkpoint
-from .errors import CheckpointError, ConfigError, OutputError
-from .files import atomic_write, is_temp_name, reason, temp_files
+from .model_file import is_run_checkpoint
 
 SUFFIX = ".safetensors"
 LATEST = "latest" + SUFFIX
@@ -65,9 +66,25 @@ def is_run_folder(path: Path) -> bool:
     try:
         if (path / MARKER).is_file():
             return True
-        return any(checkpoint.is_run_checkpoint(path / name) for name in (LATEST, BEST) if (path / name).is_file())
+        return any(is_run_checkpoint(path / name) for name in (LATEST, BEST) if (path / name).is_file())
     except OSError:
         return False
+
+
+def check_new_file(path: Path, force: bool, option: str = "output") -> None:
+    """ConfigError when `path` exists and `force` is not given (a named output never replaces a
+    file silently), or when it is not a regular file (a folder, a device) or is a checkpoint of
+    a run, which nothing but training writes, --force or not."""
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        raise ConfigError(f"{path} exists and is not a regular file; choose another {option}", options=(option,))
+    if is_run_checkpoint(path):
+        raise ConfigError(f"{path} is a checkpoint of a run; only training writes those (choose another {option})",
+                          options=(option,))
+    if not force:
+        raise ConfigError(f"{path} exists; use force to replace it, or choose another {option}",
+                          options=(option, "force"))
 
 
 def _ours(name: str) -> bool:
@@ -213,6 +230,14 @@ class RunDir:
     def checkpoints(self) -> list[Path]:
         """latest, best and the periodic checkpoints that are files."""
         return [p for p in (self.latest, self.best) if p.is_file()] + self.periodic()
+
+    def kept(self, first: str = "latest") -> str:
+        """Which checkpoint the user still has, for a message after a failure: the `first`
+        ("latest" or "best") where there is one, else the other."""
+        for path in ((self.best, self.latest) if first == "best" else (self.latest, self.best)):
+            if path.is_file():
+                return f"the {'best' if path == self.best else 'last'} checkpoint is {path}"
+        return "no checkpoint was written"
 
     def save(self, tensors, meta, *, best: bool = False, periodic_step: int | None = None, keep: int = 0) -> Path:
         """Write latest (always), best (when `best`), and a periodic checkpoint for

@@ -6,7 +6,7 @@ A source given by the user is a path or "-" (standard input). A directory stands
 files, sorted, leaving out hidden ones and the run folders charrnn writes (a run's metrics and
 id cache are not training text). A regular file can be read as often as needed; anything else
 (standard input, a FIFO, /dev/stdin, `<(cmd)`) can be read only once, so whoever needs two
-passes spools it (see idcache.py).
+passes spools it (see data/idcache.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import InputError, OutputError
+from ..errors import InputError, OutputError
 from .vocab import code_points, symbols_of
 
 BOM = b"\xef\xbb\xbf"
@@ -94,7 +94,7 @@ def directory_files(directory: Path, unit: str = "char", errors: str = "strict")
     files and folders are skipped, and so are charrnn's run folders and files that look
     binary: NUL bytes in their first 8 KiB, or for the char unit with strict `errors`
     invalid UTF-8 there."""
-    from .rundir import is_run_folder
+    from ..runs.rundir import is_run_folder
 
     found = []
     for root, dirs, names in os.walk(directory):

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .config import UNITS
-from .errors import CheckpointError, ConfigError, InputError
+from ..errors import CheckpointError, ConfigError, InputError
+from .units import UNITS
 
 SPACE = {"char": 0x110000, "byte": 256}  # symbols a unit can have: code points, byte values
 UNKNOWN_MARK = "\ufffd"  # how the unknown symbol reads, should an id ever be decoded as text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import math
 
-from .errors import CharrnnError, CheckpointError
+from ..errors import CharrnnError, CheckpointError
 
 FORMATS = ("png", "svg")
 SIZE_INCHES = (12.0, 4.5)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
+from ..kernels.optim import adam_update, moving_average, rmsprop_update, sgd_update, sum_squares
 from .config import TrainConfig
-from .kernels.optim import adam_update, moving_average, rmsprop_update, sgd_update, sum_squares
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8

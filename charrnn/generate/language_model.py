@@ -1,7 +1,10 @@
 """A trained model as a Python object: `load` it from a checkpoint, a run directory, a run name
 or the latest run, then `generate` text as it is made, `complete` a prime in one string, or
 `score` a text (what `charrnn eval --json` prints). `charrnn sample` and `charrnn eval` are
-this module with options parsed and output written."""
+this module with options parsed and output written.
+
+`import charrnn` imports this module, so the numeric core (NumPy, Numba) and what imports it
+are imported inside the functions that need it, after runtime.prepare_core."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from .errors import InputError
+from .. import runtime
+from ..errors import ConfigError, InputError
+from .options import check_sampling_options, generation_weights
 
 if TYPE_CHECKING:
-    from .config import ModelConfig
-    from .vocab import Vocab
+    from ..model.config import ModelConfig
+    from ..text.vocab import Vocab
 
 log = logging.getLogger("charrnn")
 
@@ -25,32 +30,21 @@ def load(source: str | Path | None = None, *, threads: int | None = None, root: 
     name (looked up in `root`, default $CHARRNN_HOME or ./checkpoints), or None for the most
     recently written run. `threads` is the default for generation (all cores for models of
     1 MB of weights or more, else one). CheckpointError for anything missing or malformed."""
-    _prepare_runtime()
-    from . import checkpoint, rundir, runtime
-    from .model import Model
+    runtime.prepare_core(_logged(logging.WARNING))
+    from ..model.network import Model  # the numeric core: imported once prepared, not by `import charrnn`
+    from ..runs import model_file, rundir
 
     cores = runtime.thread_count(threads)
     path = rundir.resolve(None if source is None else str(source), Path(root) if root is not None else None)
-    model_file = checkpoint.read_model(path)
-    model = Model(model_file.config, threads=cores)
-    model.load_params(model_file.weights)
-    return LanguageModel(model_file, model, cores, threads)
+    read = model_file.read_model(path)
+    model = Model(read.config, threads=cores)
+    model.load_params(read.weights)
+    return LanguageModel(read, model, cores, threads)
 
 
-def _prepare_runtime() -> None:
-    from . import runtime
-
-    message = runtime.prepare()
-    if message:
-        log.warning(message)
-
-
-def notice_compiling(kernel) -> None:
-    """Log, before the first call of a kernel that is not in the cache, that it will compile."""
-    from .runtime import kernels_cached
-
-    if not kernels_cached(kernel):
-        log.info("compiling kernels (first run only; cached afterwards)")
+def _logged(level: int):
+    """A callback that logs each Notice it is given to the `charrnn` logger at `level`."""
+    return lambda event: log.log(level, event.message)
 
 
 class LanguageModel:
@@ -97,20 +91,11 @@ class LanguageModel:
         "auto" is bf16. `score(..., precision=...)` says what each costs in bits per symbol."""
         import numpy as np
 
-        from .config import check_sampling_options
-        from .errors import ConfigError
-        from .kernels.sampling import run_part
-        from .sample import Sampler, sampling_threads
+        from ..kernels.sampling import run_part
+        from .sampler import Sampler, sampling_threads
 
-        if type(length) is not int or length < 0:
-            raise ConfigError(f"length must be 0 or more, got {length}", options=("length",))
-        if type(num_samples) is not int or num_samples < 1:
-            raise ConfigError(f"num_samples must be at least 1, got {num_samples}", options=("num_samples",))
-        if stop == "":
-            raise ConfigError("stop needs some text", options=("stop",))
-        if seed is not None and (type(seed) is not int or seed < 0):
-            raise ConfigError(f"seed must be 0 or more, got {seed}", options=("seed",))
-        check_sampling_options(temperature, top_k, top_p)
+        check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
+                               num_samples=num_samples)
         vocab = self.vocab
         if prime:
             prime_ids = vocab.encode(prime)
@@ -118,7 +103,7 @@ class LanguageModel:
             prime_ids, echo_prime = vocab.start_ids(), False
         rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
         threads = threads or self._threads or sampling_threads(self._model, self._cores)
-        notice_compiling(run_part)
+        runtime.notice_compiling(run_part, _logged(logging.INFO))
         sampler = Sampler(self._model, batch=num_samples, banned=vocab.unknown, threads=threads,
                           byte_values=vocab.byte_values(), weights=generation_weights(precision))
         sampler.feed(prime_ids)
@@ -165,9 +150,9 @@ class LanguageModel:
 
         With `dynamic`, dynamic evaluation (Krause et al., 2018): a copy of the model learns
         from the text as it scores it, each window of 64 symbols scored before one step of
-        plain SGD on it with the learning rate `dynamic_lr` (None: evaluate.DYNAMIC_LR). The
-        model itself never changes; the same text gives the same score."""
-        from .vocab import symbols_of
+        plain SGD on it with the learning rate `dynamic_lr` (None: model/scoring.DYNAMIC_LR).
+        The model itself never changes; the same text gives the same score."""
+        from ..text.vocab import symbols_of
 
         return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision,
                            dynamic=_dynamic_lr(dynamic, dynamic_lr, precision))
@@ -177,11 +162,9 @@ class LanguageModel:
                     dynamic_lr: float | None = None) -> dict:
         """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
         read in chunks: the memory taken does not grow with their size."""
-        from .sources import empty_error, parts, symbols
+        from ..text.sources import empty_error, parts, symbols
 
         if errors != "strict" and self.unit == "byte":
-            from .errors import ConfigError
-
             raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
                               options=("errors",))
         lr = _dynamic_lr(dynamic, dynamic_lr, precision)
@@ -192,11 +175,11 @@ class LanguageModel:
     def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32",
                dynamic: float | None = None) -> dict:
         """The score of `chunks`; `dynamic`, when given, is dynamic evaluation's learning rate."""
-        from .evaluate import DynamicScorer, StreamScorer
+        from ..model.scoring import DynamicScorer, StreamScorer
 
         vocab, unit = self.vocab, self.unit
-        notice_compiling(_scoring_kernel(self.config.cell))
-        from .sample import generation_model
+        runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
+        from .sampler import generation_model
 
         weights = generation_weights(precision)
         if dynamic is not None:
@@ -232,8 +215,7 @@ class LanguageModel:
 
 def _dynamic_lr(dynamic: bool, lr: float | None, precision: str) -> float | None:
     """Dynamic evaluation's learning rate (None: static scoring), checked."""
-    from .errors import ConfigError
-    from .evaluate import DYNAMIC_LR
+    from ..model.scoring import DYNAMIC_LR
 
     if type(dynamic) is not bool:
         raise ConfigError(f"dynamic must be True or False, got {str(dynamic)[:40]}", options=("dynamic",))
@@ -253,26 +235,15 @@ def _dynamic_lr(dynamic: bool, lr: float | None, precision: str) -> float | None
 
 def _copy(model):
     """A model of its own with `model`'s weights (what dynamic evaluation adapts)."""
-    from .model import Model
+    from ..model.network import Model
 
     copy = Model(model.config, model.dtype, model.threads)
     copy.flat[...] = model.flat
     return copy
 
 
-def generation_weights(precision: str) -> str:
-    """The weight format generation uses for `precision` (fp32, bf16, int8; auto is bf16)."""
-    from .config import SAMPLE_PRECISIONS
-    from .errors import ConfigError
-
-    if precision not in SAMPLE_PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(SAMPLE_PRECISIONS)}, not {precision!r}",
-                          options=("precision",))
-    return "bf16" if precision == "auto" else precision
-
-
 def _scoring_kernel(cell: str):
-    from .model import CELLS
+    from ..model.network import CELLS
 
     return CELLS[cell].kernel
 

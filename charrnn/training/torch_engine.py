@@ -30,9 +30,10 @@ import os
 
 import numpy as np
 
-from .config import ModelConfig, TrainConfig, is_weight_matrix
-from .errors import ConfigError
-from .model import Model
+from ..errors import ConfigError
+from ..model.config import ModelConfig, is_weight_matrix
+from ..model.network import Model
+from .config import TrainConfig
 from .optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, SGD_MOMENTUM, ema_decay
 from .trainer import VAL_CHUNK, VAL_STREAMS, Trainer
 
@@ -427,7 +428,7 @@ class TorchTrainer(Trainer):
     def _score(self, ids: np.ndarray) -> tuple[float, int]:
         """The validation protocol of trainer.evaluate_ids (VAL_STREAMS streams, state carried
         through VAL_CHUNK windows), on this process's device."""
-        from .batches import validation_windows
+        from ..data.batches import validation_windows
 
         torch = self.torch
         total, count, state = 0.0, 0, None

@@ -1,0 +1,5 @@
+"""Text out: a trained model loaded as a LanguageModel (language_model.py) that generates and scores
+text; generation's options, checked once (options.py); generation as an iterator of ids (sampler.py).
+
+Nothing is imported here: each module is imported by what needs it, so `import charrnn` stays light.
+"""
