@@ -50,6 +50,8 @@ def parse_args():
     p.add_argument("--engine", choices=["charrnn", "torch"], default="charrnn",
                    help="torch: charrnn's PyTorch engine on the CPU (throughput only: with --no-val, no --sample)")
     p.add_argument("--save", help="write a charrnn checkpoint here")
+    p.add_argument("--score", type=int, default=0, help="bytes of 30-120-character records to score as `charrnn "
+                   "score` does (benchmarks/torch_score.py's protocol)")
     return p.parse_args()
 
 
@@ -143,8 +145,48 @@ def main():
         chars = args.sample * args.sample_streams
         res.update(sample_chars=chars, sample_streams=args.sample_streams, sample_weights=weights,
                    sample_chars_per_sec=round(chars / (time.perf_counter() - t0), 1))
+    if args.score > 0:
+        res.update(score(trainer.model, vocab, text, args))
     res["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(res))
+
+
+def score_records_of(text: str, total: int, seed: int) -> list[str]:
+    """torch_score.py's records: consecutive pieces of 30-120 characters of `text` (newlines as
+    spaces), `total` bytes, lengths drawn by numpy's default_rng(seed)."""
+    import numpy as np
+
+    flat = text.replace("\n", " ")
+    rng = np.random.default_rng(seed)
+    out, start, size = [], 0, 0
+    while size < total:
+        n = int(rng.integers(30, 121))
+        if start + n > len(flat):
+            start = 0
+        out.append(flat[start:start + n])
+        start += n
+        size += len(out[-1].encode("utf-8"))
+    return out
+
+
+def score(trained, vocab, text, args) -> dict:
+    """`charrnn score`'s scoring of the records (reset context) with the model's products in
+    --precision: predicted characters per second of wall time, after a warm-up."""
+    from charrnn.generate.record_scoring import score_records
+    from charrnn.model.network import Model
+
+    model = Model(trained.config, threads=trained.threads, precision=args.precision)
+    model.flat[...] = trained.flat
+    records = score_records_of(text, args.score, args.seed)
+    for _ in score_records(model, vocab, records[:256]):  # warm-up: kernels, workspaces
+        pass
+    t0 = time.perf_counter()
+    nats = sum(result["nats"] for result in score_records(model, vocab, records))
+    seconds = time.perf_counter() - t0
+    predicted = sum(len(r) - 1 for r in records)
+    return dict(records=len(records), score_chars=predicted, score_seconds=round(seconds, 3),
+                score_kernel=model.kernel, score_bits_per_char=round(nats / predicted / math.log(2), 5),
+                score_chars_per_sec=round(predicted / seconds, 1))
 
 
 if __name__ == "__main__":

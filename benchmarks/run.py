@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """charrnn against the references in ../../shared/bench, in one run, interleaved.
 
-    python benchmarks/run.py [--suites train,sample,cold,memory,quality] [--reps 3]
+    python benchmarks/run.py [--suites train,sample,cold,memory,quality,score] [--reps 3]
                              [--coretype asis,unset,Haswell] [--seconds 15] [--quality-seconds 600]
                              [--quality-recipe "--dropout 0.25"] [--impls charrnn,torch,...]
                              [--baseline DIR]
@@ -18,6 +18,9 @@ has it, bf16 weights for generation) and in fp32; PyTorch fp32 (oneDNN on, and f
 also off) and, where the CPU has bf16 dot products, PyTorch's mixed precision
 (torch_ref.py --bf16). Each line's ratio is charrnn's defaults against the faster PyTorch
 path. On (b), (c) and (e), charrnn's own PyTorch engine (--engine torch, on the CPU) too.
+The score suite scores 1 MB of 30-120-character records (`charrnn score`, reset context) with
+a 2x256 LSTM, charrnn (charrnn_bench.py --score) against benchmarks/torch_score.py, PyTorch's
+batched scoring of the same records, and charrnn's training chars/s of the same model beside it.
 --baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
 defaults) as a column: before and after a change, in the same run.
 """
@@ -46,7 +49,8 @@ TRAIN = {  # line: flags shared by every implementation
     "(e) GRU 2x256 B32 T64": "--model gru --hidden 256 --layers 2 --batch 32 --seq 64",
 }
 MEASURES = {"train": "train chars/s", "sample": "sample chars/s", "memory": "peak RSS, MB", "cold": "wall s",
-            "quality": "val bits/char"}
+            "quality": "val bits/char", "score": "score chars/s"}
+SCORE = "--model lstm --hidden 256 --layers 2 --score 1048576"
 MAX_FOREIGN_CPU = 0.25  # runs during which other processes used more cores than this are left out
 QUALITY = "--model lstm --hidden 256 --layers 2 --batch 32 --seq 100 --lr 2e-3 --dropout 0.1 --clip 5 --threads 2"
 
@@ -73,6 +77,8 @@ def impl_argv(impl, flags):
               "torch-bf16": torch_ref + ["--bf16"],
               "torch-nomkldnn": torch_ref + ["--no-mkldnn"],
               "numpy": [sys.executable, os.path.join(BENCH, "numpy_ref.py")]}[impl]
+    if "--score" in flags.split() and impl.startswith("torch"):  # PyTorch's scoring is a script of its own
+        script = [TORCH_PY, os.path.join(HERE, "torch_score.py")] + (["--bf16"] if impl == "torch-bf16" else [])
     return script + ["--data", DATA] + flags.split()
 
 
@@ -122,6 +128,15 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
                     [TORCH_PY, os.path.join(BENCH, "torch_ref.py"), "--data", DATA, "--load",
                      f"{MODELS}/torch-lstm256x2.pt", "--iters", "0", "--no-val", "--sample", "200", "--threads", "1"],
                     "wall_s"))
+    if "score" in suites:
+        line = "score LSTM 2x256, 1 MB of 30-120-char records"
+        for impl in charrnn_impls() + torch_impls():
+            flags = f"{SCORE} --threads 2" + (" --iters 0 --no-val" if impl.startswith("charrnn") else "")
+            out.append(("score", line, impl, 2, impl_argv(impl, flags), "score_chars_per_sec"))
+        out.append(("score", "score LSTM 2x256: the same model's training (B32 T64)", "charrnn", 2,
+                    impl_argv("charrnn", f"{TRAIN['(b) LSTM 2x256 B32 T64']} --threads 2 --seconds {seconds} "
+                                         "--no-val"),
+                    "train_chars_per_sec"))
     if "quality" in suites:
         line = f"quality LSTM 2x256 {quality_seconds:g}s (val bits/char)"
         for impl in ("charrnn",) + torch_impls():

@@ -213,7 +213,7 @@ def test_eval_json(ckpt, tmp_path):
 def test_eval_skip_unknown(ckpt, tmp_path):
     path = tmp_path / "eval.txt"
     path.write_text("ma\u00f1ana y ma\u00f1ana\n", encoding="utf-8")
-    assert_one_line_error(invoke("eval", ckpt, path), 3)
+    assert_one_line_error(invoke("eval", ckpt, path, "--no-skip-unknown"), 3)
     score = json.loads(ok("eval", ckpt, path, "--json", "--skip-unknown").stdout)
     assert score["skipped_chars"] == 2
     assert score["chars"] == len("maana y maana\n") - 1

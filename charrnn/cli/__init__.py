@@ -62,9 +62,10 @@ def _register() -> None:
     from .evaluate import eval_command
     from .generate import sample_command
     from .plot import plot_command
+    from .score import score_command
     from .train import train_command
 
-    for command in (train_command, sample_command, eval_command, plot_command, checkpoints_group,
+    for command in (train_command, sample_command, eval_command, score_command, plot_command, checkpoints_group,
                     corpus_group):
         cli.add_command(command)
 

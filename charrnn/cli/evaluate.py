@@ -15,9 +15,10 @@ from .common import errors_option, stdin_bytes, write_json
 @click.command(name="eval")
 @click.argument("ckpt")
 @click.argument("files", nargs=-1)
-@click.option("--skip-unknown", is_flag=True,
-              help="Leave out characters the model does not know (counted) instead of failing. A model with an "
-                   "unknown symbol (--min-count) maps them to it instead, and counts them as unknown.")
+@click.option("--skip-unknown/--no-skip-unknown", default=True, show_default=True,
+              help="Leave out characters the model does not know, counted (skipped chars) and named in a notice on "
+                   "stderr, as `charrnn score` does; --no-skip-unknown makes them an error. A model with an unknown "
+                   "symbol (--min-count) reads them as it instead, and counts them as unknown.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS", help="CPU threads (default: all cores).")
 @errors_option
 @click.option("--precision", type=click.Choice(SAMPLE_PRECISIONS), default="fp32", show_default=True,

@@ -65,11 +65,18 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
 
     model = load(ckpt, threads=threads)
     out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
+    later: dict[int, list[str]] = {}  # the samples after the first, written after it
     pieces = model.generate(prime or "", length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                            stop=stop_at, num_samples=num_samples, threads=threads, separator=separator,
-                            echo_prime=not no_prime, precision=precision)
-    for piece in pieces:
+                            stop=stop_at, num_samples=num_samples, threads=threads, echo_prime=not no_prime,
+                            precision=precision)
+    for sample, piece in pieces:
+        if sample:
+            later.setdefault(sample, []).append(piece)
+            continue
         out.write(piece)
+        out.flush()
+    for sample in range(1, num_samples):
+        out.write(separator + "".join(later.get(sample, [])))
         out.flush()
     if out.isatty():
         out.write("\n")

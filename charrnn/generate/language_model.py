@@ -9,7 +9,7 @@ are imported inside the functions that need it, after runtime.prepare_core."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -18,6 +18,8 @@ from ..errors import ConfigError, InputError
 from .options import check_sampling_options, generation_weights
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..model.config import ModelConfig
     from ..text.vocab import Vocab
 
@@ -71,9 +73,9 @@ class LanguageModel:
 
     # ---- writing --------------------------------------------------------------------------------
     def generate(self, prime: str = "", length: int = 500, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None, stop: str | None = None, num_samples: int = 1,
-                 threads: int | None = None, separator: str = "\n\n", echo_prime: bool = True,
-                 precision: str = "auto") -> Iterator[str]:
+                 top_p: float | None = None, seed: int | None = None, stop: str | None = None,
+                 num_samples: int | None = None, threads: int | None = None, echo_prime: bool = True,
+                 precision: str = "auto") -> Iterator[str] | Iterator[tuple[int, str]]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
         none), then `length` symbols after it (for a byte model, bytes, finishing the last
         character). Without a prime, generation starts from a newline (or the vocabulary's
@@ -81,24 +83,33 @@ class LanguageModel:
 
         `temperature` 0 takes the most likely symbol; `top_k` keeps the k most likely, `top_p`
         the most likely whose probabilities reach p. The same `seed` gives the same text
-        (None: a random one). A sample ends right after the first `stop`. With `num_samples`
-        N, N samples are generated together, each with its own random stream (sample i is
-        the same whatever N): the first is yielded as it is made, the others follow it, each
-        after `separator` (and the prime). Symbols the model does not know in the prime are
-        an InputError naming them, unless the model has an unknown symbol. `precision` is how
+        (None: a random one). A sample ends right after the first `stop`. Given
+        `num_samples` N, N samples are generated together, each with its own random stream
+        (sample i is the same whatever N), and the pieces come as (sample, text) pairs,
+        sample 0 to N-1, each sample's pieces in order (its prime first); without it, one
+        sample's pieces as str. Symbols the model does not know in the prime are an
+        InputError naming them, unless the model has an unknown symbol. `precision` is how
         the weights are stored while generating: "fp32"; "bf16", half the bytes to read per
         symbol, so about twice as fast; "int8", a quarter (faster still for large models);
         "auto" is bf16. `score(..., precision=...)` says what each costs in bits per symbol."""
+        labelled = num_samples is not None
+        for sample, text in self._samples(prime, length, temperature, top_k, top_p, seed, stop,
+                                          1 if num_samples is None else num_samples, threads, echo_prime, precision):
+            yield (sample, text) if labelled else text
+
+    def _samples(self, prime, length, temperature, top_k, top_p, seed, stop, num_samples, threads, echo_prime,
+                 precision) -> Iterator[tuple[int, str]]:
         import numpy as np
 
         from ..kernels.sampling import run_part
+        from .predictions import encode_strictly
         from .sampler import Sampler, sampling_threads
 
         check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
                                num_samples=num_samples)
         vocab = self.vocab
         if prime:
-            prime_ids = vocab.encode(prime)
+            prime_ids = encode_strictly(vocab, prime, "prime")
         else:
             prime_ids, echo_prime = vocab.start_ids(), False
         rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
@@ -108,43 +119,74 @@ class LanguageModel:
                           byte_values=vocab.byte_values(), weights=generation_weights(precision))
         sampler.feed(prime_ids)
         samples = [_Sample(vocab.decoder(), stop) for _ in range(num_samples)]
-        shown = prime if echo_prime else ""
-        if shown:
-            yield shown
+        if echo_prime:
+            for index in range(num_samples):
+                yield index, prime
         options = (temperature, top_k or 0, 1.0 if top_p is None else top_p)
         for chunk in sampler.generate(length, rngs, *options):
-            text = _add(samples, chunk)
-            if text:
-                yield text
+            yield from _add(samples, chunk)
             if all(sample.stopped for sample in samples):
                 break
         # a byte model finishes the characters the last bytes began (at most three more bytes)
         open_streams = sampler.mid_character.copy()
         while open_streams.any() and not all(sample.stopped for sample in samples):
             chunk = next(sampler.generate(1, rngs, *options))
-            text = _add(samples, chunk, open_streams)
-            if text:
-                yield text
+            yield from _add(samples, chunk, open_streams)
             open_streams &= sampler.mid_character
-        text = _add(samples, None)
-        if text:
-            yield text
-        for sample in samples[1:]:
-            yield separator + shown + "".join(sample.pieces)
+        yield from _add(samples, None)
 
-    def complete(self, prime: str = "", length: int = 500, **options) -> str:
-        """What `generate` yields with the same arguments, as one string."""
-        return "".join(self.generate(prime, length, **options))
+    def complete(self, prime: str = "", length: int = 500, num_samples: int | None = None,
+                 **options) -> str | list[str]:
+        """What `generate` yields with the same arguments, as one string; given
+        `num_samples`, a list of one string per sample."""
+        if num_samples is None:
+            return "".join(self.generate(prime, length, **options))
+        texts: dict[int, list[str]] = {}
+        for sample, text in self.generate(prime, length, num_samples=num_samples, **options):
+            texts.setdefault(sample, []).append(text)
+        return ["".join(texts.get(sample, [])) for sample in range(num_samples)]
+
+    # ---- predictions ------------------------------------------------------------------------------
+    def encode(self, text: str | bytes) -> list[int]:
+        """The ids of `text`'s symbols (characters; for a byte model, UTF-8 bytes). A symbol
+        the model does not know is an InputError, unless the model has an unknown symbol."""
+        from .predictions import encode_strictly
+
+        return encode_strictly(self.vocab, text, "text").tolist()
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of `ids` (for a byte model, bytes that are not UTF-8 read as U+FFFD)."""
+        from .predictions import decode_ids
+
+        return decode_ids(self.vocab, ids)
+
+    def next_char_distribution(self, text: str | bytes = "") -> dict:
+        """The probability of each symbol coming next after `text` (read from the zero state;
+        "": where generation starts without a prime), most likely first: {character:
+        probability}, or for a byte model {byte value: probability}; the unknown symbol, if
+        the model has one, is None. Symbols of `text` as `encode` reads them."""
+        from .predictions import next_distribution
+
+        return next_distribution(self._model, self.vocab, text)
+
+    def log_probs(self, text: str | bytes) -> "np.ndarray":
+        """The natural log-probability of each symbol of `text` after the first, given the
+        ones before it (read from the zero state): len(encode(text)) - 1 values, whose sum is
+        minus the nats that `score(text)` counts. Symbols as `encode` reads them."""
+        from .predictions import text_log_probs
+
+        return text_log_probs(self._model, self.vocab, text)
 
     # ---- scoring --------------------------------------------------------------------------------
-    def score(self, text: str | bytes, *, skip_unknown: bool = False, precision: str = "fp32", dynamic: bool = False,
+    def score(self, text: str | bytes, *, skip_unknown: bool = True, precision: str = "fp32", dynamic: bool = False,
               dynamic_lr: float | None = None) -> dict:
         """How well the model predicts `text` (str; for a byte model, str or bytes), read as one
         stream from a zero state: the fields `charrnn eval --json` prints, named per unit
         (chars, nats_per_char, bits_per_char, perplexity, skipped_chars, unknown_chars; or
-        bytes, nats_per_byte, ...). Symbols the model does not know are an InputError naming
-        them, unless `skip_unknown` (left out and counted) or the model has an unknown
-        symbol (scored as it and counted). With `precision` "bf16" or "int8", the model is
+        bytes, nats_per_byte, ...). Symbols the model does not know are left out and counted
+        (skipped_chars), with a notice naming them (logged), as `score_records` does: an
+        InputError naming them with `skip_unknown` false; a model with an unknown symbol
+        scores them as it and counts them (unknown_chars). With `precision` "bf16" or "int8", the model is
         scored with its weights as `generate` stores them in that precision: the cost of
         sampling so, in bits per symbol.
 
@@ -157,7 +199,7 @@ class LanguageModel:
         return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision,
                            dynamic=_dynamic_lr(dynamic, dynamic_lr, precision))
 
-    def score_files(self, sources: Sequence[str], *, errors: str = "strict", skip_unknown: bool = False,
+    def score_files(self, sources: Sequence[str], *, errors: str = "strict", skip_unknown: bool = True,
                     stdin: BinaryIO | None = None, precision: str = "fp32", dynamic: bool = False,
                     dynamic_lr: float | None = None) -> dict:
         """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
@@ -171,6 +213,31 @@ class LanguageModel:
         inputs = parts(list(sources), self.unit, errors)
         chunks = symbols(inputs, self.unit, "\n", stdin, errors=errors, ways_out=("errors",))
         return self._score(chunks, skip_unknown, empty_error(list(sources)), precision, lr)
+
+    def score_records(self, records: Iterable[str], context: str = "reset", *, separator: str = "\n",
+                      precision: str = "auto") -> Iterator[dict]:
+        """Score each record of `records` (str; for a byte model, str or bytes; a record too
+        long to hold may be an iterable of its pieces) on its own, lazily: one dict per
+        record, in order, each as soon as that record is scored, with `record` (its number,
+        from 1), `bits_per_char`, `nats` (summed), `chars` (symbols predicted), `unknown`
+        and `text` (for a byte model `bits_per_byte` and `bytes`). A record predicts all its
+        symbols but the first; one with none to predict has `chars` 0 and `bits_per_char`
+        None. Symbols the model does not know are left out (read as its unknown symbol, if
+        it has one) and counted in `unknown`; a notice is logged at the first.
+
+        `context` "reset": each record is read from the model's zero state, so its score is
+        `score(record)`'s; "carry": the records are read as one stream joined by
+        `separator`, the state carried across them, and the separators are not scored.
+        Records are scored many at a time, with the products in `precision` ("auto": bf16
+        where the CPU has AMX, else fp32; "fp32"; "bf16"), read ahead on a thread."""
+        from ..model.network import Model
+        from .record_scoring import check_records, score_records
+
+        check_records(records, context, separator)
+        model = Model(self.config, threads=self._cores, precision=precision)
+        model.flat[...] = self._model.flat
+        runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
+        return score_records(model, self.vocab, records, context, separator)
 
     def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32",
                dynamic: float | None = None) -> dict:
@@ -186,22 +253,24 @@ class LanguageModel:
             scorer = DynamicScorer(_copy(self._model), dynamic)
         else:
             scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
-        read = kept = unknown = 0
+        read = kept = lacking = 0
         missing: set = set()
+        strict = not skip_unknown and vocab.unknown is None
         for symbols in chunks:
             read += symbols.size
-            ids = vocab.ids_of_symbols(symbols)
-            if vocab.unknown is not None:
-                unknown += vocab.count_missing_symbols(symbols)
-            elif (ids < 0).any():
-                if not skip_unknown:
-                    missing.update(vocab.missing_symbols(symbols))
-                ids = ids[ids >= 0]
+            ids, count = vocab.scoring_ids(symbols)
+            if count:
+                lacking += count
+                missing.update(vocab.missing_symbols(symbols))
             kept += ids.size
-            if not missing:
+            if not (strict and missing):
                 scorer.add(ids)
-        if missing:
-            raise InputError(vocab.describe_missing(sorted(missing)))
+        if strict and missing:
+            raise InputError(f"{vocab.describe_missing(sorted(missing))} (skip_unknown leaves them out and counts "
+                             "them)", options=("skip_unknown",))
+        if missing and vocab.unknown is None:
+            log.warning(f"{vocab.describe_missing(sorted(missing))}: {lacking} {unit}{'s' if lacking != 1 else ''} "
+                        f"left out of the score and counted (skipped_{unit}s)")
         if read == 0 and empty is not None:
             raise empty
         if kept < 2:
@@ -210,7 +279,8 @@ class LanguageModel:
         score = scorer.score()
         return {"unit": unit, f"{unit}s": score.chars, f"nats_per_{unit}": float(score.nats_per_char),
                 f"bits_per_{unit}": score.bits_per_char, "perplexity": score.perplexity,
-                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": unknown, "dynamic_lr": dynamic}
+                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": lacking if vocab.unknown is not None else 0,
+                "dynamic_lr": dynamic}
 
 
 def _dynamic_lr(dynamic: bool, lr: float | None, precision: str) -> float | None:
@@ -248,17 +318,15 @@ def _scoring_kernel(cell: str):
     return CELLS[cell].kernel
 
 
-def _add(samples: list["_Sample"], chunk, streams=None) -> str:
+def _add(samples: list["_Sample"], chunk, streams=None) -> Iterator[tuple[int, str]]:
     """Give each sample its ids of `chunk` (k, N) (None: the end), or only the streams marked in
-    `streams`; return what the first sample shows now."""
-    shown = ""
+    `streams`; yield (sample, text) for those that it adds text to."""
     for index, sample in enumerate(samples):
         if streams is not None and not streams[index]:
             continue
         text = sample.add(chunk[:, index] if chunk is not None else None)
-        if index == 0:
-            shown = text
-    return shown
+        if text:
+            yield index, text
 
 
 class _Sample:
@@ -268,11 +336,10 @@ class _Sample:
         self.decoder = decoder
         self.stop = stop
         self.tail = ""
-        self.pieces: list[str] = []
         self.stopped = False
 
     def add(self, ids) -> str:
-        """The text that ids (None: the end) add to the sample; kept in `pieces` too."""
+        """The text that ids (None: the end) add to the sample."""
         if self.stopped:
             return ""
         text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
@@ -285,5 +352,4 @@ class _Sample:
             self.tail = seen[-len(self.stop):]
         if ids is None:
             self.stopped = True
-        self.pieces.append(text)
         return text

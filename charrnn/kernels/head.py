@@ -77,3 +77,23 @@ def head_loss(logits, h, w, b, targets, scratch):
             norm += math.exp(row[k] - top)
         total += math.log(norm) + top - row[targets[r]]
     return total
+
+
+@kernel
+def head_log_softmax(logits, h, w, b, scratch):
+    """logits (N, V) = the head's log-probabilities for h (N, H) (exact exponential, as
+    head_loss); scratch: gemm.scratch_size(N, V, H) elements."""
+    N, V = logits.shape
+    matmul(logits, h, w, False, False, scratch)
+    for r in range(N):
+        row = logits[r]
+        top = -np.inf
+        for k in range(V):
+            row[k] += b[k]
+            top = max(top, row[k])
+        norm = 0.0
+        for k in range(V):
+            norm += math.exp(row[k] - top)
+        shift = top + math.log(norm)
+        for k in range(V):
+            row[k] -= shift

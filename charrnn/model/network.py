@@ -40,7 +40,7 @@ from ..kernels.embedding import embedding_backward, embedding_forward
 from ..kernels.gemm import packed_size, scratch_size
 from ..kernels.gemm_bf16 import aligned_zeros, available_paths, set_path
 from ..kernels.gru import gru_backward, gru_forward
-from ..kernels.head import head_backward, head_forward_backward, head_loss
+from ..kernels.head import head_backward, head_forward_backward, head_log_softmax, head_loss
 from ..kernels.lstm import lstm_backward, lstm_forward
 from ..kernels.projection import input_backward, input_forward, table_backward, table_forward, table_gather
 from ..kernels.rnn import rnn_backward, rnn_forward
@@ -369,6 +369,25 @@ class Model:
                              ws.scratch)
 
         return sum(self._over_shards(x, y, state, shard_loss))
+
+    def log_probs(self, x: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """The log-probabilities (T, B, V) of the next symbol after each input of x (T, B),
+        without dropout (as `loss` computes them); carries `state` (L, S, B, H) forward in place."""
+        T, B = x.shape
+        p = self.params
+        table = self._input_table(T, B, NO_NOISE)
+        out = np.empty((T, B, self.config.vocab_size), self.dtype)
+
+        def shard_log_probs(k, xs, _, st):
+            ws = self._workspace(T, xs.shape[1], k)
+            top = self._forward(ws, xs, st, NO_NOISE, table)
+            head_log_softmax(ws.logits, top.reshape(-1, top.shape[2]), p["head.w"], p["head.b"], ws.scratch)
+            return ws.logits.reshape(T, xs.shape[1], -1)
+
+        shards = self._shards(B)
+        for (b0, b1), part in zip(shards, self._over_shards(x, x, state, shard_log_probs)):
+            out[:, b0:b1] = part
+        return out
 
     def _over_shards(self, x, y, state, fn, *per_shard) -> list:
         """Apply fn(k, x, y, state, *extra) to each batch shard (contiguous copies when there

@@ -144,6 +144,17 @@ class Vocab:
         names = describe(missing) if self.unit == "char" else describe_bytes(missing)
         return f"text has {n} {kind}{'s' if n != 1 else ''} the model does not know: {names}"
 
+    def scoring_ids(self, symbols: np.ndarray) -> tuple[np.ndarray, int]:
+        """The ids that scoring reads for `symbols`, and how many of the symbols the vocabulary
+        lacks. The one rule for text a model has not seen: a symbol the vocabulary lacks is
+        read as the unknown symbol when there is one; otherwise it is left out (neither read
+        nor predicted, as if the text did not have it). Either way it is counted."""
+        ids = self.ids_of_symbols(symbols)
+        lacking = self.count_missing_symbols(symbols)
+        if lacking and self.unknown is None:
+            ids = ids[ids >= 0]
+        return ids, lacking
+
     def encode(self, text: str | bytes, skip_unknown: bool = False) -> np.ndarray:
         """int32 ids of `text` (a str, or for the byte unit also bytes). Symbols the
         vocabulary lacks map to the unknown symbol when there is one; otherwise they are left
