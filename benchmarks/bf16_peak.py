@@ -2,7 +2,7 @@
 """bf16 on one core: the CPU's peak, the packed products at charrnn's shapes, where a training step's time
 goes, and generation with compressed weights. Prints Markdown tables.
 
-    python benchmarks/bf16_peak.py [--reps 7] [--aligned-c]
+    python benchmarks/bf16_peak.py [--reps 7] [--aligned-c] [--hidden 256,512]
 
 (a) Peak GFLOP/s of bare loops on registers, no memory traffic: AMX tdpbf16ps on tiles
     (6 accumulator tiles), AVX512-BF16 vdpbf16ps and float32 FMA on zmm registers (24
@@ -23,7 +23,8 @@ goes, and generation with compressed weights. Prints Markdown tables.
     weights read.
 
 Each number is the median of --reps timings, the variants interleaved within each
-repetition so that a slow moment of a shared machine falls on all of them alike.
+repetition so that a slow moment of a shared machine falls on all of them alike. --hidden
+gives the sizes H of (b), (c) and (d) (tests/test_benchmarks.py runs it with a tiny one).
 """
 import argparse
 import os
@@ -203,7 +204,7 @@ def step_products(H: int, B: int, T: int, V: int) -> list:
     return forward + head_back + layer1_back + layer0_back
 
 
-def step_profile(rate_of: dict, kinds: list, reps: int):
+def step_profile(rate_of: dict, kinds: list, reps: int, hidden: list[int]):
     """(c) Where a training step's time goes: the whole step (Trainer.train_step, one thread,
     no dropout or averaging) against the time its products take at the rates (b) measured at
     the same shapes; the rest is the gates' elementwise work, the loss, clipping, Adam and the
@@ -216,7 +217,7 @@ def step_profile(rate_of: dict, kinds: list, reps: int):
     ids = np.random.default_rng(0).integers(0, V, 400_000).astype(np.int32)
     print(f"\n| (c) training step, LSTM 2xH B{B} T{T} V{V}, one thread | kernel | ms per step "
           "| products, ms (share) | the rest, ms (share) |\n|---|---|---:|---:|---:|")
-    for H in (256, 512):
+    for H in hidden:
         for precision in ("fp32", "bf16"):
             trainer = Trainer.new(ModelConfig(cell="lstm", vocab_size=V, hidden=H, layers=2),
                                   TrainConfig(batch=B, seq=T), ids[:-20_000], ids[-20_000:], threads=1,
@@ -240,7 +241,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=7)
     p.add_argument("--aligned-c", action="store_true", help="put each output c on a cache line")
+    p.add_argument("--hidden", default="256,512", help="comma list of the LSTM sizes H measured")
     args = p.parse_args()
+    hidden = [int(h) for h in args.hidden.split(",")]
     import llvmlite.binding as llvm
     paths = gemm_bf16.available_paths()
     print(f"CPU: {cpu_name()} (LLVM: {llvm.get_host_cpu_name()}); bf16 paths here: {', '.join(paths) or 'none'}; "
@@ -280,7 +283,7 @@ def main():
 
     rows, rate_of = [], {}
     for M in (16, 25, 32, 50):
-        for N, K in ((1024, 256), (256, 1024), (2048, 512), (512, 2048)):
+        for N, K in [shape for H in hidden for shape in ((4 * H, H), (H, 4 * H))]:
             w = rng.standard_normal((N, K)).astype(np.float32)
             a = rng.standard_normal((M, K)).astype(np.float32)
             jobs = {}
@@ -297,7 +300,7 @@ def main():
 
     rows = []
     T_B, V = 2048, 65
-    for H in (256, 512):
+    for H in hidden:
         G = 4
         for M, N, K, a_t, w_t, what in ((T_B, G * H, H, False, False, "input projection"),
                                         (T_B, V, H, False, False, "head logits"),
@@ -321,10 +324,10 @@ def main():
             rows.append((label, median_rates(jobs, args.reps)))
             rate_of[(M, N, K, "window")] = rows[-1][1]
     table("(b) window GEMM: matmul, packing included", rows)
-    step_profile(rate_of, kinds, args.reps)
+    step_profile(rate_of, kinds, args.reps, hidden)
 
     print("\n| (d) generation, LSTM, weights per char | MB | us/char | chars/s | GB/s |\n|---|---:|---:|---:|---:|")
-    for H in (256, 512):
+    for H in hidden:
         mats = [rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.05 for _ in range(3)]
         mats.append(rng.standard_normal((H, 65)).astype(np.float32) * 0.05)
         v = rng.standard_normal((1, H)).astype(np.float32)

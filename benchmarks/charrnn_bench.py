@@ -8,7 +8,8 @@ Validation: 32 streams over the held-out text, carried state (the reference's pr
 Sampling: on --threads threads, temperature 1, from a newline, `--sample` characters on each of `--sample-streams`
 streams (1: the reference's setting); chars/s counts the characters of all streams.
 Precision: charrnn's defaults (auto: bf16 products where the CPU has AMX, bf16 weights for
-generation); --precision and --sample-precision choose; the JSON says which kernel ran.
+generation); --precision and --sample-precision choose; the JSON says which kernel ran, and
+`isa` the level its kernels were compiled for ($CHARRNN_ISA: see charrnn/kernels/cpu.py).
 """
 import argparse
 import json
@@ -110,7 +111,7 @@ def main():
     res = dict(impl="charrnn", engine=args.engine, charrnn_version=__version__, model=args.model, hidden=args.hidden,
                layers=args.layers, dropout=args.dropout, batch=args.batch, seq=args.seq, lr=args.lr, clip=args.clip,
                seed=args.seed, threads=threads, openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"),
-               precision=trainer.precision, kernel=trainer.kernel,
+               precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa,
                vocab=len(vocab), params=model_cfg.n_params(), iters=trainer.step,
                train_seconds=round(trainer.train_seconds, 3))
     measured = trainer.step - WARMUP
@@ -129,8 +130,8 @@ def main():
         tensors, meta = trainer.snapshot()
         meta = record.run_meta(meta, vocab=vocab, data=dict(sources=[args.data], chars=len(text), ids_sha256=""),
                                run="bench", run_id="0" * 16, threads=threads, precision=trainer.precision,
-                               kernel=trainer.kernel, engine=args.engine, save_every=("steps", trainer.step), keep=1,
-                               changes=[])
+                               kernel=trainer.kernel, isa=trainer.isa, engine=args.engine,
+                               save_every=("steps", trainer.step), keep=1, changes=[])
         checkpoint.save(args.save, tensors, meta)
     if args.sample > 0:
         weights = generation_weights(args.sample_precision)

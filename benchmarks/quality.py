@@ -17,7 +17,9 @@ Implementations, each given only the budget, the seed and the threads:
 --variant LABEL=FLAGS (repeatable) adds charrnn trained with FLAGS besides the budget, seed
 and threads, as implementation "variant LABEL": the ablation of the recipe's parts.
 Corpora: ../shared/corpora/tinyshakespeare.txt, corpora/plays.txt, and this Python's standard
-library: the .py files at the top of its Lib folder, concatenated in sorted order.
+library: the .py files at the top of its Lib folder, concatenated in sorted order; or the
+path of any text file. --work, --results and --quiet-wait (see run.py) let
+tests/test_benchmarks.py run it on a tiny text.
 Runs go round-robin (seed, then budget, then corpus, then implementation), each after a
 quiet spell; results append to benchmarks/results/quality-<date>.jsonl and the table gives
 medians over seeds. charrnn's figure is the validation of the model it keeps as best, and
@@ -40,6 +42,7 @@ from charrnn.training import recipe  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(tempfile.gettempdir(), "charrnn-quality")
+QUIET_WAIT = 120.0  # seconds each run waits at most for a quiet machine
 CORPORA = {"tinyshakespeare": os.path.normpath(os.path.join(ROOT, "..", "shared", "corpora", "tinyshakespeare.txt")),
            "plays": os.path.join(ROOT, "corpora", "plays.txt")}
 BEFORE = "--hidden 256 --layers 2"  # a size given: the defaults as they were before the budget chose
@@ -47,6 +50,8 @@ NATS_PER_BIT = 0.6931471805599453
 
 
 def corpus_path(name):
+    if name not in CORPORA and name != "pystdlib":
+        return name  # a file's path
     if name != "pystdlib":
         return CORPORA[name]
     lib = sysconfig.get_paths()["stdlib"]
@@ -71,7 +76,7 @@ def torch_size(corpus, seconds, threads, sizes):
                     str(hidden), "--layers", str(layers), "--iters", "12", "--threads", str(threads),
                     "--seq", str(recipe.SEQ), "--batch", str(recipe.BATCH), "--no-val"]
             argv += ["--bf16"] if cpu_has_bf16() else []
-            sizes[key] = run_case(argv, dict(os.environ))["train_chars_per_sec"]
+            sizes[key] = run_case(argv, dict(os.environ), QUIET_WAIT)["train_chars_per_sec"]
         return sizes[key]
 
     with open(corpus_path(corpus), encoding="utf-8") as f:
@@ -142,6 +147,7 @@ def bpc(nats):
 
 
 def main():
+    global WORK, QUIET_WAIT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", default="tinyshakespeare,plays,pystdlib")
     ap.add_argument("--budgets", default="120,600,1800", help="training seconds, comma separated")
@@ -151,12 +157,17 @@ def main():
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL=FLAGS",
                     help="also train charrnn with these flags (the ablation), labelled")
     ap.add_argument("--table", nargs="+", metavar="RESULTS", help="print the table of results files and exit")
+    ap.add_argument("--work", default=WORK, help="where the runs (and the pystdlib corpus) go")
+    ap.add_argument("--results", default=os.path.join(HERE, "results"), help="the folder results append to")
+    ap.add_argument("--quiet-wait", type=float, default=QUIET_WAIT,
+                    help="the most seconds to wait for a quiet machine before each run")
     args = ap.parse_args()
     if args.table:
         records = [json.loads(line) for path in args.table for line in open(path) if line.strip()]
         print(table([r for r in records if r.get("kind") != "machine"]))
         return
-    out_path = os.path.join(HERE, "results", time.strftime("quality-%Y%m%d-%H%M%S") + ".jsonl")
+    WORK, QUIET_WAIT = os.path.abspath(args.work), args.quiet_wait
+    out_path = os.path.join(args.results, time.strftime("quality-%Y%m%d-%H%M%S") + ".jsonl")
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, "a") as f:
         f.write(json.dumps(dict(kind="machine", **machine())) + "\n")
@@ -167,9 +178,10 @@ def main():
         for seconds in map(float, args.budgets.split(",")):
             for corpus in args.corpora.split(","):
                 for impl in impls:
-                    run_dir = os.path.join(WORK, "runs", f"{impl.replace(' ', '-')}-{corpus}-{seconds:g}-{seed}")
+                    label = os.path.basename(corpus)
+                    run_dir = os.path.join(WORK, "runs", f"{impl.replace(' ', '-')}-{label}-{seconds:g}-{seed}")
                     argv, reason = case_argv(impl, corpus, seconds, seed, args.threads, run_dir, sizes, variants)
-                    result = run_case(argv, dict(os.environ))
+                    result = run_case(argv, dict(os.environ), QUIET_WAIT)
                     value, last = value_of(impl, result, run_dir) if result["rc"] == 0 else (None, None)
                     rec = dict({k: v for k, v in result.items() if not isinstance(v, (list, dict))}, corpus=corpus,
                                seconds=seconds, seed=seed, impl=impl, value=value, last=last, cmd=" ".join(argv))

@@ -4,7 +4,8 @@
     python benchmarks/run.py [--suites train,sample,cold,memory,quality,score] [--reps 3]
                              [--coretype asis,unset,Haswell] [--seconds 15] [--quality-seconds 600]
                              [--quality-recipe "--dropout 0.25"] [--impls charrnn,torch,...]
-                             [--baseline DIR]
+                             [--baseline DIR] [--threads 1,2] [--only TEXT,...]
+                             [--data FILE] [--models DIR] [--results DIR] [--quiet-wait 120]
 
 Every case runs --reps times, round-robin over all cases (rep 1 of everything, then rep 2,
 ...), each after waiting for a quiet machine; the table gives medians and the ratio
@@ -23,6 +24,9 @@ a 2x256 LSTM, charrnn (charrnn_bench.py --score) against benchmarks/torch_score.
 batched scoring of the same records, and charrnn's training chars/s of the same model beside it.
 --baseline DIR adds another checkout's charrnn (its benchmarks/charrnn_bench.py, its
 defaults) as a column: before and after a change, in the same run.
+--data, --models (where the cold line's models are kept), --results and --quiet-wait (the
+longest wait for a quiet machine before each run) let tests/test_benchmarks.py run a few
+charrnn cases of each suite on a tiny text.
 """
 import argparse
 import json
@@ -40,6 +44,7 @@ BENCH = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
 DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpora", "tinyshakespeare.txt"))
 TORCH_PY = os.environ.get("TORCH_PY", "/tmp/torchenv/bin/python")
 MODELS = "/tmp/charrnn-bench-models"
+QUIET_WAIT = 120.0  # seconds run_case waits at most for a quiet machine
 
 TRAIN = {  # line: flags shared by every implementation
     "(a) RNN 1x128 B32 T64": "--model rnn --hidden 128 --layers 1 --batch 32 --seq 64",
@@ -90,15 +95,16 @@ def torch_impls():
     return ("torch", "torch-bf16") if cpu_has_bf16() else ("torch",)
 
 
-def cases(suites, seconds, quality_seconds, quality_recipe=""):
-    """(suite, line, impl, threads, argv, metric)."""
+def cases(suites, seconds, quality_seconds, quality_recipe="", thread_counts=(1, 2)):
+    """(suite, line, impl, threads, argv, metric); the train and sample lines at each of
+    `thread_counts`."""
     out = []
     if "train" in suites:
         for line, flags in TRAIN.items():
             impls = charrnn_impls() + torch_impls() + (("numpy",) if "GRU" not in line else ())
             if line[:3] in ("(b)", "(c)", "(e)"):  # charrnn's PyTorch engine on this CPU, for the record
                 impls += ("charrnn-torch",)
-            for threads in (1, 2):
+            for threads in thread_counts:
                 for impl in impls:
                     out.append(("train", line, impl, threads,
                                 impl_argv(impl, f"{flags} --threads {threads} --seconds {seconds} --no-val"),
@@ -111,7 +117,7 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
     if "sample" in suites:
         for hidden in (256, 512):
             line = f"sample LSTM 2x{hidden} B1"
-            for threads in (1, 2):
+            for threads in thread_counts:
                 for impl in charrnn_impls() + torch_impls() + ("torch-nomkldnn", "numpy"):
                     out.append(("sample", line, impl, threads,
                                 impl_argv(impl, f"--model lstm --hidden {hidden} --layers 2 --iters 0 --no-val "
@@ -147,12 +153,13 @@ def cases(suites, seconds, quality_seconds, quality_recipe=""):
     return out
 
 
-def prepare_cold_models():
+def prepare_cold_models(impls):
+    """The models the cold line samples from, for the implementations in `impls` (None: all)."""
     os.makedirs(MODELS, exist_ok=True)
     if not os.path.exists(f"{MODELS}/charrnn-lstm256x2.safetensors"):
         subprocess.run(impl_argv("charrnn", "--model lstm --hidden 256 --layers 2 --iters 0 --no-val")
                        + ["--save", f"{MODELS}/charrnn-lstm256x2.safetensors"], check=True, stdout=subprocess.DEVNULL)
-    if not os.path.exists(f"{MODELS}/torch-lstm256x2.pt"):
+    if (impls is None or "torch" in impls) and not os.path.exists(f"{MODELS}/torch-lstm256x2.pt"):
         subprocess.run(impl_argv("torch", "--model lstm --hidden 256 --layers 2 --iters 0 --no-val")
                        + ["--save", f"{MODELS}/torch-lstm256x2.pt"], check=True, stdout=subprocess.DEVNULL)
     # The cold line is measured with a warm kernel cache: one run to fill it.
@@ -178,10 +185,11 @@ def wait_quiet(max_wait=120.0, threshold=0.15, need=2):
     return False
 
 
-def run_case(argv, env):
-    """Run one case after a quiet spell; its JSON record plus wall time, peak RSS and the CPU
-    other processes used meanwhile (foreign_cpu, in cores), all from the OS."""
-    quiet = wait_quiet()
+def run_case(argv, env, quiet_wait=None):
+    """Run one case after a quiet spell (waiting quiet_wait seconds at most, default
+    QUIET_WAIT); its JSON record plus wall time, peak RSS and the CPU other processes used
+    meanwhile (foreign_cpu, in cores), all from the OS."""
+    quiet = wait_quiet(QUIET_WAIT if quiet_wait is None else quiet_wait)
     hz = os.sysconf("SC_CLK_TCK")
     with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
         busy0, t0 = busy_jiffies(), time.perf_counter()
@@ -291,6 +299,7 @@ def ratio(a, b, suite):
 
 
 def main():
+    global BASELINE, DATA, MODELS, QUIET_WAIT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--suites", default="train,sample,cold,memory")
     ap.add_argument("--reps", type=int, default=3)
@@ -299,13 +308,20 @@ def main():
     ap.add_argument("--quality-seconds", type=float, default=600)
     ap.add_argument("--quality-recipe", default="", metavar="FLAGS",
                     help="also train charrnn with these flags added for the quality line")
-    ap.add_argument("--only", default="", help="substring filter on line names")
+    ap.add_argument("--only", default="", help="comma list: run the cases whose suite and line ('cold sample ...', "
+                    "'memory (b) LSTM ...') contain one of these")
+    ap.add_argument("--threads", default="1,2", help="comma list of thread counts of the train and sample lines")
+    ap.add_argument("--data", default=DATA, help="the text every case trains on")
+    ap.add_argument("--models", default=MODELS, help="where the cold line's models are made and kept")
+    ap.add_argument("--results", default=os.path.join(HERE, "results"), help="the folder results append to")
+    ap.add_argument("--quiet-wait", type=float, default=QUIET_WAIT,
+                    help="the most seconds to wait for a quiet machine before each run")
     ap.add_argument("--impls", default="", help="comma list of implementations to run (default: all)")
     ap.add_argument("--baseline", metavar="DIR", help="another checkout of charrnn to run beside this one")
     ap.add_argument("--table", nargs="+", metavar="RESULTS", help="print the table of results files and exit")
     args = ap.parse_args()
-    global BASELINE
     BASELINE = os.path.abspath(args.baseline) if args.baseline else None
+    DATA, MODELS, QUIET_WAIT = os.path.abspath(args.data), os.path.abspath(args.models), args.quiet_wait
     if args.table:
         records = [json.loads(line) for path in args.table for line in open(path) if line.strip()]
         machines = [r for r in records if r.get("kind") == "machine"]
@@ -319,12 +335,14 @@ def main():
     suites = args.suites.split(",")
     coretypes = args.coretype.split(",")
     impls = args.impls.split(",") if args.impls else None
-    todo = [c for c in cases(suites, args.seconds, args.quality_seconds, args.quality_recipe)
-            if args.only in c[1] and (impls is None or c[2] in impls)]
-    if "cold" in suites:
-        prepare_cold_models()
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    out_path = os.path.join(HERE, "results", time.strftime("%Y%m%d-%H%M%S") + ".jsonl")
+    only = args.only.split(",")
+    thread_counts = tuple(int(t) for t in args.threads.split(","))
+    todo = [c for c in cases(suites, args.seconds, args.quality_seconds, args.quality_recipe, thread_counts)
+            if any(text in f"{c[0]} {c[1]}" for text in only) and (impls is None or c[2] in impls)]
+    if any(case[0] == "cold" for case in todo):
+        prepare_cold_models(impls)
+    os.makedirs(args.results, exist_ok=True)
+    out_path = os.path.join(args.results, time.strftime("%Y%m%d-%H%M%S") + ".jsonl")
     info = dict(machine(), openblas_coretype_env=os.environ.get("OPENBLAS_CORETYPE"), suites=suites,
                 reps=args.reps, seconds=args.seconds)
     print(json.dumps(info), file=sys.stderr)

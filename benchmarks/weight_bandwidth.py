@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How fast one core streams weights through generation's product, in GB/s.
 
-    python benchmarks/weight_bandwidth.py [--reps 5]
+    python benchmarks/weight_bandwidth.py [--reps 5] [--products 300] [--sizes 512x1024,...]
 
 Sampling one character reads every weight once (charrnn/kernels/matvec.py: add_matmul, one
 row against a transposed weight), so its speed is the rate at which a core reads the
@@ -32,10 +32,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--products", type=int, default=300, help="products per timing")
+    p.add_argument("--sizes", default=",".join(f"{K}x{N}" for K, N in SHAPES), help="the weights' K x N")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     print("weights (K x N)   MB     us/product   GB/s")
-    for K, N in SHAPES:
+    for K, N in (map(int, size.split("x")) for size in args.sizes.split(",")):
         wt = rng.standard_normal((K, N)).astype(np.float32)
         v = rng.standard_normal((1, K)).astype(np.float32)
         out = np.zeros((1, N), np.float32)

@@ -1,22 +1,45 @@
-"""Durations as options take them ("90s", "10m", "1h30m", or seconds) and as progress lines
-show them; a cadence of steps or of time."""
+"""Durations as options take them ("90s", "2min", "1h30m", "1.5h", "00:02:00", or seconds) and
+as progress lines show them; a cadence of steps or of time."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import option_error
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)h)?\s*(?:(\d+(?:\.\d*)?)m(?!s))?\s*(?:(\d+(?:\.\d*)?)s?)?\s*$")
+_SECONDS_IN = {**dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+               **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+               **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1)}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_PART = re.compile(rf"\s*{_NUMBER}\s*([a-z]+)", re.IGNORECASE)
+_CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d+):(\d\d(?:\.\d*)?)\s*$")  # [h:]mm:ss
 
 
 def parse_duration(text: str) -> float:
-    """'90', '90s', '10m', '1h30m', '1.5h' -> seconds."""
-    match = _DURATION.match(text)
-    if not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 10m, 1h30m)")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    """Seconds from '90' (seconds), '90s', '2m', '2min', '2 minutes', '1h30m', '1.5h', or a
+    clock's '00:02:00' or '2:00'. ValueError for anything else (a unit given twice, or out
+    of order, included)."""
+    failure = ValueError(f"not a duration: {text!r} (use e.g. 90s, 2min, 1h30m, 1.5h or 00:02:00)")
+    if re.fullmatch(rf"\s*{_NUMBER}\s*", text):
+        return float(text)
+    clock = _CLOCK.match(text)
+    if clock:
+        hours, minutes, seconds = (float(g) if g else 0.0 for g in clock.groups())
+        if (clock.group(1) and minutes >= 60) or seconds >= 60:
+            raise failure
+        return hours * 3600 + minutes * 60 + seconds
+    total, position, last_unit = 0.0, 0, math.inf
+    while position < len(text.rstrip()):
+        part = _PART.match(text, position)
+        unit = _SECONDS_IN.get(part.group(2).lower()) if part else None
+        if unit is None or unit >= last_unit:
+            raise failure
+        total += float(part.group(1)) * unit
+        position, last_unit = part.end(), unit
+    if last_unit == math.inf:
+        raise failure
+    return total
 
 
 def duration(option: str, value) -> float:

@@ -30,7 +30,8 @@ class Started:
     `total_steps` is where the steps or epochs budget ends (None with a time budget alone).
     The data: `chars` ids in `ids_path` (`reused` when the cache was valid already), `symbols`
     in the vocabulary, `unknown` when one of them is the unknown symbol. The products run in
-    `precision` ("fp32", "bf16") on `kernel` (a key of model.config.KERNELS, or the torch engine's)."""
+    `precision` ("fp32", "bf16") on `kernel` (a key of model.config.KERNELS, or the torch engine's),
+    compiled for `isa` (the level of kernels/cpu.py, $CHARRNN_ISA; None with the torch engine)."""
 
     run_dir: Path
     run: str
@@ -48,6 +49,7 @@ class Started:
     engine: str
     precision: str
     kernel: str
+    isa: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

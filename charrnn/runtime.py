@@ -1,7 +1,9 @@
-"""Process-wide set-up the numeric core needs: a writable Numba cache and the thread count.
+"""Process-wide set-up the numeric core needs: the kernels' level, a writable Numba cache and
+the thread count.
 
-`prepare()` must run before anything imports numba: Numba refuses to import cached kernels
-when no cache location is writable, so a read-only home falls back to a temporary one.
+`prepare()` must run before anything imports numba: Numba compiles for the level the kernels
+use ($CHARRNN_ISA, see kernels/cpu.py), and refuses to import cached kernels when no cache
+location is writable, so a read-only home falls back to a temporary one.
 Compiled kernels never go into the installed package: a reinstall or an uninstall would leave
 them behind (and a folder left with only `__pycache__` in it imports as an empty namespace
 package, ahead of a new editable install).
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from . import events
 from ._version import __version__
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 
 
 def _writable(directory: Path) -> bool:
@@ -33,14 +35,29 @@ def _writable(directory: Path) -> bool:
 KERNELS = Path(__file__).parent / "kernels"
 
 
-def kernels_key(folder: Path = KERNELS) -> str:
-    """<version>-<digest of the kernels' source>: Numba checks a cached function against its
-    own file only, so a kernel cached with an older version of a kernel it calls (in another
-    file) would load, and run the old code; a folder per source leaves none to load."""
+def kernels_key(folder: Path = KERNELS, level: str | None = None) -> str:
+    """<version>-<digest of the kernels' source>-<level>: Numba checks a cached function
+    against its own file only, so a kernel cached with an older version of a kernel it calls
+    (in another file) would load, and run the old code; a folder per source leaves none to
+    load. The level (kernels/cpu.py; default: this process's) is in the key too, since the
+    kernels' shapes follow it: caches for different levels never mix."""
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return f"{__version__}-{digest.hexdigest()[:12]}"
+    return f"{__version__}-{digest.hexdigest()[:12]}-{level or kernels_level()}"
+
+
+def kernels_level() -> str:
+    """The level the kernels use ($CHARRNN_ISA, else the CPU's fastest; see kernels/cpu.py),
+    applied to Numba's target when Numba is not imported yet. ConfigError for a level this CPU
+    does not offer."""
+    try:
+        from .kernels import cpu
+
+        cpu.apply_level()
+        return cpu.level()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def user_cache() -> Path | None:
@@ -56,10 +73,13 @@ def user_cache() -> Path | None:
 
 
 def prepare() -> str | None:
-    """Choose the Numba cache directory: $NUMBA_CACHE_DIR, else the user's cache folder (see
-    user_cache). Returns a notice for the user when it had to fall back to a temporary
-    directory (kernels then compile again after a reboot, or in every process when even the
-    shared temporary folder is not safe to use)."""
+    """Set Numba's target to the kernels' level (kernels_level) and choose its cache
+    directory: $NUMBA_CACHE_DIR (Numba keys its entries on the target too), else the user's
+    cache folder (see user_cache). ConfigError for a $CHARRNN_ISA this CPU cannot run.
+    Returns a notice for the user when it had to fall back to a temporary directory (kernels
+    then compile again after a reboot, or in every process when even the shared temporary
+    folder is not safe to use)."""
+    kernels_level()
     if os.environ.get("NUMBA_CACHE_DIR"):
         if _writable(Path(os.environ["NUMBA_CACHE_DIR"])):
             return None

@@ -1,8 +1,7 @@
 """The Python API (`import charrnn`): train, load, generate, complete, score, events, stopping;
-the same results as the command line; and the README's examples, run as written."""
+the same results as the command line. (The README's examples run in tests/test_docs.py.)"""
 
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import charrnn
 from charrnn.runs import checkpoint
 from charrnn import events
 from charrnn.cli import cli
-from support import ROOT, write_plays
+from support import write_plays
 
 TINY = dict(hidden=16, layers=1, batch=4, seq=16, eval_every=10, threads=1)
 
@@ -197,26 +196,3 @@ def test_dry_run_writes_nothing(corpus, tmp_path):
     report = charrnn.dry_run(corpus, **TINY, steps=50, out=str(tmp_path / "d"))
     assert report["steps_left"] == 50 and report["params"] > 0 and report["memory_bytes"]["total"] > 0
     assert not (tmp_path / "d").exists()
-
-
-def readme_python() -> list[str]:
-    """The Python code blocks of the README's "Python API" section."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
-
-
-def test_the_readme_examples_run(tmp_path, monkeypatch):
-    """Each example as written, in a folder with the shipped corpus, a time budget cut short."""
-    blocks = readme_python()
-    assert blocks, "the README has a Python API section with examples"
-    (tmp_path / "corpora").symlink_to(ROOT / "corpora", target_is_directory=True)
-    (tmp_path / "held-out.txt").write_text((ROOT / "corpora" / "plays.txt").read_text(encoding="utf-8")[-5000:],
-                                           encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CHARRNN_HOME")
-    namespace = {}
-    for block in blocks:
-        code = re.sub(r'time="\d+[smh]"', 'time="2s"', block)
-        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
-    assert (tmp_path / "checkpoints" / "demo" / "latest.safetensors").is_file()

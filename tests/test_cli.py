@@ -321,12 +321,12 @@ def test_checkpoints_list_marks_the_best_run(two_runs):
     result = ok("checkpoints", "list")
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["checkpoint", "model", "step", "val", "bpc"]
-    rows = lines[1:-1]
-    assert len(rows) == 4
+    assert lines[1].split()[:6] == ["run", "model", "steps", "val", "bpc", "best"]
+    rows = lines[2:-1]
+    assert len(rows) == 2  # one row per run
     marked = [row for row in rows if row.startswith("*")]
-    assert len(marked) == 1 and marked[0].split()[1].endswith("/good/best.safetensors")  # long paths are cut
-    assert lines[-1] == f"* best: {good / 'best.safetensors'}"
+    assert len(marked) == 1 and marked[0].split()[1] == "good"
+    assert lines[-1] == "* the lowest best validation among the runs on the same text"
     assert all("lstm 1x16" in row for row in rows)
 
 
@@ -335,12 +335,12 @@ def test_checkpoints_list_json(two_runs):
     result = ok("checkpoints", "list", "--json")
     assert result.stderr == ""
     rows = json.loads(result.stdout)
-    assert {Path(r["path"]) for r in rows} == {run / f"{name}.safetensors" for run in two_runs
-                                              for name in ("best", "latest")}
-    by_path = {Path(r["path"]): r for r in rows}
-    assert by_path[good / "best.safetensors"]["step"] == STEPS
-    assert by_path[weak / "best.safetensors"]["step"] == 10
-    assert by_path[good / "best.safetensors"]["val_bpc"] < by_path[weak / "best.safetensors"]["val_bpc"]
+    assert {Path(r["run_dir"]) for r in rows} == set(two_runs)
+    by_run = {r["run"]: r for r in rows}
+    assert by_run["good"]["steps"] == STEPS and by_run["weak"]["steps"] == 10
+    assert by_run["good"]["best_val_bpc"] < by_run["weak"]["best_val_bpc"]
+    assert by_run["good"]["best_on_text"] and not by_run["weak"]["best_on_text"]
+    assert Path(by_run["good"]["best"]) == good / "best.safetensors"
     vocab = len(checkpoint.read_meta(good / "best.safetensors")["vocab"])
     assert all(r["vocab"] == vocab and r["cell"] == "lstm" for r in rows)
     assert json.loads(ok("checkpoints", "list", good.parent, "--json").stdout) == rows

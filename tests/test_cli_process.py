@@ -104,7 +104,11 @@ def test_ckpt_omitted_and_by_name_in_a_process(trained, place):
     assert by_name.returncode == omitted.returncode == 0
     assert len(by_name.stdout.decode()) == 50
     assert by_name.stdout == omitted.stdout
-    assert by_name.stderr == omitted.stderr == b""
+    assert by_name.stderr == b""
+    # the run that was not named is named on stderr (issue 24)
+    said = omitted.stderr.decode()
+    assert said.startswith(f"charrnn: no checkpoint named: using {Path(place[1]['CHARRNN_HOME'])}")
+    assert said.endswith(", trained on standard input)\n")
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],

@@ -9,7 +9,7 @@ from charrnn.data import idcache
 from charrnn.text import sources
 from charrnn.data.batches import StreamBatches, split, text_windows, validation_windows
 from charrnn.errors import CheckpointError, ConfigError, InputError
-from charrnn.text.sources import decode_utf8, directory_files, read_text
+from charrnn.text.sources import decode_utf8, read_text, scan_directory
 from charrnn.text.vocab import Vocab
 
 MIXED = "Привет, мир! 안녕하세요 世界 😀 naïve café\r\nline two\n"
@@ -141,8 +141,8 @@ def test_decode_utf8_offsets_count_the_byte_order_mark_and_replace_on_request():
 def test_directories_skip_files_that_are_not_utf8_unless_replaced(tmp_path):
     (tmp_path / "a.txt").write_bytes("café".encode("latin-1") * 100)
     (tmp_path / "b.txt").write_bytes(b"ok\n")
-    assert directory_files(tmp_path) == [tmp_path / "b.txt"]
-    assert directory_files(tmp_path, errors="replace") == [tmp_path / "a.txt", tmp_path / "b.txt"]
+    assert scan_directory(tmp_path)[0] == [tmp_path / "b.txt"]
+    assert scan_directory(tmp_path, errors="replace")[0] == [tmp_path / "a.txt", tmp_path / "b.txt"]
     assert read_text([str(tmp_path)], errors="replace") == "caf\ufffd" * 100 + "\nok\n"
 
 

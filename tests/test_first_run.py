@@ -77,7 +77,8 @@ def test_quickstart_trains_into_checkpoints(quickstart):
     assert "Traceback" not in stderr
     run = cwd / "checkpoints" / option(train, "--name")
     assert stderr.splitlines()[-1].startswith("charrnn: done: ")
-    assert stderr.splitlines()[-1].endswith(f"saved checkpoints/{run.name}/latest.safetensors")
+    assert re.search(rf"saved checkpoints/{run.name}/latest\.safetensors; validation \d+\.\d{{3}} nats/char, "
+                     r"\d+\.\d{3} bits/char", stderr.splitlines()[-1])
     assert (run / "best.safetensors").is_file() and (run / "metrics.jsonl").is_file()
 
 

@@ -419,7 +419,7 @@ def test_one_bad_entry_does_not_break_listings(trained, tmp_path, home, monkeypa
         monkeypatch.setattr(Path, "stat", gone)
     ok("checkpoints", "list")
     listed = json.loads(ok("checkpoints", "list", "--json").stdout)
-    assert str(home / "fine" / "best.safetensors") in [row["path"] for row in listed]
+    assert str(home / "fine" / "best.safetensors") in [row.get("best") for row in listed]
     ok("checkpoints", "prune", "--keep", 1)
     ok("checkpoints", "show", run)
     ok("sample", "-n", 5, "--seed", 1)

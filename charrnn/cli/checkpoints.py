@@ -9,31 +9,58 @@ from pathlib import Path
 import click
 
 from ..errors import CheckpointError, ConfigError, OutputError
-from .common import notice, write_json
+from .common import complete_runs, notice, write_json
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
 
 
-@click.group(name="checkpoints")
+@click.group(name="checkpoints", short_help="List, inspect, prune, remove, export and import runs.")
 def checkpoints_group():
     """Inspect and manage runs and their checkpoints; export them to PyTorch and import them back."""
 
 
-def _summary(path: Path) -> dict:
-    """A checkpoint's row; values of the wrong type (a checkpoint made by hand) become None."""
-    from ..runs import checkpoint
+def _run_row(run) -> dict:
+    """One run's row: its model, text, steps and validation (last and best), from its latest
+    checkpoint (its best, or newest periodic one, when that is missing); values of the wrong
+    type (a checkpoint made by hand) become None. CheckpointError or OSError when it has no
+    readable checkpoint."""
+    from ..runs import checkpoint, rundir
+    from ..training.record import best_step
 
+    path = rundir.resolve(str(run.path), latest=True)
     meta = checkpoint.read_meta(path)
     model = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    sources = data.get("sources")
+    sources = sources if isinstance(sources, list) and all(isinstance(x, str) for x in sources) else None
+    last = _last_validation(meta)
     best_val = _number(meta.get("best_val"))
     step = meta.get("step")
+    best_at = best_step(meta) if best_val is not None else None
+    on_disk = 0
+    for ckpt in run.checkpoints():
+        with contextlib.suppress(OSError):
+            on_disk += ckpt.stat().st_size
     return dict(
-        path=str(path), run=meta.get("run"), cell=model.get("cell"), layers=model.get("layers"),
-        hidden=model.get("hidden"), vocab=model.get("vocab_size"), step=step if type(step) is int else None,
-        val_loss=best_val, val_bpc=best_val / math.log(2) if best_val is not None else None,
-        train_loss=_number(meta.get("train_loss")), bytes=path.stat().st_size,
+        run=run.path.name, run_dir=str(run.path), latest=str(run.latest) if run.latest.is_file() else None,
+        best=str(run.best) if run.best.is_file() else None, cell=model.get("cell"), layers=model.get("layers"),
+        hidden=model.get("hidden"), vocab=model.get("vocab_size"), text=sources,
+        text_sha256=data.get("ids_sha256") if isinstance(data.get("ids_sha256"), str) else None,
+        chars=data.get("chars") if type(data.get("chars")) is int else None,
+        steps=step if type(step) is int else None, train_seconds=_number(meta.get("train_seconds")),
+        val_step=last[0], train_loss=last[1], val_loss=last[2], val_bpc=_bits(last[2]),
+        best_step=best_at, best_val_loss=best_val, best_val_bpc=_bits(best_val), bytes=on_disk,
         created=meta.get("created") if isinstance(meta.get("created"), str) else None)
+
+
+def _last_validation(meta: dict) -> tuple[int | None, float | None, float | None]:
+    """(step, train_loss, val_loss) of a checkpoint's last validation record."""
+    history = meta.get("history") if isinstance(meta.get("history"), list) else []
+    for record in reversed(history):
+        if isinstance(record, dict) and type(record.get("step")) is int and _number(record.get("val_loss")) is not None:
+            return record["step"], _number(record.get("train_loss")), record["val_loss"]
+    return None, None, None
 
 
 def _number(value) -> float | None:
@@ -42,51 +69,69 @@ def _number(value) -> float | None:
     return value if is_finite_number(value) else None
 
 
-@checkpoints_group.command(name="list")
+def _bits(nats: float | None) -> float | None:
+    return nats / math.log(2) if nats is not None else None
+
+
+def _same_text(row: dict):
+    """What tells runs on the same text apart from others: the ids' hash, else the sources."""
+    return row.get("text_sha256") or tuple(row.get("text") or ())
+
+
+@checkpoints_group.command(name="list", short_help="List the runs: model, text, steps, last and best validation.")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option("--json", "json_", is_flag=True, help="One JSON array of checkpoints.")
+@click.option("--json", "json_", is_flag=True, help="One JSON array, an object per run.")
 def checkpoints_list(directory, json_):
-    """List runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), the most recently
-    written first; the best checkpoint of all (lowest validation bits/char) is marked with *."""
+    """List the runs under DIRECTORY (default: checkpoints/, or $CHARRNN_HOME), the most
+    recently written first, one line each: its model, the text it was trained on, its steps,
+    its last validation bits/char and its best (with the step). Among runs on the same text,
+    the one with the lowest best validation is marked with *."""
     from ..runs import rundir
 
     root = Path(directory) if directory else rundir.home()
     rows = []
     for run in rundir.runs(root):
-        for path in run.checkpoints():
-            try:
-                rows.append(_summary(path))
-            except (CheckpointError, OSError) as exc:  # damaged, or gone since it was listed
-                reason = str(exc) if isinstance(exc, CheckpointError) else f"cannot read {path}: {exc.strerror or exc}"
-                rows.append(dict(path=str(path), run=run.path.name, error=reason))
+        try:
+            rows.append(_run_row(run))
+        except (CheckpointError, OSError) as exc:  # damaged, or gone since it was listed
+            reason = str(exc) if isinstance(exc, CheckpointError) else f"cannot read {run.path}: {exc.strerror or exc}"
+            rows.append(dict(run=run.path.name, run_dir=str(run.path), error=reason))
+    by_text: dict = {}
+    for row in rows:
+        if row.get("best_val_bpc") is not None:
+            by_text.setdefault(_same_text(row), []).append(row)
+    for group in by_text.values():
+        best = min(group, key=lambda r: r["best_val_bpc"])
+        for row in group:
+            row["best_on_text"] = len(group) > 1 and row is best
     if json_:
         write_json(rows)
         return
     if not rows:
         notice(f"no checkpoints under {root}")
         return
-    # a row's val bpc is its run's best so far, which latest and periodic checkpoints only
-    # inherit; best.safetensors is the one checkpoint whose own weights scored it
-    scored = [r for r in rows if r.get("val_bpc") is not None and Path(r["path"]).name == rundir.BEST]
-    best = min(scored, key=lambda r: r["val_bpc"])["path"] if scored else None
-    header = f"  {'checkpoint':<48} {'model':<12} {'step':>7} {'val bpc':>8} {'size':>9}  created"
-    click.echo(header)
+    width = max(len(r["run"]) for r in rows)
+    click.echo(f"runs in {root}, the most recent first:")
+    columns = f"{'model':<12} {'steps':>7} {'val bpc':>8} {'best bpc (step)':>17} {'on disk':>9}"
+    click.echo(f"  {'run':<{width}}  {columns}  text")
     for r in rows:
         if "error" in r:
-            click.echo(f"  {r['path']:<48} unreadable: {r['error']}")
+            click.echo(f"  {r['run']:<{width}}  unreadable: {r['error']}")
             continue
-        mark = "*" if r["path"] == best else " "
+        mark = "*" if r.get("best_on_text") else " "
         model = f"{r['cell']} {r['layers']}x{r['hidden']}"
-        bpc = f"{r['val_bpc']:.3f}" if r["val_bpc"] is not None else "-"
-        step = r["step"] if r["step"] is not None else "-"
-        click.echo(f"{mark} {_short(r['path'], 48):<48} {model:<12} {step:>7} {bpc:>8} "
-                   f"{_size(r['bytes']):>9}  {(r['created'] or '')[:19]}")
-    if best:
-        click.echo(f"* best: {best}")
+        last = f"{r['val_bpc']:.3f}" if r["val_bpc"] is not None else "-"
+        best = f"{r['best_val_bpc']:.3f} ({r['best_step']})" if r["best_val_bpc"] is not None else "-"
+        steps = r["steps"] if r["steps"] is not None else "-"
+        text = ", ".join(r["text"]) if r["text"] else "-"
+        columns = f"{model:<12} {steps:>7} {last:>8} {best:>17} {_size(r['bytes']):>9}"
+        click.echo(f"{mark} {r['run']:<{width}}  {columns}  {text}")
+    if any(r.get("best_on_text") for r in rows):
+        click.echo("* the lowest best validation among the runs on the same text")
 
 
-@checkpoints_group.command(name="show")
-@click.argument("ckpt", required=False)
+@checkpoints_group.command(name="show", short_help="A checkpoint's model, text, training and validation curve.")
+@click.argument("ckpt", required=False, shell_complete=complete_runs)
 @click.option("--json", "json_", is_flag=True, help="The whole metadata as JSON.")
 def checkpoints_show(ckpt, json_):
     """Everything in CKPT: model, vocabulary, training state and the loss history."""
@@ -107,6 +152,7 @@ def checkpoints_show(ckpt, json_):
 
 def _show(path: Path, meta: dict) -> list[str]:
     from ..runs import rundir
+    from ..training.record import best_step
 
     model, train = meta.get("model", {}), meta.get("train", {})
     lines = [
@@ -121,9 +167,17 @@ def _show(path: Path, meta: dict) -> list[str]:
     data = meta.get("data", {})
     kind = "bytes" if meta.get("unit") == "byte" else "characters"
     lines.append(f"data         {data.get('chars')} {kind} from {', '.join(data.get('sources', []))}")
-    best = meta.get("best_val")
+    unit = "byte" if meta.get("unit") == "byte" else "char"
+    step_of_last, train_loss, last = _last_validation(meta)
+    if last is not None:
+        beside = f", training loss {train_loss:.4f}" if train_loss is not None else ""
+        lines.append(f"last val     {last:.4f} nats/{unit} = {last / math.log(2):.4f} bits/{unit} at step "
+                     f"{step_of_last}{beside}")
+    best = _number(meta.get("best_val"))
     if best is not None:
-        lines.append(f"best val     {best:.4f} nats/char = {best / math.log(2):.4f} bits/char")
+        at = best_step(meta)
+        lines.append(f"best val     {best:.4f} nats/{unit} = {best / math.log(2):.4f} bits/{unit}"
+                     + (f" at step {at}" if at is not None else ""))
     # metrics.jsonl fills in what the checkpoint's own history lacks (a short or missing one)
     step = meta.get("step")
     records, bad = rundir.history(rundir.RunDir(path.parent), meta, upto=step if type(step) is int else None)
@@ -137,8 +191,8 @@ def _show(path: Path, meta: dict) -> list[str]:
     return lines
 
 
-@checkpoints_group.command(name="prune")
-@click.argument("run", required=False)
+@checkpoints_group.command(name="prune", short_help="Remove old periodic checkpoints.")
+@click.argument("run", required=False, shell_complete=complete_runs)
 @click.option("--keep", type=int, required=True,
               help="Periodic checkpoints to keep per run (best and latest always stay).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
@@ -171,7 +225,7 @@ def checkpoints_prune(run, keep, dry_run):
         notice("nothing to remove")
 
 
-@checkpoints_group.command(name="rm")
+@checkpoints_group.command(name="rm", short_help="Remove one checkpoint file.")
 @click.argument("ckpt", type=click.Path(exists=True, dir_okay=False))
 def checkpoints_rm(ckpt):
     """Remove the checkpoint file CKPT (it is checked to be one first). A checkpoint of a run
@@ -190,8 +244,8 @@ def checkpoints_rm(ckpt):
     notice(f"removed {ckpt}")
 
 
-@checkpoints_group.command(name="export")
-@click.argument("ckpt", required=False)
+@checkpoints_group.command(name="export", short_help="Write a checkpoint's weights for PyTorch.")
+@click.argument("ckpt", required=False, shell_complete=complete_runs)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--format", "format_", type=click.Choice(["torch"]), default="torch", show_default=True,
               help="torch: safetensors named for torch.nn.Embedding, nn.RNN/LSTM/GRU and nn.Linear.")
@@ -210,7 +264,7 @@ def checkpoints_export(ckpt, output, format_, force):
     notice(f"wrote {output}")
 
 
-@checkpoints_group.command(name="import")
+@checkpoints_group.command(name="import", short_help="Make a checkpoint from PyTorch weights.")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Checkpoint file to write.")
 @click.option("--vocab", "vocab_file", type=click.File("r", encoding="utf-8"),
@@ -264,8 +318,3 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
-
-
-def _short(path: str, width: int) -> str:
-    return path if len(path) <= width else "..." + path[-(width - 3):]
-

@@ -15,6 +15,42 @@ from ..errors import OutputError
 from ..text.units import ERRORS
 
 
+class SectionedCommand(click.Command):
+    """A command whose --help lists its options under headings: `sections` maps each heading
+    to the names of its options ("help" for -h/--help), in the order shown (click has no
+    option groups)."""
+
+    def __init__(self, *args, sections: dict[str, tuple[str, ...]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sections = sections
+
+    def format_options(self, ctx, formatter) -> None:
+        records = {}
+        help_option = self.get_help_option(ctx)
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None:
+                records["help" if param is help_option else param.name] = record
+        placed = {name for names in self.sections.values() for name in names}
+        other = tuple(name for name in records if name not in placed)
+        for heading, names in {**self.sections, "Other options": other}.items():
+            rows = [records[name] for name in names if name in records]
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+
+def complete_runs(ctx, param, incomplete: str):
+    """Shell completion of a CKPT or RUN argument: the names of the runs in $CHARRNN_HOME
+    (or ./checkpoints), and file names."""
+    from click.shell_completion import CompletionItem
+
+    from ..runs.rundir import home, runs
+
+    names = sorted(run.path.name for run in runs(home()) if run.path.name.startswith(incomplete))
+    return [CompletionItem(incomplete, type="file"), *(CompletionItem(name) for name in names)]
+
+
 def notice(message: str, quiet: bool = False) -> None:
     """A message for the user, on stderr."""
     if not quiet:

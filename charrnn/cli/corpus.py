@@ -10,12 +10,12 @@ from ..errors import ConfigError, OutputError
 from .common import notice
 
 
-@click.group(name="corpus")
+@click.group(name="corpus", short_help="List and download public corpora.")
 def corpus_group():
     """Public corpora that charrnn can download (they are not shipped; see corpora/README.md)."""
 
 
-@corpus_group.command(name="list")
+@corpus_group.command(name="list", short_help="The corpora fetch knows, with sizes and sources.")
 def corpus_list():
     """The corpora `charrnn corpus fetch` knows, with their sizes and sources."""
     from ..text.corpora import KNOWN_CORPORA
@@ -24,7 +24,7 @@ def corpus_list():
         click.echo(f"{corpus.name:<18} {corpus.size:>11,} bytes  {corpus.about}\n{'':<18} {corpus.url}")
 
 
-@corpus_group.command(name="fetch")
+@corpus_group.command(name="fetch", short_help="Download a corpus and check its SHA-256.")
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: NAME.txt).")
 @click.option("--url", help="Download from this address instead (a mirror); the SHA-256 is still checked.")

@@ -9,11 +9,11 @@ import click
 
 from ..errors import ConfigError
 from ..generate.options import SAMPLE_PRECISIONS
-from .common import errors_option, stdin_bytes, write_json
+from .common import complete_runs, errors_option, stdin_bytes, write_json
 
 
-@click.command(name="eval")
-@click.argument("ckpt")
+@click.command(name="eval", short_help="Score text under a model: bits per character and perplexity.")
+@click.argument("ckpt", shell_complete=complete_runs)
 @click.argument("files", nargs=-1)
 @click.option("--skip-unknown/--no-skip-unknown", default=True, show_default=True,
               help="Leave out characters the model does not know, counted (skipped chars) and named in a notice on "

@@ -8,21 +8,21 @@ import sys
 import click
 
 from ..errors import ConfigError
-from ..generate.options import SAMPLE_PRECISIONS, check_sampling_options
-from .common import notice
+from ..generate.options import SAMPLE_PRECISIONS, SAMPLE_TEMPERATURE, check_sampling_options
+from .common import complete_runs, notice, write_json
 
 PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpus
 
 
-@click.command(name="sample")
-@click.argument("ckpt", required=False)
+@click.command(name="sample", short_help="Generate text from a trained model.")
+@click.argument("ckpt", required=False, shell_complete=complete_runs)
 @click.option("-p", "--prime", help="Text to start from (it is echoed unless --no-prime). Characters the model "
               "does not know are an error, unless it has an unknown symbol (--min-count), which they then map to.")
 @click.option("--prime-file", type=click.File("rb"),
               help=f"Read the prime from a file (- for standard input; at most {PRIME_FILE_LIMIT >> 20} MiB).")
 @click.option("-n", "--length", type=int, default=500, show_default=True,
               help="Characters (bytes, for a byte model) to generate per sample.")
-@click.option("-t", "--temperature", type=float, default=1.0, show_default=True,
+@click.option("-t", "--temperature", type=float, default=SAMPLE_TEMPERATURE, show_default=True,
               help="Sampling temperature; 0 always takes the most likely character (at most 1e6).")
 @click.option("--top-k", type=int, default=0, help="Sample only among the K most likely characters (0: off).")
 @click.option("--top-p", type=float, default=1.0, show_default=True,
@@ -31,7 +31,7 @@ PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpu
 @click.option("--num-samples", type=int, default=1, show_default=True,
               help="Independent samples, generated together (the first streams as it is made, the others follow "
               "it); with --seed, sample i is the same whatever the number of samples.")
-@click.option("--separator", default="\n\n", show_default=repr("\n\n"), help="Written between samples.")
+@click.option("--separator", default="\n\n", help="Written between samples (default: a blank line).")
 @click.option("--stop", "stop_at", help="End a sample right after the first occurrence of this text.")
 @click.option("--no-prime", is_flag=True, help="Do not echo the prime.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS",
@@ -41,8 +41,11 @@ PRIME_FILE_LIMIT = 1 << 20  # bytes: a prime is the start of a text, not a corpu
               help="How the weights are stored while generating: fp32, bf16 (half the bytes read per character: "
                    "about twice as fast), int8 (a quarter), auto (bf16). `charrnn eval --precision` says what each "
                    "costs in bits per character.")
+@click.option("--json", "json_", is_flag=True, help="Print one JSON object when done instead of streaming text: "
+              "the checkpoint, the prime, the options and `samples`, a list of texts (each with its prime unless "
+              "--no-prime).")
 def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, seed, num_samples, separator,
-                   stop_at, no_prime, threads, precision):
+                   stop_at, no_prime, threads, precision, json_):
     """Generate text from CKPT: a checkpoint file, a run directory (its best checkpoint) or a
     run name under checkpoints/. Without CKPT, the most recently written run.
 
@@ -64,11 +67,19 @@ def sample_command(ckpt, prime, prime_file, length, temperature, top_k, top_p, s
     from ..generate.language_model import load
 
     model = load(ckpt, threads=threads)
-    out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
-    later: dict[int, list[str]] = {}  # the samples after the first, written after it
     pieces = model.generate(prime or "", length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                             stop=stop_at, num_samples=num_samples, threads=threads, echo_prime=not no_prime,
                             precision=precision)
+    if json_:
+        samples: list[list[str]] = [[] for _ in range(num_samples)]
+        for sample, piece in pieces:
+            samples[sample].append(piece)
+        write_json(dict(checkpoint=str(model.path), prime=prime or "", length=length, temperature=temperature,
+                        top_k=top_k, top_p=top_p, seed=seed, precision=precision,
+                        samples=["".join(sample) for sample in samples]))
+        return
+    out = sys.stdout  # under `charrnn`, UTF-8 whatever the locale (see common.Stdout)
+    later: dict[int, list[str]] = {}  # the samples after the first, written after it
     for sample, piece in pieces:
         if sample:
             later.setdefault(sample, []).append(piece)

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .common import notice
+from .common import complete_runs, notice
 
 
-@click.command(name="plot")
-@click.argument("runs", nargs=-1)
+@click.command(name="plot", short_help="Plot runs' training and validation loss to a PNG or SVG file.")
+@click.argument("runs", nargs=-1, shell_complete=complete_runs)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="loss.png", show_default=True,
               help="File to write; .png or .svg chooses the format.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")

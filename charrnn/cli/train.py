@@ -17,19 +17,33 @@ from ..model.config import CELLS, KERNELS, PRECISIONS
 from ..text.units import UNITS
 from ..training.config import OPTIMIZERS, SCHEDULES
 from ..training.options import DEFAULT_EPOCHS, ENGINES, MODEL_OPTIONS, RUN_OPTIONS, TRAIN_OPTIONS
-from .common import errors_option, notice, stderr_is_terminal, write_json
+from .common import SectionedCommand, complete_runs, errors_option, notice, stderr_is_terminal, write_json
 
 LOG_EVERY_SECONDS = 10.0
 # the click parameters whose library option has another name
 _OPTION_NAMES = {"cell": "model", "seconds": "time", "resume_from": "resume"}
 _CLI_ONLY = ("files", "dry_run", "quiet", "json_")
+# train --help, option by option under its heading
+SECTIONS = {
+    "Data": ("unit", "min_count", "separator", "errors", "val_frac"),
+    "Model": ("cell", "hidden", "layers", "embed", "dropout", "locked_dropout", "embed_dropout", "weight_drop",
+              "zoneout_cell", "zoneout_hidden"),
+    "Training": ("batch", "seq", "lr", "optimizer", "clip", "schedule", "min_lr_frac", "warmup", "weight_decay", "ema",
+                 "decay_every", "decay_rate", "seed", "eval_every"),
+    "Budget (the first to end stops the run)": ("steps", "epochs", "seconds"),
+    "Run folder and output": ("name", "out", "overwrite", "resume_from", "init_from", "save_every", "keep",
+                              "sample_every", "sample_length", "sample_temperature", "sample_prime", "dry_run",
+                              "quiet", "json_", "help"),
+    "Engine": ("threads", "precision", "engine", "device"),
+}
 
 
 def _default(name: str):
     return {**MODEL_OPTIONS, **TRAIN_OPTIONS, **RUN_OPTIONS}[name]
 
 
-@click.command(name="train")
+@click.command(name="train", cls=SectionedCommand, sections=SECTIONS,
+               short_help="Train a model on text files, a directory or standard input.")
 @click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
 @click.option("--model", "cell", type=click.Choice(CELLS), default=_default("model"), show_default=True,
               help="Cell type.")
@@ -80,13 +94,15 @@ def _default(name: str):
 @click.option("--epochs", type=float, help=f"Stop after this many passes over the text (default {DEFAULT_EPOCHS} "
               "when no budget is given).")
 @click.option("--time", "seconds", metavar="DURATION",
-              help="Stop after this much training time, e.g. 90s, 10m, 2h. Without --hidden, --layers, --steps "
-                   "or --epochs it also chooses the size, dropout, schedule and weight averaging that this "
-                   "machine trains best in that time (timing a few steps of each size), and says what it chose.")
+              help="Stop after this much training time, e.g. 90s, 2min, 1h30m, 1.5h or 00:02:00. Without --hidden, "
+                   "--layers, --steps or --epochs it also chooses the size, dropout, schedule and weight averaging "
+                   "that this machine trains best in that time (timing a few steps of each size), and says what it "
+                   "chose.")
 @click.option("--val-frac", type=float, default=_default("val_frac"), show_default=True,
               help="Fraction of the text, at its end, held out for validation.")
-@click.option("--eval-every", type=int, default=_default("eval_every"), show_default=True,
-              help="Validate every this many steps.")
+@click.option("--eval-every", type=int,
+              help="Validate every this many steps (default: about 15 times over the budget; a --time budget "
+                   "every fifteenth of it). The run always ends with a validation.")
 @click.option("--seed", type=click.IntRange(min=0), default=_default("seed"), show_default=True,
               help="Seed for weights and dropout.")
 @click.option("--threads", type=int, envvar="CHARRNN_THREADS",
@@ -99,10 +115,10 @@ def _default(name: str):
               help="Checkpoint every N steps or every duration (e.g. 1000 or 10m).")
 @click.option("--keep", type=int, default=_default("keep"), show_default=True,
               help="Periodic checkpoints to keep besides latest and best.")
-@click.option("--resume", "resume_from", metavar="CKPT",
+@click.option("--resume", "resume_from", metavar="CKPT", shell_complete=complete_runs,
               help="Continue a run exactly where this checkpoint left it (same text, in its run directory).")
-@click.option("--init-from", metavar="CKPT", help="Start from this checkpoint's weights and vocabulary "
-              "(fine-tune on new text).")
+@click.option("--init-from", metavar="CKPT", shell_complete=complete_runs,
+              help="Start from this checkpoint's weights and vocabulary (fine-tune on new text).")
 @click.option("--sample-every", metavar="STEPS|DURATION",
               help="Print a short sample on stderr every N steps or every duration (e.g. 500 or 30s).")
 @click.option("--sample-length", type=int, default=_default("sample_length"), show_default=True,
@@ -119,7 +135,9 @@ def _default(name: str):
 @click.option("--precision", type=click.Choice(PRECISIONS),
               help="Of the matrix products: fp32, bf16 (inputs rounded to bf16, sums in float32; AMX or AVX512-BF16) "
                    "or auto (the default, or a resumed run's own: bf16 where the CPU has AMX, else fp32; with "
-                   "--engine torch, bf16 autocast on a CUDA GPU that has it, else fp32).")
+                   "--engine torch, bf16 autocast on a CUDA GPU that has it, else fp32). The kernels use the CPU's "
+                   "best vector instructions, or the lower level env CHARRNN_ISA names (amx, avx512bf16, avx512, "
+                   "avx2, sse).")
 @click.option("--dry-run", is_flag=True, help="Print the model's size, memory and time per epoch from a few "
               "timed steps, then exit without writing anything.")
 @click.option("--unit", type=click.Choice(UNITS),
@@ -184,11 +202,24 @@ def train_command(**params):
     if signum is not None:
         notice(f"stopped at step {run.steps}; saved {run.latest}", quiet)
     else:
-        notice(f"done: {run.steps} steps; saved {run.latest}", quiet)
+        notice(f"done: {run.steps} steps; saved {run.latest}{_validation(run)}", quiet)
     if params["json_"]:
         write_json(dict(run.summary(), exit_code=128 + signum if signum is not None else 0))
     if signum is not None:
         raise click.exceptions.Exit(128 + signum)
+
+
+def _validation(run) -> str:
+    """'; validation 1.166 nats/char, 1.682 bits/char (best 1.156, 1.667 at step 4500)' for the
+    last line of a run: its last validation (and its step where that was not the last step)."""
+    if run.val_loss is None:
+        return "; no validation (no held-out text)"
+    unit = run.unit
+    at = f" at step {run.val_step}" if run.val_step != run.steps else ""
+    text = f"; validation{at} {run.val_loss:.3f} nats/{unit}, {run.val_loss / math.log(2):.3f} bits/{unit}"
+    if run.best_step is not None and run.best_step != run.val_step:
+        text += f" (best {run.best_val_loss:.3f}, {run.best_val_loss / math.log(2):.3f} at step {run.best_step})"
+    return text
 
 
 class _Interrupted(BaseException):
@@ -283,7 +314,7 @@ class _Display:
                f"({event.symbols - bool(unknown)} symbols{unknown})")
         self.products = KERNELS.get(event.kernel, event.kernel)
         notice(f"training on {event.threads} thread{'s' if event.threads != 1 else ''}, the matrix products on "
-               f"{self.products}")
+               f"{self.products}" + (f", kernels compiled for {event.isa}" if event.isa else ""))
         self.step = event.step
         if stderr_is_terminal():
             from tqdm import tqdm

@@ -106,7 +106,8 @@ def cached(cache: Path, recorded: dict, vocab: Vocab | None) -> EncodedText | No
 def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", min_count: int = 1,
                    separator: str = "\n", errors: str = "strict", vocab: Vocab | None = None,
                    stdin: BinaryIO | None = None, progress: Callable[[int], None] | None = None,
-                   recorded: dict | None = None) -> EncodedText:
+                   recorded: dict | None = None, on_directory: Callable[[str], None] | None = None
+                   ) -> EncodedText:
     """The ids of `sources` (files, directories, "-" for `stdin`) joined by `separator`, from
     the id cache folder `cache`, encoding them into it first unless it holds them already.
 
@@ -116,7 +117,8 @@ def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", m
     sources.part_symbols. `progress` is called with the number of bytes read, chunk by chunk.
     `recorded` is the data fingerprint of a run being resumed from the sources it recorded:
     when they included streams (standard input, pipes), which cannot be read again, the
-    cache holding exactly its ids is the text.
+    cache holding exactly its ids is the text. `on_directory` is told, for each directory,
+    which files were read and which skipped (sources.parts).
     """
     if vocab is not None:
         unit = vocab.unit
@@ -124,7 +126,7 @@ def encode_sources(sources: Sequence[str], cache: Path, *, unit: str = "char", m
         found = cached(cache, recorded, vocab)
         if found is not None:
             return found
-    inputs = parts(sources, unit, errors)
+    inputs = parts(sources, unit, errors, on_directory)
     signatures = [_signature(part) for part in inputs]
     found = _cached(cache, signatures, unit, separator, errors, vocab, min_count)
     if found is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .. import runtime
 from ..errors import ConfigError, InputError
-from .options import check_sampling_options, generation_weights
+from .options import SAMPLE_TEMPERATURE, check_sampling_options, generation_weights
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,10 +72,10 @@ class LanguageModel:
         return f"LanguageModel({cfg.cell} {cfg.layers}x{cfg.hidden}, {len(self.vocab)} {self.unit}s, {self.path})"
 
     # ---- writing --------------------------------------------------------------------------------
-    def generate(self, prime: str = "", length: int = 500, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None, stop: str | None = None,
-                 num_samples: int | None = None, threads: int | None = None, echo_prime: bool = True,
-                 precision: str = "auto") -> Iterator[str] | Iterator[tuple[int, str]]:
+    def generate(self, prime: str = "", length: int = 500, temperature: float = SAMPLE_TEMPERATURE,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                 stop: str | None = None, num_samples: int | None = None, threads: int | None = None,
+                 echo_prime: bool = True, precision: str = "auto") -> Iterator[str] | Iterator[tuple[int, str]]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
         none), then `length` symbols after it (for a byte model, bytes, finishing the last
         character). Without a prime, generation starts from a newline (or the vocabulary's

@@ -6,10 +6,11 @@ from __future__ import annotations
 from ..errors import option_error
 
 SAMPLE_PRECISIONS = ("fp32", "bf16", "int8", "auto")  # of generation's stored weights (sampler.stored)
+SAMPLE_TEMPERATURE = 0.8  # the default of generate, `charrnn sample -t` and samples while training
 MAX_TEMPERATURE = 1e6  # above this, sampling is uniform in effect (and 1/T would underflow float32)
 
 
-def check_sampling_options(*, length: int = 0, temperature: float = 1.0, top_k: int | None = None,
+def check_sampling_options(*, length: int = 0, temperature: float = SAMPLE_TEMPERATURE, top_k: int | None = None,
                            top_p: float | None = None, seed: int | None = None, stop: str | None = None,
                            num_samples: int = 1) -> None:
     """ConfigError for any of LanguageModel.generate's options out of range: what generate

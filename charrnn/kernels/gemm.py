@@ -9,8 +9,9 @@ with its accumulators in vector registers, reading one panel row and MR broadcas
 
 The tile is written in LLVM IR with explicit vectors, so its shape is chosen for the
 machine: 16-float vectors where AVX-512 is available (32 registers: 8 x 2 vectors of
-accumulators), 8 where AVX2 is (16 registers: 6 x 2), else 4 (6 x 2). Numba caches compiled
-code per CPU, so a cache is never used on a machine it was not compiled for.
+accumulators), 8 where AVX2 is (16 registers: 6 x 2), else 4 (6 x 2), by the flags of the
+kernels' level (cpu.features(): the CPU's, or fewer under $CHARRNN_ISA). Numba caches compiled
+code per CPU and target, so a cache is never used on a machine it was not compiled for.
 
 Precision follows the scratch: the public names below (pack_weight, pack_rows, matmul_packed,
 packed_views, matmul, packed_size, scratch_size) run the float32/float64 kernels of this
@@ -20,14 +21,13 @@ when a caller is compiled (numba's overload), so a cell kernel compiles in bf16 
 and costs nothing per call.
 """
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from . import gemm_bf16
+from . import cpu, gemm_bf16
 from .jit import FASTMATH, kernel
 
 
@@ -40,7 +40,7 @@ def tile_shape(features: dict) -> tuple[int, int, int]:
     return 16, 6, 2
 
 
-VECTOR_BYTES, MR, VECTORS = tile_shape(llvm.get_host_cpu_features())
+VECTOR_BYTES, MR, VECTORS = tile_shape(cpu.features())
 
 
 def make_tile_kernel(vector_bytes: int, rows: int, vectors: int):
@@ -66,8 +66,10 @@ def make_tile_kernel(vector_bytes: int, rows: int, vectors: int):
             const = lambda v: ir.Constant(intp, v)  # noqa: E731
             zero = ir.Constant(vec, [0.0] * lanes)
             keep = context.cast(builder, args[8], types.boolean, types.boolean)
+            # fmuladd: one FMA where the level has them, else a multiply and an add (llvm.fma
+            # would call the C library's fma for every lane)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                                 f"llvm.fma.v{lanes}{'f32' if itemsize == 4 else 'f64'}")
+                                                 f"llvm.fmuladd.v{lanes}{'f32' if itemsize == 4 else 'f64'}")
             c_base = builder.gep(c_arr.data, [c_at_])
             c_ptrs = [builder.bitcast(builder.gep(builder.gep(c_base, [builder.mul(const(r), ldc_)]),
                                                   [const(v * lanes)]), vec.as_pointer())

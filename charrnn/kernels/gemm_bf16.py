@@ -35,14 +35,15 @@ Two paths compute the product:
   since a tile access that splits cache lines costs about as much as 16 products.
 
 Which path runs is a flag in the scratch, not a module global. Numba's cache keys compiled
-code on the argument types and on the CPU's name and feature flags, so module constants that
-come from those flags (HAS_AVX512_BF16, HAS_AMX: whether the instructions are compiled in)
-are safe. Whether Linux lets this process use AMX is not among them, and the same process
-must be able to run both paths (the tests do), so the first HEADER elements of every bf16
-scratch are a header whose first element says which path to take: PATH_AVX512 (0, what
-np.zeros gives) or PATH_AMX, written only by set_path once cpu.amx_permitted() said yes.
-Reading it costs one load per product; AMX code runs only where both the flag asks for it and
-the CPU had AMX when the code was compiled. Each AMX product loads its tile configuration
+code on the argument types and on the target's name and feature flags (those of the kernels'
+level: cpu.features()), so module constants that come from those flags (HAS_AVX512_BF16,
+HAS_AMX: whether the instructions are compiled in) are safe. Whether Linux lets this
+process use AMX is not among them, and the same process must be able to run both paths (the
+tests do), so the first HEADER elements of every bf16 scratch are a header whose first
+element says which path to take: PATH_AVX512 (0, what np.zeros gives) or PATH_AMX, written
+only by set_path once cpu.amx_permitted() said yes. Reading it costs one load per product;
+AMX code runs only where both the flag asks for it and the CPU had AMX when the code was
+compiled. Each AMX product loads its tile configuration
 (ldtilecfg) and releases the tiles when it returns, so threads and other code never see
 tile state they did not set.
 
@@ -50,7 +51,6 @@ On a CPU without AVX512-BF16 these kernels do not compile: typing stops with a
 NotImplementedError (check_cpu) before any instruction is emitted; callers use float32.
 """
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -60,7 +60,7 @@ from numba.extending import intrinsic
 from . import cpu
 from .jit import kernel
 
-FEATURES = llvm.get_host_cpu_features()
+FEATURES = cpu.features()  # the CPU's, less what $CHARRNN_ISA leaves out
 HAS_AVX512_BF16 = cpu.has_avx512_bf16(FEATURES)
 HAS_AMX = HAS_AVX512_BF16 and cpu.has_amx_bf16(FEATURES)
 

@@ -46,9 +46,10 @@ def add_matmul(out, v, wt):
 # generation costs, so weights stored in fewer bytes make it faster as long as widening them
 # back to float32 keeps up with the cache: bf16 (2 bytes) and int8 with a float32 scale per
 # output column (1 byte). The products below are written as explicit 16-float vectors, so
-# they run on 512-bit registers (LLVM's own vectoriser keeps to 256 bits on Intel server
-# CPUs): per 16 weights one widening load, one conversion and one FMA per row of v. Both
-# read v and accumulate in float32; only the weights are compressed.
+# they run on 512-bit registers where the kernels' level has them (LLVM's own vectoriser
+# keeps to 256 bits on Intel server CPUs), and as two 256-bit or four 128-bit ones at the
+# avx2 and sse levels (kernels/cpu.py): per 16 weights one widening load, one conversion and
+# one FMA per row of v. Both read v and accumulate in float32; only the weights are compressed.
 
 ROWS = 8  # rows of the weight read per pass over the output rows, which stay in L1
 _LANES = 16
@@ -86,8 +87,9 @@ def make_rows_update(weight_bits: int, rows: int):
             out_stride = builder.sdiv(cgutils.unpack_tuple(builder, out_arr.strides)[0], const(4))
             v_stride = builder.sdiv(cgutils.unpack_tuple(builder, v_arr.strides)[0], const(4))
             w_stride = builder.sdiv(cgutils.unpack_tuple(builder, w_arr.strides)[0], const(weight_bits // 8))
+            # one FMA where the level has them, else a multiply and an add (see gemm.py)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_F32X16, [_F32X16] * 3),
-                                                 "llvm.fma.v16f32")
+                                                 "llvm.fmuladd.v16f32")
             undefined = ir.Constant(_F32X16, ir.Undefined)
             w_rows = [builder.gep(w_arr.data, [builder.mul(builder.add(k_, const(r)), w_stride)]) for r in range(rows)]
             with cgutils.for_range(builder, vector_count) as column:

@@ -116,7 +116,7 @@ def check_types(config, ints: tuple[str, ...], numbers: tuple[str, ...]) -> None
     the options ensure it, a config read from a checkpoint made by hand may not."""
     for name in ints + numbers:
         value = getattr(config, name)
-        if value is None and name in ("steps", "epochs", "seconds"):
+        if value is None and name in ("steps", "epochs", "seconds", "eval_every"):
             continue
         if name in ints:
             valid, kind = type(value) is int, "a whole number"

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..kernels import cpu
 from ..kernels.embedding import embedding_backward, embedding_forward
 from ..kernels.gemm import packed_size, scratch_size
 from ..kernels.gemm_bf16 import aligned_zeros, available_paths, set_path
@@ -134,7 +135,8 @@ def _scratch_elements(cfg: ModelConfig, T: int, B: int, dtype) -> int:
 
 def choose_kernel(precision: str) -> str:
     """The products' kernel for a precision: "fp32"; for "bf16" the fastest bf16 path this
-    process can run ("amx", else "avx512bf16"; ConfigError on a CPU with neither); for "auto",
+    process can run at its level ($CHARRNN_ISA, kernels/cpu.py): "amx", else "avx512bf16"
+    (ConfigError with neither); for "auto",
     AMX where the CPU has it and Linux grants it, else fp32 (AVX512-BF16 alone runs at half
     the rate of float32 FMAs on the Intel CPUs measured, so it is never chosen for you)."""
     if precision not in PRECISIONS:
@@ -143,8 +145,9 @@ def choose_kernel(precision: str) -> str:
     paths = available_paths()
     if precision == "bf16":
         if not paths:
-            raise ConfigError("precision bf16 needs a CPU with AVX512-BF16 or AMX; this one has neither",
-                              options=("precision",))
+            lowered = cpu.level() not in ("amx", "avx512bf16") and cpu.bf16_path(cpu.host_features(), True)
+            why = f"{cpu.ISA_VARIABLE}={cpu.level()} leaves them out" if lowered else "this one has neither"
+            raise ConfigError(f"precision bf16 needs a CPU with AVX512-BF16 or AMX; {why}", options=("precision",))
         return paths[0]
     return "amx" if precision == "auto" and "amx" in paths else "fp32"
 

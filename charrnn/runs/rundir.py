@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -40,6 +41,7 @@ CACHE = "cache"
 MARKER = ".charrnn-run"
 LOCK = ".charrnn-lock"
 _PERIODIC = re.compile(r"^step-(\d{8,})\.safetensors$")
+log = logging.getLogger("charrnn")
 
 
 class RunInUse(OutputError):
@@ -52,7 +54,8 @@ def home() -> Path:
 
 
 def run_name(cell: str, size: str) -> str:
-    """A new run's default name: cell, size ("2x256", or "auto" where the budget chooses it), time."""
+    """A new run's default name: cell, size ("2x256"; "auto" while the budget has yet to choose
+    it, which training.py then puts in its place), time."""
     return f"{cell}-{size}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -371,7 +374,9 @@ def resolve(arg: str | None, root: Path | None = None, *, latest: bool = False) 
         found = runs(root)
         if not found:
             raise CheckpointError(f"no runs in {root}; train one with 'charrnn train' or name a checkpoint")
-        return _pick(found[0], latest)
+        path = _pick(found[0], latest)
+        log.info(f"no checkpoint named: using {path}, of the most recent run{_described(path)}")
+        return path
     path = Path(arg)
     if path.is_file():
         return path
@@ -386,6 +391,7 @@ def resolve_run(arg: str | None, root: Path | None = None) -> RunDir:
         found = runs(root)
         if not found:
             raise CheckpointError(f"no runs in {root}; train one with 'charrnn train' or name a run")
+        log.info(f"no run named: using {found[0].path}, the most recent run")
         return found[0]
     path = Path(arg)
     for candidate in (path, root / arg):
@@ -395,6 +401,22 @@ def resolve_run(arg: str | None, root: Path | None = None) -> RunDir:
         kind = "a file" if path.is_file() else "a dangling link" if not path.exists() else "not a folder"
         raise CheckpointError(f"{arg} is {kind}, not a run directory")
     raise CheckpointError(f"no checkpoint, run directory or run named {arg!r} (runs are looked up in {root})")
+
+
+def _described(path: Path) -> str:
+    """' (lstm 2x128, trained on corpora/plays.txt)': a checkpoint, for the notice that names it."""
+    try:
+        meta = checkpoint.read_meta(path)
+    except CheckpointError:
+        return ""
+    model, data = meta.get("model"), meta.get("data")
+    parts = []
+    if isinstance(model, dict):
+        parts.append(f"{model.get('cell')} {model.get('layers')}x{model.get('hidden')}")
+    sources = data.get("sources") if isinstance(data, dict) else None
+    if isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources):
+        parts.append("trained on " + ", ".join("standard input" if s == "-" else s for s in sources))
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _pick(run: RunDir, latest: bool) -> Path:

@@ -27,6 +27,7 @@ BOM = b"\xef\xbb\xbf"
 _SNIFF = 8192  # bytes looked at to tell a text file from a binary one inside a directory
 CHUNK = 1 << 22  # bytes read at a time: bounds the memory a pass needs
 STDIN = "-"
+_SHOWN = 8  # file names a message about a directory lists, of those read and of those skipped
 _WAYS_OUT = {"errors": "errors replace", "unit": "unit byte"}  # the options that read any bytes
 
 
@@ -71,44 +72,77 @@ def read_limited(f: BinaryIO, limit: int, name: str) -> bytes:
     return data
 
 
-def _looks_binary(path: Path, unit: str, errors: str = "strict") -> bool:
+def _binary(path: Path, unit: str, errors: str = "strict") -> str | None:
+    """Why a file inside a directory is not read as text (None when it is read)."""
     try:
         with open(path, "rb") as f:
             head = f.read(_SNIFF)
-    except OSError:
-        return True
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
     if b"\x00" in head:
-        return True
+        return "binary: a NUL byte in its first 8 KiB"
     if unit == "byte" or errors == "replace":
-        return False
+        return None
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         cut = len(head) == _SNIFF and exc.start >= len(head) - 3  # a character cut by the sniff window
-        return not cut
-    return False
+        return None if cut else "not UTF-8 in its first 8 KiB"
+    return None
 
 
-def directory_files(directory: Path, unit: str = "char", errors: str = "strict") -> list[Path]:
-    """Regular files under `directory` that look like text, in sorted path order. Hidden
-    files and folders are skipped, and so are charrnn's run folders and files that look
-    binary: NUL bytes in their first 8 KiB, or for the char unit with strict `errors`
-    invalid UTF-8 there."""
+def scan_directory(directory: Path, unit: str = "char", errors: str = "strict"
+                   ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The regular files under `directory` that look like text, in sorted path order, and
+    what was left out, with why: hidden files and folders, charrnn's run folders, and files
+    that look binary (NUL bytes in their first 8 KiB, or for the char unit with strict
+    `errors` invalid UTF-8 there)."""
     from ..runs.rundir import is_run_folder
 
-    found = []
+    found, skipped = [], []
     for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not is_run_folder(Path(root) / d))
+        kept = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                skipped.append((Path(root) / d, "a hidden folder"))
+            elif is_run_folder(Path(root) / d):
+                skipped.append((Path(root) / d, "a charrnn run folder"))
+            else:
+                kept.append(d)
+        dirs[:] = kept
         for name in names:
             path = Path(root) / name
-            if not name.startswith(".") and path.is_file() and not _looks_binary(path, unit, errors):
+            why = ("hidden" if name.startswith(".") else None if path.is_file() else "not a regular file") \
+                or _binary(path, unit, errors)
+            if why is None:
                 found.append(path)
-    return sorted(found)
+            else:
+                skipped.append((path, why))
+    return sorted(found), sorted(skipped)
 
 
-def parts(sources: Sequence[str], unit: str = "char", errors: str = "strict") -> list[Part]:
-    """The inputs `sources` stand for, in order (a directory: its text files, sorted).
-    InputError for a missing file or a directory without text files."""
+def describe_directory(directory: Path, files: list[Path], skipped: list[tuple[Path, str]]) -> str:
+    """'read 2 files of notes: a.txt, b.md; skipped 1: binary.bin (binary: ...)', names
+    relative to the directory, at most _SHOWN of each."""
+    read = _names([str(f.relative_to(directory)) for f in files])
+    text = f"read {len(files)} file{'s' if len(files) != 1 else ''} of {directory}: {read}"
+    return text + (f"; {_skipped(directory, skipped)}" if skipped else "")
+
+
+def _skipped(directory: Path, skipped: list[tuple[Path, str]]) -> str:
+    return f"skipped {len(skipped)}: " + _names([f"{p.relative_to(directory)} ({why})" for p, why in skipped])
+
+
+def _names(names: list[str]) -> str:
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def parts(sources: Sequence[str], unit: str = "char", errors: str = "strict",
+          on_directory: Callable[[str], None] | None = None) -> list[Part]:
+    """The inputs `sources` stand for, in order (a directory: its text files, sorted, and
+    `on_directory` told which were read and which skipped). InputError for a missing file
+    or a directory without text files."""
     if not sources:
         raise InputError("no input given")
     found: list[Part] = []
@@ -124,9 +158,11 @@ def parts(sources: Sequence[str], unit: str = "char", errors: str = "strict") ->
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
         if stat.S_ISDIR(mode):
-            files = directory_files(path, unit, errors)
+            files, skipped = scan_directory(path, unit, errors)
             if not files:
-                raise InputError(f"{path} has no text files")
+                raise InputError(f"{path} has no text files" + (f" ({_skipped(path, skipped)})" if skipped else ""))
+            if on_directory is not None:
+                on_directory(describe_directory(path, files, skipped))
             found.extend(Part(str(f), f, False) for f in files)
         else:
             found.append(Part(str(path), path, not stat.S_ISREG(mode)))

@@ -30,7 +30,7 @@ class TrainConfig:
     epochs: float | None = None
     seconds: float | None = None
     val_frac: float = 0.1
-    eval_every: int = 500
+    eval_every: int | None = None  # None: about EVALUATIONS times over the budget (loop.eval_interval)
     seed: int = 0
     weight_decay: float = 0.0  # decoupled (AdamW-style), on the weight matrices
     ema: float = 0.0  # decay of the weights' moving average (0: none)
@@ -40,7 +40,7 @@ class TrainConfig:
                      numbers=("lr", "clip", "decay_rate", "min_lr_frac", "epochs", "seconds", "val_frac",
                               "weight_decay", "ema"))
         for name in ("batch", "seq", "eval_every", "decay_every"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise option_error(name, f"must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise option_error("lr", f"must be positive, got {self.lr}")

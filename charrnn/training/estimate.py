@@ -120,7 +120,7 @@ def dry_run(trainer, threads: int) -> dict:
         steps_left = by_time if steps_left is None else min(steps_left, by_time)
     return dict(
         cell=model_cfg.cell, layers=model_cfg.layers, hidden=model_cfg.hidden, embed=model_cfg.embed,
-        precision=trainer.precision, kernel=trainer.kernel,
+        precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa,
         params=model_cfg.n_params(), vocab_size=model_cfg.vocab_size, train_chars=batches.batch * batches.n_col,
         val_chars=len(trainer.val_ids), batch=cfg.batch, seq=cfg.seq, threads=threads,
         steps_per_epoch=batches.steps_per_epoch, memory_bytes=memory_bytes, timed_steps=timed_steps,

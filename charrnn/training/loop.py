@@ -1,7 +1,8 @@
 """The running of a planned training run (plan.py's Plan): the Trainer's steps, validation
-every `eval_every` steps, checkpoints (latest, best, periodic) and the restore point each one
-sets, metrics.jsonl, samples while training, stopping on request (StopTraining from a
-callback, or KeyboardInterrupt) with the latest state saved; and its outcome, the Run.
+every `eval_every` steps (or about EVALUATIONS times over the budget), checkpoints (latest,
+best, periodic) and the restore point each one sets, metrics.jsonl, samples while training,
+stopping on request (StopTraining from a callback, or KeyboardInterrupt) with the latest state
+saved; and its outcome, the Run.
 
 `import charrnn` imports this module (for Run), so what imports the numeric core is imported
 inside the methods that need it.
@@ -22,11 +23,17 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 WARMUP_STEPS = 3  # steps left out of chars/s: the first ones include page faults
+EVALUATIONS = 15  # validations over a budget when eval_every is not given
 
 
 @dataclass(kw_only=True)
 class Run:
-    """A training run's outcome: where it is, what it reached, and its model (`load()`)."""
+    """A training run's outcome: where it is, what it reached, and its model (`load()`).
+
+    `val_loss` is the last validation (at `val_step`, the run's last step unless it was
+    stopped) and `train_loss` the training loss at that same step; `best_val_loss` is the
+    lowest validation, at `best_step`, the one best.safetensors holds. Losses in nats per
+    symbol (character or byte); None where there was no validation text."""
 
     path: Path
     latest: Path
@@ -45,6 +52,10 @@ class Run:
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of model.config.KERNELS)
     recipe: str | None = None  # what the time budget chose (recipe.py), where it chose
+    isa: str | None = None  # the level the kernels were compiled for (kernels/cpu.py; None: torch engine)
+    val_step: int | None = None
+    best_val_loss: float | None = None
+    best_step: int | None = None
 
     @property
     def metrics(self) -> list[dict]:
@@ -61,13 +72,18 @@ class Run:
 
     def summary(self) -> dict:
         """What `charrnn train --json` prints."""
-        val = self.val_loss
         return dict(run_dir=str(self.path), best=str(self.best), latest=str(self.latest), steps=self.steps,
-                    chars=self.chars, chars_per_sec=self.chars_per_sec, train_loss=self.train_loss, val_loss=val,
-                    val_bpc=val / math.log(2) if val is not None else None, unit=self.unit,
-                    skipped_steps=self.skipped_steps, recoveries=self.recoveries, lr_scale=self.lr_scale,
-                    interrupted=self.stopped, engine=self.engine, precision=self.precision, kernel=self.kernel,
-                    recipe=self.recipe)
+                    chars=self.chars, chars_per_sec=self.chars_per_sec, val_step=self.val_step,
+                    train_loss=self.train_loss, val_loss=self.val_loss, val_bpc=bits(self.val_loss),
+                    best_step=self.best_step, best_val_loss=self.best_val_loss, best_val_bpc=bits(self.best_val_loss),
+                    unit=self.unit, skipped_steps=self.skipped_steps, recoveries=self.recoveries,
+                    lr_scale=self.lr_scale, interrupted=self.stopped, engine=self.engine, precision=self.precision,
+                    kernel=self.kernel, isa=self.isa, recipe=self.recipe)
+
+
+def bits(nats: float | None) -> float | None:
+    """Nats per symbol in bits per symbol."""
+    return nats / math.log(2) if nats is not None else None
 
 
 class Loop:
@@ -81,6 +97,7 @@ class Loop:
         self.timed_steps, self.timed_seconds = 0, 0.0
         self.last_periodic = time.monotonic()
         self.saved = False
+        self.next_validation: float | None = None  # of a time budget without eval_every: training seconds
         # a new run's metrics records wait for its first checkpoint where the folder holds an
         # earlier run's records (replaced, or from a run that saved nothing)
         earlier = self.start_step == 0 and (plan.run.path / "metrics.jsonl").exists()
@@ -105,7 +122,7 @@ class Loop:
                               total_steps=budget_steps(trainer), time_budget=cfg.seconds, unit=vocab.unit,
                               chars=int(data.ids.size), symbols=len(vocab), unknown=vocab.unknown is not None,
                               ids_path=data.path, reused=data.reused, threads=plan.threads, engine=plan.engine,
-                              precision=trainer.precision, kernel=trainer.kernel))
+                              precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa))
         runtime.notice_compiling(CELLS[trainer.model.config.cell].kernel, notify)
         trainer.warm_up()
         stopped = False
@@ -129,17 +146,21 @@ class Loop:
         except MemoryError:
             raise TrainingError(f"out of memory at step {trainer.step}; {run.kept('latest')}") from None
         best = run.best if run.best.exists() else latest
+        last = next((h for h in reversed(trainer.history) if h.get("val_loss") is not None), None)
         return Run(path=run.path, latest=latest, best=best, steps=trainer.step,
                    chars=trainer.step * cfg.batch * cfg.seq, chars_per_sec=self.chars_per_sec,
-                   train_loss=trainer.train_loss, val_loss=trainer.best_val, unit=data.vocab.unit,
+                   train_loss=last["train_loss"] if last is not None else trainer.train_loss,
+                   val_loss=last["val_loss"] if last is not None else None,
+                   val_step=last["step"] if last is not None else None, best_val_loss=trainer.best_val,
+                   best_step=trainer.best_step, unit=data.vocab.unit,
                    skipped_steps=trainer.skipped, recoveries=trainer.recoveries, lr_scale=trainer.lr_scale,
                    stopped=stopped, engine=plan.engine, precision=trainer.precision, kernel=trainer.kernel,
-                   recipe=plan.recipe)
+                   isa=trainer.isa, recipe=plan.recipe)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
 
-        trainer, notify, cfg = self.trainer, self.notify, self.trainer.cfg
+        trainer, notify = self.trainer, self.notify
         report = trainer.train_step()
         if trainer.step - self.start_step > WARMUP_STEPS:
             self.timed_steps += 1
@@ -150,7 +171,7 @@ class Loop:
                                     lr_scale=trainer.lr_scale, recoveries=trainer.recoveries,
                                     max_recoveries=MAX_RECOVERIES))
             return  # the state it went back to was evaluated and saved already
-        improved = trainer.step % cfg.eval_every == 0 and self._evaluate()
+        improved = self._validation_due() and self._evaluate()
         # periodic saves keep their own beat, whatever best saves happen in between: by steps at
         # multiples of N (a resumed run saves where the uninterrupted one would); but none within
         # a run of non-finite steps, which the last good checkpoint may undo
@@ -168,13 +189,29 @@ class Loop:
         if samples is not None and samples.due(trainer.step):
             notify(events.Sampled(trainer.step, samples.sample(trainer.sampling_model(), trainer.step)))
 
+    def _validation_due(self) -> bool:
+        """Whether this step is validated: every eval_every steps, or where it was not given,
+        about EVALUATIONS times over the budget: a budget of steps or epochs every so many
+        steps, one of time every EVALUATIONS-th of it by the training clock (which follows
+        the speed, however it changes as the run goes on)."""
+        trainer, cfg = self.trainer, self.trainer.cfg
+        interval = eval_interval(trainer)
+        due = interval is not None and trainer.step % interval == 0
+        if cfg.eval_every is None and cfg.seconds is not None:
+            period = cfg.seconds / EVALUATIONS
+            crossed = self.next_validation is not None and trainer.train_seconds >= self.next_validation
+            if crossed or self.next_validation is None:
+                self.next_validation = (trainer.train_seconds // period + 1) * period
+            due = due or crossed
+        return due
+
     def _evaluate(self) -> bool:
         trainer = self.trainer
         previous_best = trainer.best_val
         val = trainer.evaluate()
         self._record(dict(step=trainer.step, seconds=round(trainer.train_seconds, 3), train_loss=trainer.train_loss,
                           val_loss=val, chars_per_sec=self.chars_per_sec))
-        improved = val is not None and (previous_best is None or val < previous_best)
+        improved = val is not None and math.isfinite(val) and (previous_best is None or val < previous_best)
         if val is not None:
             self.notify(events.Evaluated(trainer.step, val, improved))
         return improved
@@ -200,8 +237,8 @@ class Loop:
         tensors, meta = trainer.snapshot()
         meta = record.run_meta(meta, vocab=plan.data.vocab, data=plan.data.fingerprint, run=plan.label,
                                run_id=plan.run_id, threads=plan.threads, precision=trainer.precision,
-                               kernel=trainer.kernel, engine=plan.engine, save_every=plan.save_every, keep=plan.keep,
-                               changes=plan.changes)
+                               kernel=trainer.kernel, isa=trainer.isa, engine=plan.engine,
+                               save_every=plan.save_every, keep=plan.keep, changes=plan.changes)
         run = plan.run
         path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=plan.keep)
         if periodic:
@@ -225,6 +262,17 @@ def budget_steps(trainer) -> int | None:
     if cfg.epochs is not None:
         limits.append(math.ceil(cfg.epochs * trainer.batches.steps_per_epoch))
     return min(limits) if limits else None
+
+
+def eval_interval(trainer) -> int | None:
+    """Steps between validations: the config's eval_every, or the steps of a budget of steps
+    or epochs (whichever ends first) over EVALUATIONS; None for a budget of time alone, which
+    is validated by the clock (see Loop._validation_due)."""
+    cfg = trainer.cfg
+    if cfg.eval_every is not None:
+        return cfg.eval_every
+    total = budget_steps(trainer)
+    return max(1, math.ceil(total / EVALUATIONS)) if total is not None else None
 
 
 def seconds_left(trainer, chars_per_sec: float | None) -> float | None:

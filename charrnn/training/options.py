@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from ..errors import ConfigError, option_error
-from ..generate.options import check_temperature
+from ..generate.options import SAMPLE_TEMPERATURE, check_temperature
 from ..model.config import PRECISIONS, REGULARISERS
 from ..text.units import ERRORS, UNITS
 from .config import TrainConfig
@@ -41,7 +41,7 @@ class RunOptions:
     errors: str | None = None
     sample_every: tuple[str, float] | None = None
     sample_length: int = 200
-    sample_temperature: float = 0.8
+    sample_temperature: float = SAMPLE_TEMPERATURE
     sample_prime: str | None = None
     engine: str = "charrnn"
     device: str | None = None

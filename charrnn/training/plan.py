@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -217,7 +218,8 @@ class Planner:
             return idcache.encode_sources(files, cache, unit=unit, min_count=opts.min_count or 1,
                                           separator="\n" if separator is None else separator,
                                           errors=errors or "strict", vocab=vocab, stdin=stdin,
-                                          progress=lambda n: notify(events.Reading(n)), recorded=recorded)
+                                          progress=lambda n: notify(events.Reading(n)), recorded=recorded,
+                                          on_directory=lambda message: notify(events.Notice(message)))
         except InputError as exc:
             if recorded is not None and recorded.get("streamed") and str(exc).startswith("no such file: "):
                 raise InputError(f"this run was trained on a stream ({str(exc).removeprefix('no such file: ')}) that "
@@ -310,12 +312,19 @@ class Planner:
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.restore(source.file.checkpoint.tensors, state, train_ids, val_ids, train_cfg,
                                             threads, **engine)
+            if trainer.finished():
+                spent = format_duration(trainer.train_seconds)
+                raise ConfigError(f"{label} is at step {trainer.step} after {spent} of training, already past its "
+                                  f"budget ({_budget(train_cfg)}, counted from the start of the run); give a "
+                                  "larger one to train it further", options=("steps", "epochs", "time"))
             changes = earlier["changes"] + self._changes(earlier, recorded_cfg, trainer, threads, notify)
         else:
             train_ids, val_ids = split(data.ids, train_cfg.val_frac)
             model_cfg = replace(model_cfg, vocab_size=len(vocab))
             if chooses:
                 model_cfg, train_cfg, chosen = self._choose(model_cfg, train_cfg, train_ids, threads, engine, notify)
+                if writes and opts.name is None and opts.out is None:
+                    run, label, data = self._name_by_size(run, label, run_id, model_cfg, data)
             estimate.check_fits(model_cfg, train_cfg, threads, len(val_ids))
             trainer = trainer_class.new(model_cfg, train_cfg, train_ids, val_ids, threads=threads, **engine)
             if source is not None:
@@ -326,6 +335,25 @@ class Planner:
         return Plan(run=run, label=label, run_id=run_id, trainer=trainer, data=data, threads=threads,
                     save_every=save_every, keep=keep, replaces=replaces, engine=opts.engine, changes=changes,
                     samples=samples, recipe=chosen)
+
+    def _name_by_size(self, run, label: str, run_id: str, model: ModelConfig, data):
+        """A run whose size the budget chose, named by that size: its folder, claimed as
+        <cell>-auto-<time> before the choice, becomes <cell>-<layers>x<hidden>-<time> (it keeps
+        the provisional name should that one be taken). The lock goes with the folder."""
+        from ..runs import rundir
+
+        new = run.path.with_name(label.replace("-auto-", f"-{model.layers}x{model.hidden}-", 1))
+        if os.path.lexists(new):
+            return run, label, data
+        try:
+            os.rename(run.path, new)
+        except OSError:
+            return run, label, data
+        self.created = [new / p.relative_to(run.path) if p == run.path or run.path in p.parents else p
+                        for p in self.created]
+        moved = rundir.RunDir(new)
+        moved.set_marker(new.name, run_id)
+        return moved, new.name, replace(data, path=new / data.path.relative_to(run.path))
 
     def _budget_chooses(self, source: Source | None, train_cfg: TrainConfig) -> bool:
         """Whether the time budget chooses the model and its training (recipe.py): a run from
@@ -389,6 +417,14 @@ class Planner:
         if said:
             notify(events.Notice(f"resuming at step {step} with " + "; ".join(said)))
         return changes
+
+
+def _budget(cfg: TrainConfig) -> str:
+    """'time 5s', 'steps 40 or epochs 2': a run's budget, for a message."""
+    parts = [f"steps {cfg.steps}" if cfg.steps is not None else None,
+             f"epochs {cfg.epochs:g}" if cfg.epochs is not None else None,
+             f"time {format_duration(cfg.seconds)}" if cfg.seconds is not None else None]
+    return " or ".join(p for p in parts if p)
 
 
 def _values(names: list[str], given: dict, fixed: dict) -> str:

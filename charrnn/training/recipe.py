@@ -2,7 +2,7 @@
 no size (hidden, layers) is given.
 
 The rule (measured on tinyshakespeare, corpora/plays.txt and Python's standard library; the
-figures are in the README's section on quality):
+figures are in docs/recipe.md):
 1. Size. The LSTMs of SIZES (one layer of 128, then two layers of 128 up) are probed smallest
    first: a few timed steps each on this machine, in this precision. The largest whose budget
    still buys MIN_STEPS optimiser steps is chosen: past that, a larger model is better per

@@ -7,8 +7,8 @@ carried state), and metadata (`run_meta`): the model and training config, the tr
 progress (Trainer.snapshot), the vocabulary (`vocab`, `unit`), the data it was trained on
 (`data`), the run's name and identity (`run`, `run_id`), the charrnn version, how its products
 were computed (`threads`, `precision`, `kernel`, `engine`), its save cadence (`saving`) and
-the options changed on resume (`changes`). `recorded_data`, `training_state` and
-`run_record` check it before a run is resumed from it; runs/model_file.py reads the model.
+the options changed on resume (`changes`). `recorded_data`, `training_state`, `best_step` and
+`run_record` read and check it before a run is resumed from it; runs/model_file.py reads the model.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from .options import ENGINES
 
 
 def run_meta(training: dict, *, vocab: Vocab, data: dict, run: str, run_id: str, threads: int, precision: str,
-             kernel: str, engine: str, save_every: tuple[str, float], keep: int, changes: list[dict]) -> dict:
+             kernel: str, isa: str | None, engine: str, save_every: tuple[str, float], keep: int,
+             changes: list[dict]) -> dict:
     """The metadata of a run's checkpoint: the trainer's snapshot (`training`), the
     vocabulary, the data fingerprint, the run's name and identity, this charrnn's version,
-    how its products were computed, its save cadence and the options changed on resume."""
+    how its products were computed (`isa`: the kernels' level, kernels/cpu.py; None for the
+    torch engine), its save cadence and the options changed on resume."""
     return dict(training, **vocab.to_meta(), data=data, run=run, run_id=run_id, charrnn_version=__version__,
-                threads=threads, precision=precision, kernel=kernel, engine=engine,
+                threads=threads, precision=precision, kernel=kernel, isa=isa, engine=engine,
                 saving=dict(every=list(save_every), keep=keep), changes=changes)
 
 
@@ -79,6 +81,18 @@ def training_state(meta: dict, max_bad_steps: int, max_recoveries: int) -> dict:
         raise CheckpointError(f"the checkpoint's recovery state is malformed (bad_in_a_row {bad!r}, "
                               f"lr_scale {scale!r}, recoveries {recoveries!r})")
     return dict(meta, bad_in_a_row=bad, lr_scale=float(scale), recoveries=recoveries)
+
+
+def best_step(meta: dict) -> int | None:
+    """The step a checkpoint's best validation loss was scored at: recorded, or (a checkpoint
+    from before it was) the step of the history's record with that loss."""
+    step, best = meta.get("best_step"), meta.get("best_val")
+    if type(step) is int and step >= 0:
+        return step
+    if best is None or not isinstance(meta.get("history"), list):
+        return None
+    return next((h["step"] for h in meta["history"]
+                 if isinstance(h, dict) and type(h.get("step")) is int and h.get("val_loss") == best), None)
 
 
 def run_record(meta: dict) -> dict:

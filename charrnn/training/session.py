@@ -30,11 +30,12 @@ def train(sources: str | Sequence[str] | None = None, *, text: str | None = None
     Options are those of `charrnn train`, spelled with underscores: the model (`model` "lstm",
     "gru" or "rnn"; `hidden`, `layers`, `embed`, `dropout`), the optimisation (`batch`, `seq`,
     `lr`, `optimizer`, `clip`, `schedule`, `warmup`, `decay_every`, `decay_rate`, `val_frac`,
-    `eval_every`, `seed`), the budget (`steps`, `epochs`, `time` as seconds or "90s"/"10m";
-    10 epochs when none is given), the run (`name`, `out`, `overwrite`, `resume`, `init_from`,
-    `save_every`, `keep`, `threads`) and the text (`unit`, `min_count`, `separator`, `errors`),
-    with the same defaults; `sample_every`, `sample_length`, `sample_temperature` and
-    `sample_prime` report samples as events. Invalid options raise ConfigError.
+    `eval_every`, by default about 15 times over the budget; `seed`), the budget (`steps`,
+    `epochs`, `time` as seconds or "90s"/"10m"; 10 epochs when none is given), the run
+    (`name`, `out`, `overwrite`, `resume`, `init_from`, `save_every`, `keep`, `threads`) and
+    the text (`unit`, `min_count`, `separator`, `errors`), with the same defaults;
+    `sample_every`, `sample_length`, `sample_temperature` and `sample_prime` report samples as
+    events. Invalid options raise ConfigError.
 
     `on_event(event)` is called with each of charrnn.events' records as training goes; raise
     charrnn.StopTraining there to stop. KeyboardInterrupt stops too. Either way the latest

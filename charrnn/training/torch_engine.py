@@ -361,6 +361,8 @@ class TorchTrainer(Trainer):
     def kernel(self) -> str:
         return f"torch {self.device.type}" + (" autocast bf16" if self._autocast == "bf16" else "")
 
+    isa = None  # charrnn's kernels (and their level) do not run here
+
     def finite(self) -> bool:
         tensors = [*self.params, self.hidden, *(t for key in self._slots().values() for t in self._state_tensors(key))]
         return all(bool(self.torch.isfinite(t).all()) for t in tensors)

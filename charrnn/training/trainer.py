@@ -27,6 +27,7 @@ from ..model.config import ModelConfig, is_weight_matrix
 from ..model.network import Model, checked_tensor, views
 from .config import TrainConfig
 from .optim import Optimizer, clip_scale, global_norm, learning_rate, update_average
+from .record import best_step
 
 MAX_BAD_STEPS = 5  # consecutive non-finite steps before training goes back to its restore point
 MAX_RECOVERIES = 3  # recoveries (each halving the learning rate) before training gives up
@@ -100,6 +101,7 @@ class Trainer:
         self.lr_scale = 1.0  # halved by each recovery from a run of non-finite steps
         self.recoveries = 0
         self.best_val: float | None = None
+        self.best_step: int | None = None  # the step best_val was scored at
         self.history: list[dict] = []
         self.recent = deque(maxlen=100)
         self._restore_point: _RestorePoint | None = None
@@ -245,6 +247,13 @@ class Trainer:
         """What runs the matrix products (a key of model.config.KERNELS)."""
         return self.model.kernel
 
+    @property
+    def isa(self) -> str:
+        """The level the kernels are compiled for (kernels/cpu.py: $CHARRNN_ISA, else the CPU's)."""
+        from ..kernels import cpu
+
+        return cpu.level()
+
     # ---- recovering from non-finite steps -------------------------------------------------
     def set_restore_point(self) -> bool:
         """Remember the current state as the one to go back to when steps keep failing. The
@@ -307,7 +316,7 @@ class Trainer:
             return None
         val = total / count
         if math.isfinite(val) and (self.best_val is None or val < self.best_val):
-            self.best_val = val
+            self.best_val, self.best_step = val, self.step
         self.history.append(dict(step=self.step, seconds=round(self.train_seconds, 3),
                                  train_loss=self.train_loss, val_loss=val))
         return val
@@ -335,6 +344,7 @@ class Trainer:
             lr_scale=self.lr_scale,
             recoveries=self.recoveries,
             best_val=self.best_val,
+            best_step=self.best_step,
             train_loss=self.train_loss,
             recent_losses=list(self.recent),
             history=self.history,
@@ -374,6 +384,7 @@ class Trainer:
         trainer.recoveries = meta.get("recoveries", 0)
         trainer.best_val = meta["best_val"]
         trainer.history = list(meta["history"])
+        trainer.best_step = best_step(meta)
         trainer.recent.extend(meta["recent_losses"])
         return trainer
 
