@@ -1,9 +1,9 @@
 """What a training run reports as it goes: `charrnn.train(..., on_event=callback)` calls
 `callback(event)` with one of these, in this order: Reading (while the text is encoded),
 Started, then per step Step, with Evaluated, Saved, Sampled and Recovered when they happen,
-and Notice for anything else worth saying. Raise StopTraining from the callback to stop: the
-run saves its latest checkpoint and `train` returns. Events are plain frozen records; nothing
-in them is live.
+and Notice for anything else worth saying. Raise StopTraining from the callback, at any event,
+to stop: the run finishes the step in progress (its evaluation and checkpoints), saves its
+latest checkpoint and `train` returns. Events are plain frozen records; nothing in them is live.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 class StopTraining(Exception):
-    """Raised from an `on_event` callback: save the latest checkpoint and return the Run."""
+    """Raised from an `on_event` callback: finish the step, save the latest checkpoint and return the Run."""
 
 
 @dataclass(frozen=True)

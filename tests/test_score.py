@@ -141,8 +141,13 @@ def test_unknown_characters_are_left_out_counted_and_noticed_once(model, caplog)
         results = list(model.score_records(records, precision="fp32"))
     assert [r["unknown"] for r in results] == [0, 2, 2]
     assert results[1]["text"] == records[1]
-    assert results[1]["nats"] == pytest.approx(nats_of(model, "ROMEO: good  morrow ")[0], rel=1e-5)
-    assert results[2]["chars"] == 0 and results[2]["bits_per_char"] is None  # 'Q' alone predicts nothing
+    floor = scoring.UNKNOWN_NATS["char"]  # what a symbol the model lacks costs: ln(0x110000)
+    known, predicted = nats_of(model, "ROMEO: good  morrow ")
+    assert results[1]["nats"] == pytest.approx(known + 2 * floor, rel=1e-5)
+    assert results[1]["chars"] == predicted + 2
+    # 'Q' alone predicts nothing, but two symbols never seen make the record the oddest of all
+    assert results[2]["chars"] == 2 and results[2]["bits_per_char"] == pytest.approx(floor / math.log(2))
+    assert results[2]["bits_per_char"] > max(results[0]["bits_per_char"], results[1]["bits_per_char"])
     notices = [r.getMessage() for r in caplog.records]
     assert len(notices) == 1 and "record 2" in notices[0] and "U+2713" in notices[0]
 

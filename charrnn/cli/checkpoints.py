@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -13,6 +15,9 @@ from .common import complete_runs, notice, write_json
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
+SHOW_WIDTH = 110
+SHAPE = ("cell", "vocab_size", "hidden", "layers", "embed")  # the model's, on the model line
+MAIN_SETTINGS = ("batch", "seq", "optimizer", "lr", "schedule")  # the training's, on the training line
 
 
 @click.group(name="checkpoints", short_help="List, inspect, prune, remove, export and import runs.")
@@ -155,18 +160,40 @@ def _show(path: Path, meta: dict) -> list[str]:
     from ..training.record import best_step
 
     model, train = meta.get("model", {}), meta.get("train", {})
+    # every option the run was trained with is shown: the shape and the main settings on their
+    # lines, all the others by name, so an option added later is shown without a change here
+    regularisers = "".join(f", {name} {_value(value)}" for name, value in model.items() if name not in SHAPE)
+    options = [f"{'time' if name == 'seconds' else name} {_value(value)}" for name, value in train.items()
+               if name not in MAIN_SETTINGS]
     lines = [
         f"checkpoint   {path} ({_size(path.stat().st_size)})",
         f"run          {meta.get('run')}   created {meta.get('created')}   charrnn {meta.get('charrnn_version')}",
         f"model        {model.get('cell')} {model.get('layers')}x{model.get('hidden')}, embedding "
-        f"{model.get('embed')}, dropout {model.get('dropout')}",
+        f"{model.get('embed')}{regularisers}",
         f"vocabulary   {_vocabulary(meta)}",
         f"training     step {meta.get('step')}, {meta.get('train_seconds', 0):.0f} s, batch {train.get('batch')}"
         f" x seq {train.get('seq')}, {train.get('optimizer')} lr {train.get('lr')} ({train.get('schedule')})",
+        *textwrap.wrap(", ".join(options), SHOW_WIDTH, initial_indent="options      ", subsequent_indent=" " * 13,
+                       break_on_hyphens=False),
     ]
+    run_with = [f"{name} {_value(meta[name])}" for name in ("engine", "precision", "kernel", "threads")
+                if name in meta]
+    saving = meta.get("saving") or {}
+    every = saving.get("every")
+    if every:
+        unit, amount = every
+        run_with.append(f"save_every {amount:g} {'s' if unit == 'seconds' else 'steps'}")
+    if "keep" in saving:
+        run_with.append(f"keep {_value(saving['keep'])}")
+    if run_with:
+        lines.append(f"run with     {', '.join(run_with)}")
     data = meta.get("data", {})
     kind = "bytes" if meta.get("unit") == "byte" else "characters"
-    lines.append(f"data         {data.get('chars')} {kind} from {', '.join(data.get('sources', []))}")
+    read_as = "".join(f", {name} {_value(data[name])}" for name in ("separator", "errors") if name in data)
+    lines.append(f"data         {data.get('chars')} {kind} from {', '.join(data.get('sources', []))}{read_as}")
+    for change in meta.get("changes", []):
+        lines.append(f"resumed      at step {change.get('step')}: {change.get('option')} {_value(change.get('from'))} "
+                     f"-> {_value(change.get('to'))}")
     unit = "byte" if meta.get("unit") == "byte" else "char"
     step_of_last, train_loss, last = _last_validation(meta)
     if last is not None:
@@ -246,7 +273,9 @@ def checkpoints_rm(ckpt):
 
 @checkpoints_group.command(name="export", short_help="Write a checkpoint's weights for PyTorch.")
 @click.argument("ckpt", required=False, shell_complete=complete_runs)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="File to write; - writes it to standard output, which must then not be a terminal (redirect it "
+                   "to a file or a pipe).")
 @click.option("--format", "format_", type=click.Choice(["torch"]), default="torch", show_default=True,
               help="torch: safetensors named for torch.nn.Embedding, nn.RNN/LSTM/GRU and nn.Linear.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists (never a run's checkpoint).")
@@ -256,12 +285,29 @@ def checkpoints_export(ckpt, output, format_, force):
     from ..runs.export import torch_tensors
     from ..runs.rundir import check_new_file
 
-    check_new_file(Path(output), force)
-    path = rundir.resolve(ckpt)
-    loaded = checkpoint.load(path)
-    tensors, meta = torch_tensors(model_file.model_weights(loaded.tensors), loaded.meta)
-    checkpoint.save(output, tensors, meta)
-    notice(f"wrote {output}")
+    to_stdout = output == "-"
+    if to_stdout:
+        stream = sys.stdout.buffer
+        if stream.isatty():
+            raise ConfigError("output - would write a binary file to the terminal; redirect it to a file or a pipe, "
+                              "or name a file", options=("output",))
+    else:
+        check_new_file(Path(output), force)
+    tensors, meta = torch_tensors(model_file.read_model(rundir.resolve(ckpt)))
+    if not to_stdout:
+        checkpoint.save(output, tensors, meta)
+        notice(f"wrote {output}")
+        return
+    try:
+        checkpoint.write(stream, tensors, meta)
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        from ..files import reason
+
+        raise OutputError(f"cannot write to standard output: {reason(exc)}") from None
+    notice("wrote the export to standard output")
 
 
 @checkpoints_group.command(name="import", short_help="Make a checkpoint from PyTorch weights.")
@@ -274,7 +320,9 @@ def checkpoints_export(ckpt, output, format_, force):
 def checkpoints_import(source, output, vocab_file, force):
     """Turn SOURCE, a PyTorch state dict saved as safetensors in the export's layout (emb.weight,
     rnn.weight_ih_l0, ..., head.bias), into a charrnn checkpoint that sample, eval, export and
-    train --init-from take. An export imports back exactly."""
+    train --init-from take. An export imports back exactly. The model's shape is read from the
+    tensors; metadata that says otherwise, or names a variant charrnn lacks (a relu RNN, say), is
+    refused, and so are weights that are not finite numbers."""
     from .._version import __version__
     from ..runs import checkpoint
     from ..runs.export import from_torch
@@ -284,12 +332,24 @@ def checkpoints_import(source, output, vocab_file, force):
     check_new_file(Path(output), force)
     loaded = checkpoint.load_foreign(source)
     vocab = Vocab.from_json(vocab_file.read()) if vocab_file is not None else None
-    cfg, vocab, tensors = from_torch(loaded.tensors, loaded.meta, vocab)
+    try:
+        cfg, vocab, tensors = from_torch(loaded.tensors, loaded.meta, vocab)
+    except CheckpointError as exc:
+        raise CheckpointError(f"cannot import {source}: {exc}") from None
     step = loaded.meta.get("step") if type(loaded.meta.get("step")) is int else 0
     meta = dict(model=cfg.to_dict(), **vocab.to_meta(), step=step, run=Path(source).stem, imported_from=str(source),
                 charrnn_version=__version__)
     checkpoint.save(output, tensors, meta)
     notice(f"wrote {output}")
+
+
+def _value(value) -> str:
+    """An option's value as `checkpoints show` writes it: text quoted where it is not a word."""
+    if value is None:
+        return "none"
+    if isinstance(value, str) and not value.isidentifier():
+        return repr(value)
+    return str(value)
 
 
 def _vocabulary(meta: dict) -> str:

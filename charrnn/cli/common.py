@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import errno
 import logging
+import math
 import os
 import sys
 
@@ -78,15 +79,36 @@ def stdin_bytes():
 
 
 def write_json(obj) -> None:
-    """One JSON object on a line. Text that is not valid Unicode (a file name with a byte that
-    is not UTF-8) is escaped, so the line is always valid UTF-8."""
+    """One JSON object on a line. A number that is not finite (a perplexity that overflows, a
+    value from a checkpoint made by hand) is null, as JSON has no NaN or Infinity. Text that
+    is not valid Unicode (a file name with a byte that is not UTF-8) is escaped, so the line is
+    always valid UTF-8."""
     import json
 
-    line = json.dumps(obj, ensure_ascii=False)
+    obj = _finite(obj)
+    line = json.dumps(obj, ensure_ascii=False, allow_nan=False)
     if any("\ud800" <= ch <= "\udfff" for ch in line):
-        line = json.dumps(obj)
+        line = json.dumps(obj, allow_nan=False)
     click.echo(line)
 
+
+def _finite(obj):
+    """A copy of `obj` with every float that is not finite replaced by None, in lists and dicts
+    too (without recursion: metadata may be nested as deeply as JSON allows)."""
+    root = [obj]
+    pending = [(root, 0)]
+    while pending:
+        holder, key = pending.pop()
+        value = holder[key]
+        if isinstance(value, float) and not math.isfinite(value):
+            holder[key] = None
+        elif isinstance(value, dict):
+            holder[key] = value = dict(value)
+            pending.extend((value, k) for k in value)
+        elif isinstance(value, (list, tuple)):
+            holder[key] = value = list(value)
+            pending.extend((value, i) for i in range(len(value)))
+    return root[0]
 
 
 class Stdout:

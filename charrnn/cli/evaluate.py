@@ -53,12 +53,17 @@ def eval_command(ckpt, files, skip_unknown, threads, errors, precision, dynamic,
         return
     unit = result["unit"]
     click.echo(f"{unit}s scored   {result[f'{unit}s']}")
-    click.echo(f"nats/{unit}      {result[f'nats_per_{unit}']:.4f}")
-    click.echo(f"bits/{unit}      {result[f'bits_per_{unit}']:.4f}")
-    click.echo(f"perplexity     {result['perplexity']:.3f}")
+    click.echo(f"nats/{unit}      {_number(result[f'nats_per_{unit}'], 4)}")
+    click.echo(f"bits/{unit}      {_number(result[f'bits_per_{unit}'], 4)}")
+    click.echo(f"perplexity     {_number(result['perplexity'], 3)}")
     if result["dynamic_lr"] is not None:
         click.echo(f"dynamic        SGD, learning rate {result['dynamic_lr']:g}")
     if result[f"skipped_{unit}s"]:
         click.echo(f"skipped {unit}s  {result[f'skipped_{unit}s']} (not in the model's vocabulary)")
     if result[f"unknown_{unit}s"]:
         click.echo(f"unknown {unit}s  {result[f'unknown_{unit}s']} (scored as the model's unknown symbol)")
+
+
+def _number(value: float, decimals: int) -> str:
+    """`decimals` places; in scientific notation past a billion (absurd weights score so), inf past a float."""
+    return f"{value:.{decimals}f}" if abs(value) < 1e9 else f"{value:.{decimals}e}"

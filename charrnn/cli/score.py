@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from .common import errors_option, stdin_bytes, write_json
 
 
-@click.command(name="score")
+@click.command(name="score", short_help="Score each line (record) of a text, one line out per record in, as a stream.")
 @click.argument("model_name", metavar="MODEL")
 @click.argument("files", nargs=-1)
 @click.option("--records", "kind", type=click.Choice(("line", "nul", "blank")), default="line", show_default=True,

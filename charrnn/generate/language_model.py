@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from .. import runtime
+from ..arguments import check_path, check_threads, check_type, paths
 from ..errors import ConfigError, InputError
 from .options import SAMPLE_TEMPERATURE, check_sampling_options, generation_weights
 
@@ -32,6 +33,9 @@ def load(source: str | Path | None = None, *, threads: int | None = None, root: 
     name (looked up in `root`, default $CHARRNN_HOME or ./checkpoints), or None for the most
     recently written run. `threads` is the default for generation (all cores for models of
     1 MB of weights or more, else one). CheckpointError for anything missing or malformed."""
+    check_path("source", source)
+    check_threads(threads)
+    check_path("root", root)
     runtime.prepare_core(_logged(logging.WARNING))
     from ..model.network import Model  # the numeric core: imported once prepared, not by `import charrnn`
     from ..runs import model_file, rundir
@@ -102,9 +106,13 @@ class LanguageModel:
         import numpy as np
 
         from ..kernels.sampling import run_part
-        from .predictions import encode_strictly
+        from .predictions import check_text, encode_strictly
         from .sampler import Sampler, sampling_threads
 
+        if prime is not None:
+            check_text(self.vocab, prime, "prime")
+        check_type("echo_prime", echo_prime, bool, "True or False")
+        check_threads(threads)
         check_sampling_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
                                num_samples=num_samples)
         vocab = self.vocab
@@ -195,17 +203,29 @@ class LanguageModel:
         plain SGD on it with the learning rate `dynamic_lr` (None: model/scoring.DYNAMIC_LR).
         The model itself never changes; the same text gives the same score."""
         from ..text.vocab import symbols_of
+        from .predictions import check_text
 
+        check_text(self.vocab, text, "text")
+        check_type("skip_unknown", skip_unknown, bool, "True or False")
         return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision,
                            dynamic=_dynamic_lr(dynamic, dynamic_lr, precision))
 
-    def score_files(self, sources: Sequence[str], *, errors: str = "strict", skip_unknown: bool = True,
-                    stdin: BinaryIO | None = None, precision: str = "fp32", dynamic: bool = False,
-                    dynamic_lr: float | None = None) -> dict:
-        """`score` for files (and "-", standard input, read from `stdin`), joined by newlines,
-        read in chunks: the memory taken does not grow with their size."""
+    def score_files(self, sources: str | Path | Sequence[str | Path], *, errors: str = "strict",
+                    skip_unknown: bool = True, stdin: BinaryIO | None = None, precision: str = "fp32",
+                    dynamic: bool = False, dynamic_lr: float | None = None) -> dict:
+        """`score` for files (a path, or a list of them; "-" is standard input, read from
+        `stdin`), joined by newlines, read in chunks: the memory taken does not grow with their
+        size."""
         from ..text.sources import empty_error, parts, symbols
+        from ..text.units import ERRORS
 
+        sources = paths("sources", sources)
+        if errors not in ERRORS:
+            raise ConfigError(f"errors must be one of {', '.join(ERRORS)}, not {errors!r}", options=("errors",))
+        check_type("skip_unknown", skip_unknown, bool, "True or False")
+        generation_weights(precision)  # checked before any file is read
+        if stdin is not None and not callable(getattr(stdin, "read", None)):
+            raise ConfigError(f"stdin must be a binary file object, not {type(stdin).__name__}", options=("stdin",))
         if errors != "strict" and self.unit == "byte":
             raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
                               options=("errors",))
@@ -231,18 +251,20 @@ class LanguageModel:
         Records are scored many at a time, with the products in `precision` ("auto": bf16
         where the CPU has AMX, else fp32; "fp32"; "bf16"), read ahead on a thread."""
         from ..model.network import Model
+        from ..model.scoring import scoring_model
         from .record_scoring import check_records, score_records
 
         check_records(records, context, separator)
         model = Model(self.config, threads=self._cores, precision=precision)
         model.flat[...] = self._model.flat
+        model = scoring_model(model)
         runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
         return score_records(model, self.vocab, records, context, separator)
 
     def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32",
                dynamic: float | None = None) -> dict:
         """The score of `chunks`; `dynamic`, when given, is dynamic evaluation's learning rate."""
-        from ..model.scoring import DynamicScorer, StreamScorer
+        from ..model.scoring import DynamicScorer, StreamScorer, scoring_model
 
         vocab, unit = self.vocab, self.unit
         runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
@@ -250,9 +272,10 @@ class LanguageModel:
 
         weights = generation_weights(precision)
         if dynamic is not None:
-            scorer = DynamicScorer(_copy(self._model), dynamic)
+            scorer = DynamicScorer(scoring_model(_copy(self._model)), dynamic)
         else:
-            scorer = StreamScorer(self._model if weights == "fp32" else generation_model(self._model, weights))
+            model = self._model if weights == "fp32" else generation_model(self._model, weights)
+            scorer = StreamScorer(scoring_model(model))
         read = kept = lacking = 0
         missing: set = set()
         strict = not skip_unknown and vocab.unknown is None
@@ -287,8 +310,7 @@ def _dynamic_lr(dynamic: bool, lr: float | None, precision: str) -> float | None
     """Dynamic evaluation's learning rate (None: static scoring), checked."""
     from ..model.scoring import DYNAMIC_LR
 
-    if type(dynamic) is not bool:
-        raise ConfigError(f"dynamic must be True or False, got {str(dynamic)[:40]}", options=("dynamic",))
+    check_type("dynamic", dynamic, bool, "True or False")
     if not dynamic:
         if lr is not None:
             raise ConfigError("dynamic_lr needs dynamic", options=("dynamic_lr", "dynamic"))

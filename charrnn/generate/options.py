@@ -3,6 +3,7 @@ seed, the stop text, the number of samples and the precision of the stored weigh
 
 from __future__ import annotations
 
+from ..arguments import check_number, check_type
 from ..errors import option_error
 
 SAMPLE_PRECISIONS = ("fp32", "bf16", "int8", "auto")  # of generation's stored weights (sampler.stored)
@@ -19,6 +20,7 @@ def check_sampling_options(*, length: int = 0, temperature: float = SAMPLE_TEMPE
         raise option_error("length", f"must be 0 or more, got {length}")
     if type(num_samples) is not int or num_samples < 1:
         raise option_error("num_samples", f"must be at least 1, got {num_samples}")
+    check_type("stop", stop, str, "a str", optional=True)
     if stop == "":
         raise option_error("stop", "needs some text")
     if seed is not None and (type(seed) is not int or seed < 0):
@@ -26,6 +28,8 @@ def check_sampling_options(*, length: int = 0, temperature: float = SAMPLE_TEMPE
     check_temperature(temperature)
     if top_k is not None and (type(top_k) is not int or top_k < 0):
         raise option_error("top_k", f"must be 0 (off) or more, got {top_k}")
+    if top_p is not None:
+        check_number("top_p", top_p)
     if top_p is not None and not 0 < top_p <= 1:
         raise option_error("top_p", f"must be in (0, 1], got {top_p}")
 
@@ -33,6 +37,7 @@ def check_sampling_options(*, length: int = 0, temperature: float = SAMPLE_TEMPE
 def check_temperature(temperature: float, option: str = "temperature") -> None:
     """ConfigError naming `option` for a temperature that is negative, not finite or beyond
     MAX_TEMPERATURE (1/T would underflow to 0, which means argmax)."""
+    check_number(option, temperature)
     if not 0 <= temperature <= MAX_TEMPERATURE:
         raise option_error(option, f"must be 0 (argmax) to {MAX_TEMPERATURE:g}, got {temperature}")
 

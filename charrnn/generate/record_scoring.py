@@ -6,7 +6,11 @@ from its zero state, and every symbol after the first is predicted (context "res
 reads the records as one stream joined by a separator, carrying its state across them, and
 each record gets the scores of its own symbols (context "carry"; the stream's first symbol is
 only context, the separators are read but not scored). Symbols the model lacks follow the one
-rule of Vocab.scoring_ids: left out (or read as the unknown symbol) and counted.
+rule of Vocab.scoring_ids: left out of what the model reads (or read as the unknown symbol) and
+counted. A record is scored to find what is odd, so a symbol left out is not free: it costs
+UNKNOWN_NATS[unit], what it takes to name one symbol among all the unit's possible ones (all
+of Unicode's code points, 20.1 bits; all byte values, 8 bits), and counts among the record's
+symbols. A record of symbols the model has never seen then scores far above any it knows.
 
 Reset context is batched: up to MAX_LANES records run side by side as the streams of one
 batch, through the forward products training uses (Model.log_probs), WINDOW symbols at a time;
@@ -31,7 +35,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model.network import Model
-from ..text.vocab import Vocab, symbols_of
+from ..text.vocab import SPACE, Vocab, symbols_of
 from .predictions import windows
 
 log = logging.getLogger("charrnn")
@@ -40,6 +44,7 @@ CONTEXTS = ("reset", "carry")
 WINDOW = 16  # symbols per lane per window, reset context: a record's padding is under WINDOW symbols
 LONE_WINDOW = 256  # per window when one lane is left with a long record
 MAX_LANES = 256  # records scored side by side
+UNKNOWN_NATS = {unit: math.log(size) for unit, size in SPACE.items()}  # a symbol the model lacks
 READ_AHEAD = 1 << 20  # symbols read ahead of the scorer
 TEXT_LIMIT = 1 << 20  # characters of a record given in pieces kept for its `text`
 
@@ -97,14 +102,17 @@ def score_records(model: Model, vocab: Vocab, records: Iterable, context: str = 
     try:
         for record in scorer.run(reader):
             notice.record(record)
-            yield _result(record, vocab.unit)
+            yield _result(record, vocab)
     finally:
         reader.close()
 
 
-def _result(record: _Record, unit: str) -> dict:
-    bits = record.nats / record.scored / math.log(2) if record.scored else None
-    result = {"record": record.number, f"bits_per_{unit}": bits, "nats": record.nats, f"{unit}s": record.scored,
+def _result(record: _Record, vocab: Vocab) -> dict:
+    left_out = record.unknown if vocab.unknown is None else 0  # else read and scored as the unknown symbol
+    nats = record.nats + left_out * UNKNOWN_NATS[vocab.unit]
+    symbols = record.scored + left_out
+    bits = nats / symbols / math.log(2) if symbols else None
+    result = {"record": record.number, f"bits_per_{vocab.unit}": bits, "nats": nats, f"{vocab.unit}s": symbols,
               "unknown": record.unknown, "text": "".join(record.text)}
     if record.text_cut:
         result["text_cut"] = True
@@ -123,9 +131,9 @@ class _UnknownNotice:
             self.given = True
             what = self.vocab.describe_missing(sorted(record.missing))
             rule = ("read as its unknown symbol" if self.vocab.unknown is not None
-                    else "left out of what is scored")
-            log.warning(f"record {record.number} {what.removeprefix('text ')}; such symbols are {rule} and "
-                        "counted (unknown)")
+                    else f"left out of what the model reads and cost {UNKNOWN_NATS[self.vocab.unit]:.2f} nats each")
+            log.warning(f"record {record.number} {what.removeprefix('text ')}; such symbols are {rule}, "
+                        "counted in `unknown`")
 
 
 # ---- reading ahead ------------------------------------------------------------------------------

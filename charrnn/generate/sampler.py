@@ -176,7 +176,8 @@ class Sampler:
             raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
         self.weights = weights
         self.projected = projected(model)
-        table = p["embed"] @ p["layer0.wx"].T + p["layer0.bx"] if self.projected else None
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd weights overflow, as in the kernels
+            table = p["embed"] @ p["layer0.wx"].T + p["layer0.bx"] if self.projected else None
         self._parts: list[tuple[Scratch, Weights]] = []
         for q in range(self.parts):
             u0, u1 = self._layout.units[q], self._layout.units[q + 1]

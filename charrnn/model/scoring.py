@@ -1,6 +1,8 @@
 """Scoring a text: the model reads it as one stream, state carried from a zero start, and
 every symbol after the first is predicted. The text streams through in windows, so the
-memory it takes does not grow with its length.
+memory it takes does not grow with its length. A model whose weights are so large that
+float32 sums could overflow is scored in float64 (see scoring_model), so that it scores what
+it scores (large), never infinity, NaN or a false 0.
 
 Dynamic evaluation (Krause et al., 2018, their plain SGD rule) adapts the model to the text
 as it scores it: each window is scored first, then the model takes one SGD step on that
@@ -25,6 +27,9 @@ DYNAMIC_CHUNK = 64
 # 400k characters of corpora/plays.txt, scored on 20k characters after 600k (1.94 bits/char
 # static, 1.52 dynamic at 3,000 steps); 1.0 made it worse than static.
 DYNAMIC_LR = 0.1
+# Sums a float32 model may form while scoring (a preactivation, a logit) are kept far below
+# float32's largest value (3.4e38), so that no order of summation or bf16 rounding overflows.
+FLOAT32_SAFE = 1e30
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,35 @@ class Score:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.nats_per_char)
+        """e to the nats per character; infinity where that overflows a float."""
+        try:
+            return math.exp(self.nats_per_char)
+        except OverflowError:
+            return math.inf
+
+
+def largest_sum(model: Model) -> float:
+    """A bound on the magnitude of every preactivation and logit `model` computes: each is a
+    sum of weights times inputs, the first layer's inputs bounded by the embedding and the
+    others' (and the head's) by 1, as tanh, sigmoid and their products are."""
+    cfg, p = model.config, model.params
+    inputs, bound = float(np.abs(p["embed"]).max(initial=0.0)), 0.0
+    for layer in range(cfg.layers):
+        wx, wh = (np.abs(p[f"layer{layer}.{name}"]).sum(axis=1, dtype=np.float64) for name in ("wx", "wh"))
+        sums = wx * inputs + wh + np.abs(p[f"layer{layer}.bx"]) + np.abs(p[f"layer{layer}.bh"])
+        bound, inputs = max(bound, float(sums.max(initial=0.0)), inputs), 1.0
+    head = np.abs(p["head.w"]).sum(axis=1, dtype=np.float64) + np.abs(p["head.b"])
+    return max(bound, float(head.max(initial=0.0)))
+
+
+def scoring_model(model: Model) -> Model:
+    """`model`, or a float64 copy of it where its sums could overflow float32 (FLOAT32_SAFE):
+    finite float32 weights never overflow float64's sums, so it scores what it scores."""
+    if model.dtype != np.float32 or largest_sum(model) <= FLOAT32_SAFE:
+        return model
+    wide = Model(model.config, np.float64, model.threads)
+    wide.flat[...] = model.flat
+    return wide
 
 
 class StreamScorer:

@@ -80,6 +80,17 @@ def save(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], meta: Mappi
     that cannot be stored (a caller bug).
     """
     path = Path(path)
+    return atomic_write(path, _writer(tensors, meta), name=f"checkpoint {path}")
+
+
+def write(stream: BinaryIO, tensors: Mapping[str, np.ndarray], meta: Mapping) -> None:
+    """Write the file `save` would write to a binary `stream` (standard output, say); OSError
+    as the stream raises it."""
+    _writer(tensors, meta)(stream)
+
+
+def _writer(tensors: Mapping[str, np.ndarray], meta: Mapping):
+    """A function writing the checkpoint of `tensors` and `meta` to a binary file."""
     arrays = _prepare(tensors)
     entries, offset = [], 0
     # Largest items first, as safetensors does, keeps every tensor aligned in the file.
@@ -101,13 +112,13 @@ def save(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], meta: Mappi
     header_bytes = json.dumps(header, separators=(",", ":")).encode()
     header_bytes += b" " * (-len(header_bytes) % 8)
 
-    def write(f: BinaryIO) -> None:
+    def write_to(f: BinaryIO) -> None:
         f.write(len(header_bytes).to_bytes(8, "little"))
         f.write(header_bytes)
         for e in entries:
             f.write(arrays[e.name])
 
-    return atomic_write(path, write, name=f"checkpoint {path}")
+    return write_to
 
 
 def _prepare(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -172,10 +183,23 @@ def _load(path: Path, expected_shapes: Mapping[str, tuple] | None, foreign: bool
     return Checkpoint(path, tensors, info)
 
 
-def tensor_names(path: Path) -> list[str]:
-    """The names of the tensors in a checkpoint, after validating its header."""
+def tensor_sizes(path: Path) -> dict[str, tuple[tuple[int, ...], int]]:
+    """name -> (shape, bytes) of each tensor in a checkpoint, after validating its header (no
+    data is read)."""
     with _open(path) as f:
-        return [entry.name for entry in _read_header(f, path)[0]]
+        return {entry.name: (entry.shape, entry.end - entry.begin) for entry in _read_header(f, path)[0]}
+
+
+def non_finite(tensors: Mapping[str, np.ndarray]) -> str | None:
+    """Which tensor holds numbers that are not finite, and how many, for a message; None when
+    all of them are."""
+    for name in sorted(tensors):
+        array = tensors[name]
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            return (f"tensor {name!r} holds {bad} value{'s' if bad != 1 else ''} that {'are' if bad != 1 else 'is'} "
+                    "not a finite number (NaN or infinity)")
+    return None
 
 
 def read_meta(path: str | os.PathLike) -> dict:

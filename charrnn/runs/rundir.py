@@ -146,32 +146,57 @@ class RunDir:
                 continue
         return None
 
+    @contextlib.contextmanager
+    def take(self, run: str, run_id: str, command: str) -> Iterator[list[Path]]:
+        """Claim this folder for the run (see claim) and hold its lock (see lock) while the block
+        runs; yields what was created. The lock comes before the marker, so of two writers
+        starting together (processes or threads) the second is told the folder is in use by the
+        first, never shown the first one's marker half written."""
+        created = self._create()
+        with self.lock(command):
+            yield created + self.claim(run, run_id)
+
     def claim(self, run: str, run_id: str) -> list[Path]:
         """Make this folder the directory of the run `run` (identity `run_id`), or find that it
         is already: a new folder, an empty one, one with the marker, or an older charrnn's run
         directory is taken; one that holds anything else is refused (ConfigError), as is a
         file. Returns what was created (for a failed start to remove). Writes nothing but
         the folder and the marker."""
-        created = []
+        created = self._create()
         try:
-            if not self.path.exists():
-                missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
-                self.path.mkdir(parents=True)
-                created += reversed(missing)
-            elif not self.path.is_dir():
-                raise ConfigError(f"{self.path} is a file, not a run directory", options=("out",))
             if self.marker() is None:
-                entries = sorted(os.listdir(self.path))
-                if entries and not _older_run(self.path):
-                    raise ConfigError(f"{self.path} holds files charrnn did not write ({entries[0]!r}"
-                                      f"{f' and {len(entries) - 1} more' if len(entries) > 1 else ''}); "
-                                      "choose a new or empty folder", options=("out",))
                 info = dict(run=run, run_id=run_id, created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
                 atomic_write(self.path / MARKER, json.dumps(info).encode())
                 created.append(self.path / MARKER)
         except OSError as exc:
             raise OutputError(f"cannot write to the run directory {self.path}: {reason(exc)}") from None
         return created
+
+    def _create(self) -> list[Path]:
+        """The folder, made if missing (returned, with the parents made for it); ConfigError for a
+        file, or a folder without the marker that holds what charrnn did not write. Writes nothing
+        in it."""
+        try:
+            if not self.path.exists():
+                missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+                try:
+                    self.path.mkdir(parents=True)
+                    return list(reversed(missing))
+                except FileExistsError:  # another writer made it meanwhile
+                    pass
+            if not self.path.is_dir():
+                raise ConfigError(f"{self.path} is a file, not a run directory", options=("out",))
+            if self.marker() is None:
+                # the lock, and the marker another writer is writing, are charrnn's own
+                entries = sorted(e for e in os.listdir(self.path)
+                                 if e != LOCK and not (e.startswith(f".{MARKER}.") and is_temp_name(e)))
+                if entries and not _older_run(self.path):
+                    raise ConfigError(f"{self.path} holds files charrnn did not write ({entries[0]!r}"
+                                      f"{f' and {len(entries) - 1} more' if len(entries) > 1 else ''}); "
+                                      "choose a new or empty folder", options=("out",))
+        except OSError as exc:
+            raise OutputError(f"cannot write to the run directory {self.path}: {reason(exc)}") from None
+        return []
 
     def set_marker(self, run: str, run_id: str) -> None:
         """Record that the run in this folder is now `run_id` (a run written over another)."""
@@ -234,13 +259,21 @@ class RunDir:
         """latest, best and the periodic checkpoints that are files."""
         return [p for p in (self.latest, self.best) if p.is_file()] + self.periodic()
 
-    def kept(self, first: str = "latest") -> str:
+    def kept(self, first: str = "latest", run_id: str | None = None) -> str:
         """Which checkpoint the user still has, for a message after a failure: the `first`
-        ("latest" or "best") where there is one, else the other."""
+        ("latest" or "best") where there is one, else the other; with `run_id`, only that
+        run's (a run written over another may have left the other's)."""
         for path in ((self.best, self.latest) if first == "best" else (self.latest, self.best)):
-            if path.is_file():
+            if path.is_file() and (run_id is None or self.written_by(path, run_id)):
                 return f"the {'best' if path == self.best else 'last'} checkpoint is {path}"
         return "no checkpoint was written"
+
+    def written_by(self, path: Path, run_id: str) -> bool:
+        """Whether `path` is a checkpoint of the run `run_id`."""
+        try:
+            return checkpoint.read_meta(path).get("run_id") == run_id
+        except CheckpointError:  # none there, or not one charrnn can read
+            return False
 
     def save(self, tensors, meta, *, best: bool = False, periodic_step: int | None = None, keep: int = 0) -> Path:
         """Write latest (always), best (when `best`), and a periodic checkpoint for

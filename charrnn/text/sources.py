@@ -169,6 +169,30 @@ def parts(sources: Sequence[str], unit: str = "char", errors: str = "strict",
     return found
 
 
+def text_stream(text: str, unit: str, errors: str = "strict") -> BinaryIO:
+    """A str given to train on (`train(text=...)`) as the stream of its UTF-8, checked first so
+    that a message names it as the caller holds it: "text", and an index into the str where a
+    stream's would be a byte offset. InputError when it is empty, holds a NUL (char unit), or
+    holds a lone surrogate, which has no UTF-8 (with `errors` "replace", it becomes U+FFFD)."""
+    import io
+    import re
+
+    if not text:
+        raise InputError("text is empty")
+    nul = text.find("\x00")
+    if nul >= 0 and unit == "char":
+        raise InputError(f"text looks binary (NUL at index {nul}); charrnn trains on text (unit byte takes any)",
+                         options=("unit",))
+    surrogate = re.search("[\ud800-\udfff]", text)
+    if surrogate is not None:
+        if errors != "replace":
+            ways_out = ("errors",) if unit == "char" else ()
+            raise InputError(f"text holds a lone surrogate, U+{ord(surrogate[0]):04X} at index {surrogate.start()}, "
+                             f"which is not a character{_way_out(ways_out)}", options=ways_out)
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return io.BytesIO(text.encode("utf-8"))
+
+
 def empty_error(sources: Sequence[str]) -> InputError:
     name = sources[0] if len(sources) == 1 else "the input"
     return InputError(f"{'standard input' if name == STDIN else name} is empty")

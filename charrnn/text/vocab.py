@@ -58,6 +58,9 @@ class Vocab:
         known = [c for c in chars if c is not None]
         if unit == "char" and any(not isinstance(c, str) or len(c) != 1 for c in known):
             raise InputError("a vocabulary holds single characters")
+        surrogates = [c for c in known if "\ud800" <= c <= "\udfff"] if unit == "char" else []
+        if surrogates:  # no UTF-8 text holds one, and no text with one can be written
+            raise InputError(f"a vocabulary holds characters, not a lone surrogate (U+{ord(surrogates[0]):04X})")
         if unit == "byte" and any(type(c) is not int or not 0 <= c < 256 for c in known):
             raise InputError("a byte vocabulary holds byte values 0-255")
         if len(set(known)) != len(known) or len(chars) - len(known) > 1:

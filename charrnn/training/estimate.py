@@ -80,13 +80,13 @@ def check_fits(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars
     if have is not None and need["total"] > have:
         largest = max((k for k in need if k != "total"), key=need.get)
         raise ConfigError(f"a {model_cfg.cell} {model_cfg.layers}x{model_cfg.hidden} model (embedding "
-                          f"{model_cfg.embed}) needs about {_gigabytes(need['total'])} to train, most of it "
-                          f"{largest}, and this machine has {_gigabytes(have)}; lower hidden, layers or embed "
+                          f"{model_cfg.embed}) needs about {gigabytes(need['total'])} to train, most of it "
+                          f"{largest}, and this machine has {gigabytes(have)}; lower hidden, layers or embed "
                           "(or batch and seq)", options=("hidden", "layers", "embed", "batch", "seq"))
     return need
 
 
-def _gigabytes(n: int) -> str:
+def gigabytes(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
 
 

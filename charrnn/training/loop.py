@@ -47,7 +47,7 @@ class Run:
     skipped_steps: int = 0
     recoveries: int = 0
     lr_scale: float = 1.0
-    stopped: bool = False  # by StopTraining or KeyboardInterrupt, before the budget ended
+    stopped: bool = False  # by StopTraining or KeyboardInterrupt (at the end of the budget, perhaps)
     engine: str = "charrnn"
     precision: str = "fp32"  # of the matrix products
     kernel: str = "fp32"  # which ran them (a key of model.config.KERNELS)
@@ -86,10 +86,26 @@ def bits(nats: float | None) -> float | None:
     return nats / math.log(2) if nats is not None else None
 
 
+class StopRequests:
+    """The run's callback, with a StopTraining raised from it held back as a request that the
+    loop honours where the run can stop whole: after the step in progress is evaluated, saved
+    (best included) and reported; before the first step when raised while the run is set up."""
+
+    def __init__(self, notify):
+        self.notify = notify
+        self.requested = False
+
+    def __call__(self, event) -> None:
+        try:
+            self.notify(event)
+        except events.StopTraining:
+            self.requested = True
+
+
 class Loop:
     """The steps of a planned run, with validation, checkpoints, metrics and samples."""
 
-    def __init__(self, plan: Plan, notify):
+    def __init__(self, plan: Plan, notify: StopRequests):
         self.plan = plan
         self.notify = notify
         self.trainer = plan.trainer
@@ -98,6 +114,7 @@ class Loop:
         self.last_periodic = time.monotonic()
         self.saved = False
         self.next_validation: float | None = None  # of a time budget without eval_every: training seconds
+        self.best_unsaved = False  # an evaluation improved on the best, and no save has kept it yet
         # a new run's metrics records wait for its first checkpoint where the folder holds an
         # earlier run's records (replaced, or from a run that saved nothing)
         earlier = self.start_step == 0 and (plan.run.path / "metrics.jsonl").exists()
@@ -125,26 +142,28 @@ class Loop:
                               precision=trainer.precision, kernel=trainer.kernel, isa=trainer.isa))
         runtime.notice_compiling(CELLS[trainer.model.config.cell].kernel, notify)
         trainer.warm_up()
-        stopped = False
+        interrupted = False
         try:
             try:
-                while not trainer.finished():
+                while not trainer.finished() and not notify.requested:
                     self._step()
-            except (events.StopTraining, KeyboardInterrupt):
+            except KeyboardInterrupt:
                 if trainer.step == self.start_step:
-                    raise  # stopped before its first step: nothing to save
-                stopped = True
+                    raise  # interrupted before its first step: nothing to save
+                interrupted = True
             improved = False
-            if not stopped and not (trainer.history and trainer.history[-1]["step"] == trainer.step):
+            if not (interrupted or notify.requested) and not (trainer.history
+                                                              and trainer.history[-1]["step"] == trainer.step):
                 improved = self._evaluate()
             best_missing = not run.best.exists() and trainer.val_ids.size < 2
-            latest = self._save(best=improved or best_missing, periodic=False)
+            latest = self._save(best=improved or self.best_unsaved or best_missing, periodic=False)
         except TrainingError as exc:
-            raise TrainingError(f"{exc}; {run.kept('best')}", options=exc.options) from None
+            raise TrainingError(f"{exc}; {run.kept('best', plan.run_id)}", options=exc.options) from None
         except OutputError as exc:
-            raise OutputError(f"{exc}; training stopped at step {trainer.step}, {run.kept('latest')}") from None
+            kept = run.kept("latest", plan.run_id)
+            raise OutputError(f"{exc}; training stopped at step {trainer.step}, {kept}") from None
         except MemoryError:
-            raise TrainingError(f"out of memory at step {trainer.step}; {run.kept('latest')}") from None
+            raise TrainingError(f"out of memory at step {trainer.step}; {run.kept('latest', plan.run_id)}") from None
         best = run.best if run.best.exists() else latest
         last = next((h for h in reversed(trainer.history) if h.get("val_loss") is not None), None)
         return Run(path=run.path, latest=latest, best=best, steps=trainer.step,
@@ -154,8 +173,8 @@ class Loop:
                    val_step=last["step"] if last is not None else None, best_val_loss=trainer.best_val,
                    best_step=trainer.best_step, unit=data.vocab.unit,
                    skipped_steps=trainer.skipped, recoveries=trainer.recoveries, lr_scale=trainer.lr_scale,
-                   stopped=stopped, engine=plan.engine, precision=trainer.precision, kernel=trainer.kernel,
-                   isa=trainer.isa, recipe=plan.recipe)
+                   stopped=interrupted or notify.requested, engine=plan.engine, precision=trainer.precision,
+                   kernel=trainer.kernel, isa=trainer.isa, recipe=plan.recipe)
 
     def _step(self) -> None:
         from .trainer import MAX_BAD_STEPS, MAX_RECOVERIES
@@ -212,6 +231,7 @@ class Loop:
         self._record(dict(step=trainer.step, seconds=round(trainer.train_seconds, 3), train_loss=trainer.train_loss,
                           val_loss=val, chars_per_sec=self.chars_per_sec))
         improved = val is not None and math.isfinite(val) and (previous_best is None or val < previous_best)
+        self.best_unsaved = self.best_unsaved or improved
         if val is not None:
             self.notify(events.Evaluated(trainer.step, val, improved))
         return improved
@@ -240,7 +260,13 @@ class Loop:
                                kernel=trainer.kernel, isa=trainer.isa, engine=plan.engine,
                                save_every=plan.save_every, keep=plan.keep, changes=plan.changes)
         run = plan.run
-        path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None, keep=plan.keep)
+        try:
+            path = run.save(tensors, meta, best=best, periodic_step=trainer.step if periodic else None,
+                            keep=plan.keep)
+        except OutputError:
+            # latest is written first: a save that failed after it (the disk full at best) kept the run
+            self.saved = self.saved or run.written_by(run.latest, plan.run_id)
+            raise
         if periodic:
             self.last_periodic = time.monotonic()
         if self.pending is not None:  # the first checkpoint: what was there before goes, the records come
@@ -251,6 +277,7 @@ class Loop:
             run.write_metrics(self.pending)
             self.pending = None
         self.saved = True
+        self.best_unsaved = self.best_unsaved and not best
         trainer.set_restore_point()
         self.notify(events.Saved(trainer.step, path, best, periodic))
         return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from ..arguments import check_number, check_path, check_threads, check_type
 from ..errors import ConfigError, option_error
 from ..generate.options import SAMPLE_TEMPERATURE, check_temperature
 from ..model.config import PRECISIONS, REGULARISERS
@@ -48,12 +49,18 @@ class RunOptions:
     precision: str | None = None  # None: "auto" for a new run, a resumed run's own
 
     def __post_init__(self):
+        for name in ("out", "resume", "init_from"):
+            check_path(name, getattr(self, name))
+        for name in ("name", "separator", "sample_prime", "device"):
+            check_type(name, getattr(self, name), str, "a str", optional=True)
+        check_type("overwrite", self.overwrite, bool, "True or False")
+        check_type("sample_length", self.sample_length, int, "a whole number")
+        check_number("sample_temperature", self.sample_temperature)
         if self.resume is not None and self.init_from is not None:
             raise ConfigError("resume and init_from exclude each other", options=("resume", "init_from"))
         if type(self.keep) is not int or self.keep < 0:
             raise option_error("keep", f"must be 0 or more, got {self.keep}")
-        if self.threads is not None and (type(self.threads) is not int or self.threads < 1):
-            raise option_error("threads", f"must be at least 1, got {self.threads}")
+        check_threads(self.threads)
         if self.unit is not None and self.unit not in UNITS:
             raise option_error("unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
         if self.min_count is not None and (type(self.min_count) is not int or self.min_count < 1):

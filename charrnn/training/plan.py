@@ -12,7 +12,6 @@ are imported inside the methods that need it, after runtime.prepare_core.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import events, runtime
+from ..arguments import check_type, paths, unknown_option
 from ..durations import duration, format_duration, steps_or_duration
 from ..errors import CheckpointError, ConfigError, InputError
 from ..model.config import REGULARISERS, ModelConfig
@@ -59,18 +59,15 @@ class Plan:
 class Planner:
     """The planning of one call of `train` or `dry_run`: its options checked, then (`plan`) the run set up."""
 
-    def __init__(self, sources, text, options: dict, dry: bool):
+    def __init__(self, sources, text, options: dict, dry: bool, keywords: tuple[str, ...]):
+        """`keywords`: the arguments the function takes besides the options (suggested for a misspelt one)."""
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise ConfigError(f"unknown option {unknown[0]!r} (the options are those of charrnn train)")
-        if text is not None:
-            if sources:
-                raise ConfigError("give sources or text, not both")
-            if not isinstance(text, str):
-                raise ConfigError(f"text must be a str, not {type(text).__name__}")
-        elif isinstance(sources, (str, Path)):
-            sources = [str(sources)]
-        self.sources = [str(s) for s in sources or ()]
+            raise unknown_option(unknown[0], [*keywords, *OPTIONS])
+        self.sources = paths("sources", sources)
+        check_type("text", text, str, "a str", optional=True)
+        if text is not None and self.sources:
+            raise ConfigError("give sources or text, not both")
         self.text = text
         self.given = {k: v for k, v in options.items() if v is not None}  # None is the default
         self.dry = dry
@@ -192,6 +189,7 @@ class Planner:
 
     def _encode(self, source: Source | None, cache: Path, notify):
         from ..data import idcache
+        from ..text.sources import text_stream
 
         opts = self.options
         vocab = source.file.vocab if source is not None else None
@@ -209,7 +207,7 @@ class Planner:
                               options=("errors", "unit"))
         stdin = None
         if self.text is not None:
-            files, stdin = ["-"], io.BytesIO(self.text.encode("utf-8", "surrogatepass"))
+            files, stdin = ["-"], text_stream(self.text, unit, errors or "strict")
         elif "-" in files:
             stdin = sys.stdin.buffer if sys.stdin is not None else None
         if not files:
@@ -281,8 +279,7 @@ class Planner:
         run, label, run_id, takes_over = self._run_dir(source, earlier, model_cfg, chooses)
         writes = not self.dry and self.rank == 0  # the other processes of a distributed run write nothing
         if writes:
-            self.created += run.claim(label, run_id)
-            self.held.enter_context(run.lock("charrnn train"))
+            self.created += self.held.enter_context(run.take(label, run_id, "charrnn train"))
         replaces = self._refuse_overwrite(run, takes_over) if self.rank == 0 else False
         if writes:
             run.prepare()

@@ -41,6 +41,10 @@ def recorded_data(model_file: ModelFile) -> tuple[dict, TrainConfig]:
     fingerprint, TrainConfig). CheckpointError when the run cannot be resumed from it."""
     meta, path = model_file.meta, model_file.path
     data = meta.get("data")
+    if "imported_from" in meta and data is None:
+        raise CheckpointError(f"{path} cannot be resumed: it was imported (charrnn checkpoints import), so it holds "
+                              "weights but no training to continue; start a run from its weights with init_from",
+                              options=("init_from",))
     try:
         if not (isinstance(data, dict) and isinstance(data.get("sources"), list) and data["sources"]
                 and all(isinstance(f, str) for f in data["sources"]) and type(data.get("chars")) is int

@@ -9,6 +9,7 @@ behind.
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import sys
 import tempfile
@@ -16,7 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import events, runtime
-from .loop import Loop, Run
+from ..arguments import check_callback, check_type
+from .loop import Loop, Run, StopRequests
+from .options import OPTIONS
 from .plan import Planner
 
 __all__ = ["train", "dry_run", "Run"]
@@ -38,11 +41,16 @@ def train(sources: str | Sequence[str] | None = None, *, text: str | None = None
     events. Invalid options raise ConfigError.
 
     `on_event(event)` is called with each of charrnn.events' records as training goes; raise
-    charrnn.StopTraining there to stop. KeyboardInterrupt stops too. Either way the latest
-    state is saved and the Run returned, with `stopped` set. `progress` shows a progress bar
-    (tqdm.auto: in a notebook too); no signal handler is installed.
+    charrnn.StopTraining there, from any event, to stop once the step in progress is evaluated,
+    saved and reported (raised while the run is set up: before its first step, its initial
+    state saved). KeyboardInterrupt stops at once (before the first step, leaving nothing
+    behind). Either way the latest state is saved and the Run returned, with `stopped` set.
+    `progress` shows a progress bar (tqdm.auto: in a notebook too); no signal handler is
+    installed.
     """
-    planner = Planner(sources, text, options, dry=False)
+    planner = Planner(sources, text, options, dry=False, keywords=("sources", "text", "on_event", "progress"))
+    check_callback("on_event", on_event)
+    check_type("progress", progress, bool, "True or False")
     notify = _with_progress_bar(on_event) if progress else (on_event or (lambda event: None))
     try:
         return _run(planner, notify)
@@ -56,7 +64,25 @@ def dry_run(sources: str | Sequence[str] | None = None, *, text: str | None = No
             on_event: Callable[[object], None] | None = None, **options) -> dict:
     """What `train` with these arguments would be: the model's size, the memory it needs, its
     speed from a few timed steps, and what the budget comes to. Writes nothing."""
-    return _estimate(Planner(sources, text, options, dry=True), on_event or (lambda event: None))
+    planner = Planner(sources, text, options, dry=True, keywords=("sources", "text", "on_event"))
+    check_callback("on_event", on_event)
+    return _estimate(planner, on_event or (lambda event: None))
+
+
+def _list_options(function):
+    """`function`, which takes the options of `charrnn train` as **options, with a signature
+    that lists them, keyword-only, with their defaults: what help() and completion show.
+    (Passing one as None is leaving it out.)"""
+    signature = inspect.signature(function)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    listed = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+              for name, default in OPTIONS.items()]
+    function.__signature__ = signature.replace(parameters=fixed + listed)
+    return function
+
+
+train = _list_options(train)
+dry_run = _list_options(dry_run)
 
 
 def _estimate(planner: Planner, notify) -> dict:
@@ -71,13 +97,14 @@ def _estimate(planner: Planner, notify) -> dict:
 
 def _run(planner: Planner, notify) -> Run | None:
     loop = None
+    requests = StopRequests(notify)
     with planner.held:
         try:
-            plan = planner.plan(notify if planner.rank == 0 else (lambda event: None), None)
+            plan = planner.plan(requests if planner.rank == 0 else (lambda event: None), None)
             if planner.rank != 0:  # a distributed run's other process: steps as rank 0 says
                 plan.trainer.follow()
                 return None
-            loop = Loop(plan, notify)
+            loop = Loop(plan, requests)
             try:
                 return loop.run()
             finally:
