@@ -59,6 +59,10 @@ class TrainingError(CharrnnError):
     exit_code = 5
 
 
+class ProcessLostError(TrainingError):
+    """A process of a distributed run died or stopped answering: the others cannot go on."""
+
+
 class OutputError(CharrnnError):
     """Results cannot be written (full disk, unwritable directory, a run in use)."""
 

@@ -1,5 +1,5 @@
 """Process-wide set-up the numeric core needs: the kernels' level, a writable Numba cache and
-the thread count.
+the thread count; and the memory this process may use.
 
 `prepare()` must run before anything imports numba: Numba compiles for the level the kernels
 use ($CHARRNN_ISA, see kernels/cpu.py), and refuses to import cached kernels when no cache
@@ -124,6 +124,24 @@ def thread_count(threads: int | None) -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its control group's limit
+    when lower; None when unknown."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            value = f.read().strip()
+        if value.isdigit():
+            limits.append(int(value))
+    except OSError:
+        pass
+    return min(limits) if limits else None
 
 
 def kernels_cached(dispatcher) -> bool:

@@ -238,7 +238,7 @@ def test_output_is_utf8_whatever_the_locale(place, unicode_run, primed, locale):
     refused = charrnn(place, "sample", unicode_run, "--prime", "snow\u2603man", env=LOCALES[locale])
     assert refused.returncode == 3 and refused.stdout == b""
     assert_clean(refused.stderr)
-    assert len(refused.stderr.splitlines()) == 1 and refused.stderr.startswith(b"charrnn: text has")
+    assert len(refused.stderr.splitlines()) == 1 and refused.stderr.startswith(b"charrnn: prime has")
 
 
 # ---- the kernel cache -----------------------------------------------------------------------

@@ -28,10 +28,15 @@ def corpus_list():
 @click.argument("name")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: NAME.txt).")
 @click.option("--url", help="Download from this address instead (a mirror); the SHA-256 is still checked.")
-def corpus_fetch(name, output, url):
+@click.option("--deadline", metavar="DURATION", default="10m", show_default=True,
+              help="Give up when the whole download takes longer than this (each read also gives up after 60 s "
+              "without data); nothing is written then.")
+def corpus_fetch(name, output, url, deadline):
     """Download the corpus NAME and check its SHA-256; the file is written only if it matches."""
+    from ..durations import duration
     from ..text.corpora import KNOWN_CORPORA, fetch, file_sha256
 
+    deadline = duration("deadline", deadline)  # the library's reading of a duration, before any work
     corpus = KNOWN_CORPORA.get(name)
     if corpus is None:
         raise ConfigError(f"no corpus named {name!r}; known: {', '.join(KNOWN_CORPORA)}")
@@ -43,5 +48,5 @@ def corpus_fetch(name, output, url):
     if existing is not None:
         raise OutputError(f"{dest} exists and is not {name}; remove it or choose another file with -o")
     notice(f"downloading {name} ({corpus.size:,} bytes) from {url or corpus.url}")
-    fetch(corpus, dest, url)
+    fetch(corpus, dest, url, deadline=deadline)
     notice(f"wrote {dest} (SHA-256 checked)")

@@ -76,22 +76,24 @@ class LanguageModel:
         return f"LanguageModel({cfg.cell} {cfg.layers}x{cfg.hidden}, {len(self.vocab)} {self.unit}s, {self.path})"
 
     # ---- writing --------------------------------------------------------------------------------
-    def generate(self, prime: str = "", length: int = 500, temperature: float = SAMPLE_TEMPERATURE,
+    def generate(self, prime: str | bytes = "", length: int = 500, temperature: float = SAMPLE_TEMPERATURE,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
                  stop: str | None = None, num_samples: int | None = None, threads: int | None = None,
                  echo_prime: bool = True, precision: str = "auto") -> Iterator[str] | Iterator[tuple[int, str]]:
         """Yield the text as it is made: the prime (unless `echo_prime` is false or there is
-        none), then `length` symbols after it (for a byte model, bytes, finishing the last
-        character). Without a prime, generation starts from a newline (or the vocabulary's
-        first symbol) and echoes nothing.
+        none; a byte model takes bytes too, as they are), then `length` symbols after it (for
+        a byte model, bytes, finishing the last character). Without a prime, generation
+        starts from a newline (or the vocabulary's first symbol) and echoes nothing.
 
         `temperature` 0 takes the most likely symbol; `top_k` keeps the k most likely, `top_p`
         the most likely whose probabilities reach p. The same `seed` gives the same text
         (None: a random one). A sample ends right after the first `stop`. Given
-        `num_samples` N, N samples are generated together, each with its own random stream
-        (sample i is the same whatever N), and the pieces come as (sample, text) pairs,
-        sample 0 to N-1, each sample's pieces in order (its prime first); without it, one
-        sample's pieces as str. Symbols the model does not know in the prime are an
+        `num_samples` N, the pieces come as (sample, text) pairs, sample 0 to N-1 in order,
+        each sample's pieces in order (its prime first), each sample with its own random
+        stream (sample i is the same whatever N); without it, one sample's pieces as str. The
+        first sample is yielded as it is made; the others are generated up to 64 at a time
+        (sampler.sample_groups), the first of each group yielded as it is made: the memory
+        taken does not grow with N. Symbols the model does not know in the prime are an
         InputError naming them, unless the model has an unknown symbol. `precision` is how
         the weights are stored while generating: "fp32"; "bf16", half the bytes to read per
         symbol, so about twice as fast; "int8", a quarter (faster still for large models);
@@ -107,7 +109,7 @@ class LanguageModel:
 
         from ..kernels.sampling import run_part
         from .predictions import check_text, encode_strictly
-        from .sampler import Sampler, sampling_threads
+        from .sampler import Sampler, sample_groups, sampling_threads
 
         if prime is not None:
             check_text(self.vocab, prime, "prime")
@@ -120,28 +122,30 @@ class LanguageModel:
             prime_ids = encode_strictly(vocab, prime, "prime")
         else:
             prime_ids, echo_prime = vocab.start_ids(), False
-        rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(num_samples)]
+        shown, unfinished = _echoed(prime) if prime else ("", 0)
+        shown = shown if echo_prime else ""
+        seeds = np.random.SeedSequence(seed)  # sample i draws from its child i, however the samples are grouped
         threads = threads or self._threads or sampling_threads(self._model, self._cores)
         runtime.notice_compiling(run_part, _logged(logging.INFO))
-        sampler = Sampler(self._model, batch=num_samples, banned=vocab.unknown, threads=threads,
+        sampler = Sampler(self._model, batch=1, banned=vocab.unknown, threads=threads,
                           byte_values=vocab.byte_values(), weights=generation_weights(precision))
-        sampler.feed(prime_ids)
-        samples = [_Sample(vocab.decoder(), stop) for _ in range(num_samples)]
-        if echo_prime:
-            for index in range(num_samples):
-                yield index, prime
         options = (temperature, top_k or 0, 1.0 if top_p is None else top_p)
-        for chunk in sampler.generate(length, rngs, *options):
-            yield from _add(samples, chunk)
-            if all(sample.stopped for sample in samples):
-                break
-        # a byte model finishes the characters the last bytes began (at most three more bytes)
-        open_streams = sampler.mid_character.copy()
-        while open_streams.any() and not all(sample.stopped for sample in samples):
-            chunk = next(sampler.generate(1, rngs, *options))
-            yield from _add(samples, chunk, open_streams)
-            open_streams &= sampler.mid_character
-        yield from _add(samples, None)
+        first = 0  # the number of the group's first sample
+        for index, size in enumerate(sample_groups(num_samples, length, runtime.machine_memory())):
+            if index:
+                sampler.restart(size)
+            sampler.feed(prime_ids)
+            rngs = [np.random.default_rng(child) for child in seeds.spawn(size)]
+            samples = [_Sample(vocab.decoder(), stop, keep=k > 0) for k in range(size)]
+            for sample in samples:  # the character the prime began ends in the sample's text
+                sample.decoder.decode(prime_ids[prime_ids.size - unfinished:])
+            if shown:
+                yield first, shown
+            for text in _streamed(sampler, rngs, samples, length, options):
+                yield first, text
+            for k, sample in enumerate(samples[1:], 1):
+                yield first + k, shown + "".join(sample.pieces)
+            first += size
 
     def complete(self, prime: str = "", length: int = 500, num_samples: int | None = None,
                  **options) -> str | list[str]:
@@ -340,28 +344,67 @@ def _scoring_kernel(cell: str):
     return CELLS[cell].kernel
 
 
-def _add(samples: list["_Sample"], chunk, streams=None) -> Iterator[tuple[int, str]]:
+def _echoed(prime: str | bytes) -> tuple[str, int]:
+    """The prime as echoed, and how many of its last bytes begin a character that the samples
+    finish (a byte model's prime given as bytes): that character is written with each sample,
+    echo or not. Bytes that are not UTF-8 are echoed as U+FFFD, as in generated text."""
+    if isinstance(prime, str):
+        return prime, 0
+    from ..text.sources import complete_prefix
+
+    cut = complete_prefix(bytes(prime))
+    return bytes(prime[:cut]).decode("utf-8", "replace"), len(prime) - cut
+
+
+def _streamed(sampler, rngs, samples: list["_Sample"], length: int, options) -> Iterator[str]:
+    """Generate a group of samples on `sampler` (fed, one stream per sample): yield the first
+    sample's text as it is made; the others keep theirs."""
+    for chunk in sampler.generate(length, rngs, *options):
+        text = _add(samples, chunk)
+        if text:
+            yield text
+        if all(sample.stopped for sample in samples):
+            break
+    # a byte model finishes the characters the last bytes began (at most three more bytes)
+    open_streams = sampler.mid_character.copy()
+    while open_streams.any() and not all(sample.stopped for sample in samples):
+        chunk = next(sampler.generate(1, rngs, *options))
+        text = _add(samples, chunk, open_streams)
+        if text:
+            yield text
+        open_streams &= sampler.mid_character
+    text = _add(samples, None)
+    if text:
+        yield text
+
+
+def _add(samples: list["_Sample"], chunk, streams=None) -> str:
     """Give each sample its ids of `chunk` (k, N) (None: the end), or only the streams marked in
-    `streams`; yield (sample, text) for those that it adds text to."""
+    `streams`; return what the first sample shows now."""
+    shown = ""
     for index, sample in enumerate(samples):
         if streams is not None and not streams[index]:
             continue
         text = sample.add(chunk[:, index] if chunk is not None else None)
-        if text:
-            yield index, text
+        if index == 0:
+            shown = text
+    return shown
 
 
 class _Sample:
-    """One stream's text: decoded as ids come, cut right after the first `stop`."""
+    """One stream's text: decoded as ids come, cut right after the first `stop`; kept in
+    `pieces` when `keep` (a sample written after another is held until its turn)."""
 
-    def __init__(self, decoder, stop: str | None):
+    def __init__(self, decoder, stop: str | None, keep: bool = True):
         self.decoder = decoder
+        self.keep = keep
         self.stop = stop
         self.tail = ""
+        self.pieces: list[str] = []
         self.stopped = False
 
     def add(self, ids) -> str:
-        """The text that ids (None: the end) add to the sample."""
+        """The text that ids (None: the end) add to the sample (kept in `pieces` too when `keep`)."""
         if self.stopped:
             return ""
         text = self.decoder.decode(ids) if ids is not None else self.decoder.finish()
@@ -374,4 +417,6 @@ class _Sample:
             self.tail = seen[-len(self.stop):]
         if ids is None:
             self.stopped = True
+        if self.keep:
+            self.pieces.append(text)
         return text

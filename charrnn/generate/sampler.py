@@ -29,6 +29,15 @@ PROJECTED_TABLE_MAX = 64 * 1024 * 1024
 # character is too short for the barriers between threads to pay for themselves.
 SPLIT_MIN_BYTES = 1 << 20
 
+# Many samples are generated in groups: the first sample alone, so that it streams at once, then
+# up to SAMPLE_GROUP at a time, which share each read of the weights. Each group's first sample
+# streams as it is made; the others are held until their turn, at most HELD_TEXT_MAX bytes of
+# text (or an eighth of the machine's memory) in all, at HELD_BYTES_PER_SYMBOL (a str of 16-symbol
+# pieces, up to 4 bytes a character).
+SAMPLE_GROUP = 64
+HELD_TEXT_MAX = 256 << 20
+HELD_BYTES_PER_SYMBOL = 10
+
 # How generation stores its weight matrices (the embedding, the projected table and the
 # biases stay float32): as they are, as bf16 (half the bytes read per character) or as int8
 # with a float32 scale per output unit (a quarter). See `stored`.
@@ -134,6 +143,21 @@ def sampling_threads(model: Model, cores: int) -> int:
     return cores if model.flat.nbytes >= SPLIT_MIN_BYTES else 1
 
 
+def sample_groups(num_samples: int, length: int, memory: int | None) -> Iterator[int]:
+    """The sizes of the groups that `num_samples` samples of `length` symbols are generated in,
+    in order (see SAMPLE_GROUP); `memory` is the machine's in bytes (None: unknown). Nothing
+    here grows with num_samples: a group holds at most HELD_TEXT_MAX of text, and a sample too
+    long to hold has a group of its own (it streams)."""
+    budget = HELD_TEXT_MAX if memory is None else min(HELD_TEXT_MAX, memory // 8)
+    held = budget // max(1, length * HELD_BYTES_PER_SYMBOL)
+    size = max(1, min(SAMPLE_GROUP, 1 + held))
+    done = 0
+    while done < num_samples:
+        group = 1 if done == 0 else min(size, num_samples - done)
+        yield group
+        done += group
+
+
 def _bounds(n: int, parts: int) -> np.ndarray:
     """parts + 1 boundaries cutting range(n) into nearly equal slices."""
     return np.array([(n * q) // parts for q in range(parts + 1)], np.int64)
@@ -154,7 +178,7 @@ class Sampler:
                  byte_values: np.ndarray | None = None, weights: str = "fp32"):
         cfg, p = model.config, model.params
         dtype = model.dtype
-        G, H, V, L = cfg.gates, cfg.hidden, cfg.vocab_size, cfg.layers
+        H, V, L = cfg.hidden, cfg.vocab_size, cfg.layers
         self.model = model
         self.batch = batch
         self.parts = max(1, min(int(threads), H, V))
@@ -165,46 +189,64 @@ class Sampler:
         else:
             self._byte_of_id = np.zeros(V, np.int64)
             self._allowed, self._next_state = np.zeros((0, V), bool), np.zeros((0, 256), np.int64)
-        self.logits = np.zeros((batch, V), dtype)
-        self._shared = Shared(flags=np.zeros(self.parts * FLAG_STRIDE, np.int64), logits=self.logits,
-                              order=np.zeros(V, np.int64), ids=np.zeros(batch, np.int64),
-                              hfull=np.zeros((2, L, batch, H), dtype), parity=np.zeros(1, np.int64),
-                              utf8_state=np.zeros(batch, np.int64))
-        self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts),
-                              dtype.type(cfg.zoneout_hidden), dtype.type(cfg.zoneout_cell))
         if weights not in WEIGHT_FORMATS:
             raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
         self.weights = weights
         self.projected = projected(model)
+        self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts),
+                              dtype.type(cfg.zoneout_hidden), dtype.type(cfg.zoneout_cell))
         with np.errstate(over="ignore", invalid="ignore"):  # absurd weights overflow, as in the kernels
             table = p["embed"] @ p["layer0.wx"].T + p["layer0.bx"] if self.projected else None
-        self._parts: list[tuple[Scratch, Weights]] = []
+        self._weights: list[Weights] = []
         for q in range(self.parts):
-            u0, u1 = self._layout.units[q], self._layout.units[q + 1]
+            cols = self._columns(q)
             v0, v1 = self._layout.vocab_cols[q], self._layout.vocab_cols[q + 1]
-            cols = np.concatenate([np.arange(g * H + u0, g * H + u1) for g in range(G)])
             wx = [stored(p[f"layer{layer}.wx"][cols].T, weights) for layer in range(L)]
             if self.projected:
                 wx[0] = stored(np.zeros((0, cols.size), dtype), weights)
             wh = [stored(p[f"layer{layer}.wh"][cols].T, weights) for layer in range(L)]
             head = stored(p["head.w"][v0:v1].T, weights)
-            sums = weights == "int8"
-            own = Scratch(h_own=np.zeros((L, batch, u1 - u0), dtype), c_own=np.zeros((L, batch, u1 - u0), dtype),
-                          own_ids=np.zeros(batch, np.int64), inp=np.zeros((batch, cfg.embed), dtype),
-                          gx=np.zeros((batch, cols.size), dtype), gh=np.zeros((batch, cols.size), dtype),
-                          own_logits=np.zeros((batch, v1 - v0), dtype),
-                          sums=np.zeros((batch, cols.size) if sums else (0, 0), dtype),
-                          logit_sums=np.zeros((batch, v1 - v0) if sums else (0, 0), dtype))
-            part = Weights(
+            self._weights.append(Weights(
                 embed=p["embed"].copy(),
                 table=np.ascontiguousarray(table[:, cols] if self.projected else np.zeros((0, cols.size)), dtype),
                 wxts=tuple(w for w, _ in wx), whts=tuple(w for w, _ in wh),
                 bxs=tuple(p[f"layer{layer}.bx"][cols].copy() for layer in range(L)),
                 bhs=tuple(p[f"layer{layer}.bh"][cols].copy() for layer in range(L)),
                 head_wt=head[0], head_b=p["head.b"][v0:v1].copy(),
-                wx_scales=tuple(s for _, s in wx), wh_scales=tuple(s for _, s in wh), head_scale=head[1])
-            self._parts.append((own, part))
+                wx_scales=tuple(s for _, s in wx), wh_scales=tuple(s for _, s in wh), head_scale=head[1]))
+        self.restart(batch)
         self._pool: ThreadPoolExecutor | None = None
+
+    def _columns(self, q: int) -> np.ndarray:
+        """The gate columns of part q: its slice of the units, in every gate."""
+        cfg = self.model.config
+        u0, u1 = self._layout.units[q], self._layout.units[q + 1]
+        return np.concatenate([np.arange(g * cfg.hidden + u0, g * cfg.hidden + u1) for g in range(cfg.gates)])
+
+    def restart(self, batch: int) -> None:
+        """Begin `batch` new streams from the zero state, on the same weights (feed() them
+        next): samples after the first run without copying the weights again."""
+        cfg, dtype = self.model.config, self.model.dtype
+        L, H, V = cfg.layers, cfg.hidden, cfg.vocab_size
+        self.batch = batch
+        self.logits = np.zeros((batch, V), dtype)
+        self._shared = Shared(flags=np.zeros(self.parts * FLAG_STRIDE, np.int64), logits=self.logits,
+                              order=np.zeros(V, np.int64), ids=np.zeros(batch, np.int64),
+                              hfull=np.zeros((2, L, batch, H), dtype), parity=np.zeros(1, np.int64),
+                              utf8_state=np.zeros(batch, np.int64))
+        sums = self.weights == "int8"
+        self._parts: list[tuple[Scratch, Weights]] = []
+        for q, part in enumerate(self._weights):
+            units = self._layout.units[q + 1] - self._layout.units[q]
+            cols = self._columns(q).size
+            own_vocab = self._layout.vocab_cols[q + 1] - self._layout.vocab_cols[q]
+            own = Scratch(h_own=np.zeros((L, batch, units), dtype), c_own=np.zeros((L, batch, units), dtype),
+                          own_ids=np.zeros(batch, np.int64), inp=np.zeros((batch, cfg.embed), dtype),
+                          gx=np.zeros((batch, cols), dtype), gh=np.zeros((batch, cols), dtype),
+                          own_logits=np.zeros((batch, own_vocab), dtype),
+                          sums=np.zeros((batch, cols) if sums else (0, 0), dtype),
+                          logit_sums=np.zeros((batch, own_vocab) if sums else (0, 0), dtype))
+            self._parts.append((own, part))
         self.fed = False
 
     @property
@@ -242,7 +284,8 @@ class Sampler:
 
     def feed(self, ids: Sequence[int]) -> None:
         """Run the prime through the model (every stream gets the same characters). A byte
-        model's prime is taken as given; its UTF-8 state follows it."""
+        model's prime is taken as given; its UTF-8 state follows it (a byte that is not UTF-8,
+        or a character the vocabulary cannot finish, ends where the prime does)."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         no_draws = Draws(ids, np.zeros((0, self.batch), np.int64), np.zeros((0, self.batch)))
         self._run(no_draws, self._rules(1.0))
@@ -251,6 +294,8 @@ class Sampler:
             for byte in self._byte_of_id[ids]:
                 after = self._next_state[state, byte] if byte >= 0 else np.zeros_like(state)
                 state[:] = np.where(after >= 0, after, 0)  # a prime's invalid byte ends its character
+            # so does a character the prime begins that the vocabulary's bytes cannot finish
+            state[~self._allowed[state].any(axis=1)] = 0
         self.fed = self.fed or ids.size > 0
 
     def generate(self, length: int, rng: np.random.Generator | Sequence[np.random.Generator],

@@ -4,14 +4,16 @@ are other people's text); each is known by its address, size and SHA-256."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
+from ..durations import duration, format_duration
 from ..errors import InputError
 from ..files import atomic_write
 
 _PIECE = 1 << 16
+DEADLINE = 600.0  # seconds a whole download may take (tinyshakespeare at 2 KB/s)
 
 
 @dataclass(frozen=True)
@@ -47,23 +49,37 @@ def file_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def fetch(corpus: KnownCorpus, dest: Path, url: str | None = None, timeout: float = 60.0) -> Path:
+def fetch(corpus: KnownCorpus, dest: Path, url: str | None = None, timeout: float = 60.0,
+          deadline: float | str = DEADLINE) -> Path:
     """Download `corpus` (from `url`, a mirror, when given) into `dest`, which is written only
     when what came is the corpus: its size and SHA-256. Reading stops one byte past the
-    expected size, so a wrong address (an endless stream, say) costs at most that much."""
-    import urllib.error
-    import urllib.request
-
+    expected size, so a wrong address (an endless stream, say) costs at most that much; each
+    read waits at most `timeout` seconds, and the whole download `deadline` seconds, however
+    slowly the data comes or whatever it waits on (a name lookup, a FIFO no one writes to: a
+    file: address is read as any input is, a FIFO as a stream). What is still waiting then is
+    left to end by itself in a daemon thread, holding at most the corpus's size. `deadline` is
+    seconds or a duration such as "10m" (ConfigError otherwise)."""
+    deadline = duration("deadline", deadline)
     url = url or corpus.url
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            data = _read_at_most(response, corpus.size + 1)
-    except urllib.error.HTTPError as exc:
-        raise InputError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise InputError(f"cannot download {url}: {exc.reason}") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot download {url}: {exc}") from None
+    outcome: dict = {}
+    cancelled = threading.Event()
+
+    def download() -> None:
+        try:
+            outcome["data"] = _download(url, corpus.size + 1, min(timeout, deadline), cancelled)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=download, name="charrnn-fetch", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        cancelled.set()
+        raise InputError(f"cannot download {url}: not done within deadline {_seconds(deadline)}; nothing written",
+                         options=("deadline",))
+    if "error" in outcome:
+        raise outcome["error"]
+    data = outcome["data"]
     if len(data) > corpus.size:
         raise InputError(f"{url} is not the expected file (more than {corpus.size:,} bytes); nothing written")
     digest = hashlib.sha256(data).hexdigest()
@@ -73,12 +89,30 @@ def fetch(corpus: KnownCorpus, dest: Path, url: str | None = None, timeout: floa
     return atomic_write(dest, data)
 
 
-def _read_at_most(response: BinaryIO, limit: int) -> bytes:
-    pieces, size = [], 0
-    while size < limit:
-        piece = response.read(min(_PIECE, limit - size))
-        if not piece:
-            break
-        pieces.append(piece)
-        size += len(piece)
-    return b"".join(pieces)
+def _download(url: str, limit: int, timeout: float, cancelled: threading.Event) -> bytes:
+    """At most `limit` bytes from `url`, in reads of what has come (at most `timeout` seconds
+    each) until the end, the limit or `cancelled`."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            read = getattr(response, "read1", response.read)
+            pieces, size = [], 0
+            while size < limit and not cancelled.is_set():
+                piece = read(min(_PIECE, limit - size))
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+            return b"".join(pieces)
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise InputError(f"cannot download {url}: {exc.reason}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot download {url}: {exc}") from None
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g}s" if seconds < 60 else format_duration(seconds)

@@ -228,7 +228,7 @@ class _Borrowed:
         return False
 
 
-def _complete_prefix(data: bytes) -> int:
+def complete_prefix(data: bytes) -> int:
     """The length of `data` without a UTF-8 sequence its end cuts short."""
     n = len(data)
     for back in range(1, min(4, n) + 1):
@@ -279,7 +279,7 @@ def part_symbols(f: BinaryIO, name: str, unit: str, tee: BinaryIO | None = None,
                                  f"(the file ends inside a character){_way_out(ways_out)}", options=ways_out)
             return
         buf = carry + data
-        cut = _complete_prefix(buf)
+        cut = complete_prefix(buf)
         try:
             text = buf[:cut].decode("utf-8", errors)
         except UnicodeDecodeError as exc:

@@ -5,13 +5,13 @@ dry run)."""
 from __future__ import annotations
 
 import math
-import os
 import statistics
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..model.config import ModelConfig
+from ..runtime import machine_memory
 from .config import TrainConfig
 
 WARMUP_STEPS = 2  # not timed: the first steps include page faults
@@ -53,24 +53,6 @@ def memory(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: in
                  validation=validation, text=2 * cfg.batch * cfg.seq * 4)
     parts["total"] = sum(parts.values())
     return parts
-
-
-def machine_memory() -> int | None:
-    """Bytes of memory this process may use: the machine's, or its control group's limit
-    when lower; None when unknown."""
-    limits = []
-    try:
-        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            value = f.read().strip()
-        if value.isdigit():
-            limits.append(int(value))
-    except OSError:
-        pass
-    return min(limits) if limits else None
 
 
 def check_fits(model_cfg: ModelConfig, cfg: TrainConfig, threads: int, val_chars: int) -> dict:

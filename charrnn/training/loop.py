@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import events, runtime
-from ..errors import OutputError, TrainingError
+from ..errors import OutputError, ProcessLostError, TrainingError
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -157,6 +157,8 @@ class Loop:
                 improved = self._evaluate()
             best_missing = not run.best.exists() and trainer.val_ids.size < 2
             latest = self._save(best=improved or self.best_unsaved or best_missing, periodic=False)
+        except ProcessLostError as exc:  # what is saved is whole: resume from the last checkpoint
+            raise ProcessLostError(f"{exc} at step {trainer.step}; {run.kept('latest', plan.run_id)}") from None
         except TrainingError as exc:
             raise TrainingError(f"{exc}; {run.kept('best', plan.run_id)}", options=exc.options) from None
         except OutputError as exc:

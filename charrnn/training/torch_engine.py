@@ -26,11 +26,14 @@ the same collective operations in the same order whatever the clock says.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+from datetime import timedelta
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ProcessLostError
 from ..model.config import ModelConfig, is_weight_matrix
 from ..model.network import Model
 from .config import TrainConfig
@@ -39,6 +42,10 @@ from .trainer import VAL_CHUNK, VAL_STREAMS, Trainer
 
 DEVICES = ("cpu", "cuda", "mps")
 _STEP, _GATHER, _RESTORE_POINT, _DONE = 1, 2, 3, 0  # what rank 0 tells the others comes next
+# How long a process waits for the others at a collective operation (seconds; env
+# CHARRNN_DIST_TIMEOUT): the others wait while process 0 validates, saves and samples, so
+# this is long, but a process that died or hangs ends the run within it.
+DIST_TIMEOUT = 1800.0
 
 
 def import_torch():
@@ -95,10 +102,47 @@ def start(device: str | None, threads: int | None) -> str:
     if size > 1 and not torch.distributed.is_initialized():
         if device.startswith("cuda"):
             torch.cuda.set_device(torch.device(device))
-        torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        with lost_process():
+            torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo",
+                                                 timeout=timedelta(seconds=dist_timeout()))
     if device == "cpu" and threads:
         torch.set_num_threads(threads)
     return device
+
+
+def dist_timeout() -> float:
+    """Seconds a collective operation may wait (DIST_TIMEOUT, or CHARRNN_DIST_TIMEOUT)."""
+    value = os.environ.get("CHARRNN_DIST_TIMEOUT")
+    if value is None:
+        return DIST_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"CHARRNN_DIST_TIMEOUT must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+@contextlib.contextmanager
+def lost_process():
+    """Turn the failure of a collective operation (a peer that died, or did not answer within
+    the timeout) into a ProcessLostError saying so in one line. Other errors pass."""
+    torch = import_torch()
+    try:
+        yield
+    except RuntimeError as exc:
+        # PyTorch raises a DistError, or a RuntimeError from gloo's or NCCL's transport whose
+        # message begins with its source file ("[.../gloo/transport/tcp/pair.cc:537] ...")
+        text = str(exc).strip()
+        if not isinstance(exc, torch.distributed.DistError) and not _TRANSPORT.match(text):
+            raise
+        reason = _TRANSPORT.sub("", text.splitlines()[0] if text else "").split(". ")[0].rstrip(".")
+        raise ProcessLostError(f"a process of the distributed run died or stopped answering "
+                               f"({reason or type(exc).__name__})") from None
+
+
+_TRANSPORT = re.compile(r"^\[[^\]]*(gloo|nccl|c10d)[^\]]*\]\s*", re.IGNORECASE)
 
 
 def share_data(data) -> tuple[dict, dict, str] | None:
@@ -111,7 +155,8 @@ def share_data(data) -> tuple[dict, dict, str] | None:
     message = [None]
     if data is not None:
         message = [(data.fingerprint, data.vocab.to_meta(), str(data.path.parent))]
-    torch.distributed.broadcast_object_list(message, 0)
+    with lost_process():
+        torch.distributed.broadcast_object_list(message, 0)
     return message[0]
 
 
@@ -236,6 +281,7 @@ class TorchTrainer(Trainer):
         torch = import_torch()
         self.torch = torch
         self.rank, self.world_size, _ = world()
+        self.lost = False  # a process of the distributed run is gone: talk to the others no more
         check_batch(cfg.batch)
         self.device = torch.device(start(device, None))
         bf16 = autocast == "bf16" or (autocast == "auto" and self.device.type == "cuda"
@@ -332,9 +378,10 @@ class TorchTrainer(Trainer):
     def snapshot(self):
         tensors, meta = super().snapshot()
         if self.world_size > 1:
-            if self.rank == 0:
-                self._tell(_GATHER)
-            tensors["state"] = self._gather()
+            with self._together():
+                if self.rank == 0:
+                    self._tell(_GATHER)
+                tensors["state"] = self._gather()
         return tensors, meta
 
     def _gather(self) -> np.ndarray:
@@ -384,9 +431,10 @@ class TorchTrainer(Trainer):
                 self.hidden[:, 0] = state
 
     def train_step(self):
-        if self.rank == 0 and self.world_size > 1:
-            self._tell(_STEP)
-        return super().train_step()
+        with self._together():
+            if self.rank == 0 and self.world_size > 1:
+                self._tell(_STEP)
+            return super().train_step()
 
     def _gradients(self, window) -> tuple[float, float]:
         torch = self.torch
@@ -453,9 +501,24 @@ class TorchTrainer(Trainer):
 
     # ---- processes other than rank 0 ------------------------------------------------------------
     def set_restore_point(self) -> bool:
-        if self.rank == 0 and self.world_size > 1:
-            self._tell(_RESTORE_POINT)
-        return super().set_restore_point()
+        with self._together():
+            if self.rank == 0 and self.world_size > 1:
+                self._tell(_RESTORE_POINT)
+            return super().set_restore_point()
+
+    @contextlib.contextmanager
+    def _together(self):
+        """Work with the other processes: one that is lost ends it in a ProcessLostError, and
+        this process then talks to them no more (finish() tells them nothing)."""
+        if self.world_size == 1:
+            yield
+            return
+        try:
+            with lost_process():
+                yield
+        except ProcessLostError:
+            self.lost = True
+            raise
 
     def _tell(self, what: int) -> None:
         message = self.torch.tensor([what], dtype=self.torch.int64)
@@ -465,22 +528,24 @@ class TorchTrainer(Trainer):
         return self.device if self.device.type == "cuda" else self.torch.device("cpu")
 
     def finish(self) -> None:
-        """Rank 0, at the end: release the other processes from follow()."""
-        if self.rank == 0 and self.world_size > 1:
-            self._tell(_DONE)
+        """Rank 0, at the end: release the other processes from follow() (unless one is lost)."""
+        if self.rank == 0 and self.world_size > 1 and not self.lost:
+            with self._together():
+                self._tell(_DONE)
 
     def follow(self) -> None:
         """A rank other than 0: do the steps, gatherings and restore points rank 0 calls for,
         until it is done."""
-        while True:
-            message = self.torch.zeros(1, dtype=self.torch.int64, device=self._comm_device())
-            self.torch.distributed.broadcast(message, 0)
-            what = int(message.item())
-            if what == _DONE:
-                return
-            if what == _STEP:
-                Trainer.train_step(self)
-            elif what == _GATHER:
-                self._gather()
-            elif what == _RESTORE_POINT:
-                Trainer.set_restore_point(self)
+        with self._together():
+            while True:
+                message = self.torch.zeros(1, dtype=self.torch.int64, device=self._comm_device())
+                self.torch.distributed.broadcast(message, 0)
+                what = int(message.item())
+                if what == _DONE:
+                    return
+                if what == _STEP:
+                    Trainer.train_step(self)
+                elif what == _GATHER:
+                    self._gather()
+                elif what == _RESTORE_POINT:
+                    Trainer.set_restore_point(self)
