@@ -68,12 +68,12 @@ def test_sample_groups_bound_what_is_held_whatever_the_number_of_samples():
 @pytest.mark.parametrize("group", [1, 5])
 def test_samples_are_the_same_however_they_are_grouped(char_model, monkeypatch, group):
     model = charrnn.load(char_model)
-    options = dict(length=30, seed=7, num_samples=12, separator="|", top_p=0.95)
+    options = dict(length=30, seed=7, num_samples=12, top_p=0.95)
     together = model.complete("ROMEO:", **options)
     monkeypatch.setattr(sample, "SAMPLE_GROUP", group)
     assert model.complete("ROMEO:", **options) == together
-    assert together.count("|") == 11 and len(set(together.split("|"))) == 12
-    assert model.complete("ROMEO:", **dict(options, num_samples=3)) == "|".join(together.split("|")[:3])
+    assert len(together) == 12 and len(set(together)) == 12
+    assert model.complete("ROMEO:", **dict(options, num_samples=3)) == together[:3]
 
 
 def test_a_million_samples_start_at_once(char_model):
@@ -82,12 +82,14 @@ def test_a_million_samples_start_at_once(char_model):
     model = charrnn.load(char_model)
     model.complete("A", 5, seed=1)  # compiled (and cached) before the clock starts
     start = time.monotonic()
-    pieces = model.generate("ROMEO:", length=20, seed=1, num_samples=10**6, separator="|")
-    text = ""
-    while text.count("|") < 3:
-        text += next(pieces)
+    pieces = model.generate("ROMEO:", length=20, seed=1, num_samples=10**6)
+    texts = [""]
+    while len(texts) < 4:
+        number, piece = next(pieces)
+        texts += [""] * (number + 1 - len(texts))
+        texts[number] += piece
     assert time.monotonic() - start < 10
-    assert text.startswith("ROMEO:") and len(text.split("|")[1]) == len("ROMEO:") + 20
+    assert texts[0].startswith("ROMEO:") and texts[1].startswith("ROMEO:") and len(texts[1]) == len("ROMEO:") + 20
 
 
 def test_sample_of_a_hundred_million_streams_until_the_reader_stops(char_model):
@@ -150,5 +152,13 @@ def test_a_character_model_says_the_prime_is_not_utf8(char_model):
 
 
 def test_a_character_model_takes_no_bytes_prime(char_model):
-    with pytest.raises(charrnn.ConfigError, match="character model takes text"):
+    with pytest.raises(charrnn.ConfigError, match="prime must be str, not bytes"):
         charrnn.load(char_model).complete(b"ROMEO", 5)
+
+
+def test_json_samples_that_could_not_fit_in_memory_are_refused_before_any_work(tmp_path):
+    """--json holds every sample until the end: a count that could not fit is one line, 2, and
+    no model is even looked for (the named one does not exist)."""
+    result = invoke("sample", tmp_path / "no-such-run", "--json", "--num-samples", 10**9, "-n", 10**4)
+    assert_one_line_error(result, 2)
+    assert "--json holds all 1,000,000,000 samples" in result.stderr and "--num-samples" in result.stderr
