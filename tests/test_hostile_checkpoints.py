@@ -430,7 +430,8 @@ def test_show_shows_every_option_the_run_was_trained_with(tmp_path):
     train = TrainConfig(batch=3, seq=7, lr=0.0031, optimizer="rmsprop", clip=2.5, schedule="cosine", warmup=11,
                         decay_every=13, decay_rate=0.25, min_lr_frac=0.125, steps=17, epochs=1.5, seconds=19.0,
                         val_frac=0.0625, eval_every=23, seed=29, weight_decay=0.03125, ema=0.9375)
-    model = dict(dropout=0.1875, locked_dropout=0.21875, embed_dropout=0.34375, weight_drop=0.40625)
+    model = dict(dropout=0.1875, locked_dropout=0.21875, embed_dropout=0.34375, weight_drop=0.40625,
+                 zoneout_cell=0.4375, zoneout_hidden=0.46875)
     assert set(model) == {"dropout", *REGULARISERS}
 
     def trained_with(tensors, meta):

@@ -24,8 +24,13 @@ from .common import complete_runs, errors_option, stdin_bytes, write_json
 @click.option("--precision", type=click.Choice(SAMPLE_PRECISIONS), default="fp32", show_default=True,
               help="Score the model with its weights stored as `charrnn sample --precision` stores them (auto: as "
                    "sample's default, bf16): what sampling so costs in bits per character.")
+@click.option("--dynamic", is_flag=True,
+              help="Dynamic evaluation (Krause et al., 2018): a copy of the model learns from the text as it scores "
+                   "it, each 64-character window scored, then one plain SGD step on it (a forward and a backward "
+                   "pass more per window). The checkpoint never changes.")
+@click.option("--dynamic-lr", type=float, help="Dynamic evaluation's SGD learning rate (default 0.1).")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object instead of text.")
-def eval_command(ckpt, files, skip_unknown, threads, errors, precision, json_):
+def eval_command(ckpt, files, skip_unknown, threads, errors, precision, dynamic, dynamic_lr, json_):
     """Score FILES (or standard input) under CKPT: nats and bits per character and perplexity,
     every character after the first predicted with the state carried through the text. The
     text is read in chunks, so its size does not matter.
@@ -42,7 +47,7 @@ def eval_command(ckpt, files, skip_unknown, threads, errors, precision, json_):
 
     model = load(ckpt, threads=threads)
     result = model.score_files(files, errors=errors or "strict", skip_unknown=skip_unknown, stdin=stdin_bytes(),
-                               precision=precision)
+                               precision=precision, dynamic=dynamic, dynamic_lr=dynamic_lr)
     if json_:
         write_json(result)
         return
@@ -51,6 +56,8 @@ def eval_command(ckpt, files, skip_unknown, threads, errors, precision, json_):
     click.echo(f"nats/{unit}      {_number(result[f'nats_per_{unit}'], 4)}")
     click.echo(f"bits/{unit}      {_number(result[f'bits_per_{unit}'], 4)}")
     click.echo(f"perplexity     {_number(result['perplexity'], 3)}")
+    if result["dynamic_lr"] is not None:
+        click.echo(f"dynamic        SGD, learning rate {result['dynamic_lr']:g}")
     if result[f"skipped_{unit}s"]:
         click.echo(f"skipped {unit}s  {result[f'skipped_{unit}s']} (not in the model's vocabulary)")
     if result[f"unknown_{unit}s"]:

@@ -26,7 +26,8 @@ _CLI_ONLY = ("files", "dry_run", "quiet", "json_")
 # train --help, option by option under its heading
 SECTIONS = {
     "Data": ("unit", "min_count", "separator", "errors", "val_frac"),
-    "Model": ("cell", "hidden", "layers", "embed", "dropout", "locked_dropout", "embed_dropout", "weight_drop"),
+    "Model": ("cell", "hidden", "layers", "embed", "dropout", "locked_dropout", "embed_dropout", "weight_drop",
+              "zoneout_cell", "zoneout_hidden"),
     "Training": ("batch", "seq", "lr", "optimizer", "clip", "schedule", "min_lr_frac", "warmup", "weight_decay", "ema",
                  "decay_every", "decay_rate", "seed", "eval_every"),
     "Budget (the first to end stops the run)": ("steps", "epochs", "seconds"),
@@ -59,6 +60,11 @@ def _default(name: str):
               help="Variational dropout of the embedding's output (one mask per stream per window), in [0, 1).")
 @click.option("--weight-drop", type=float, default=_default("weight_drop"), show_default=True,
               help="DropConnect on the recurrent weights, one mask per window (AWD-LSTM's), in [0, 1).")
+@click.option("--zoneout-cell", type=float, default=_default("zoneout_cell"), show_default=True,
+              help="Zoneout of the LSTM's cell state: the fraction of units that keep their previous value, a new "
+                   "mask every step; scoring and sampling keep that fraction of every unit. In [0, 1).")
+@click.option("--zoneout-hidden", type=float, default=_default("zoneout_hidden"), show_default=True,
+              help="Zoneout of the hidden state h (LSTM and GRU), as --zoneout-cell does the cell's. In [0, 1).")
 @click.option("--batch", type=int, default=_default("batch"), show_default=True,
               help="Parallel text streams per step (B).")
 @click.option("--seq", type=int, default=_default("seq"), show_default=True,

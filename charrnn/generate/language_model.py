@@ -190,7 +190,8 @@ class LanguageModel:
         return text_log_probs(self._model, self.vocab, text)
 
     # ---- scoring --------------------------------------------------------------------------------
-    def score(self, text: str | bytes, *, skip_unknown: bool = True, precision: str = "fp32") -> dict:
+    def score(self, text: str | bytes, *, skip_unknown: bool = True, precision: str = "fp32", dynamic: bool = False,
+              dynamic_lr: float | None = None) -> dict:
         """How well the model predicts `text` (str; for a byte model, str or bytes), read as one
         stream from a zero state: the fields `charrnn eval --json` prints, named per unit
         (chars, nats_per_char, bits_per_char, perplexity, skipped_chars, unknown_chars; or
@@ -199,16 +200,23 @@ class LanguageModel:
         InputError naming them with `skip_unknown` false; a model with an unknown symbol
         scores them as it and counts them (unknown_chars). With `precision` "bf16" or "int8", the model is
         scored with its weights as `generate` stores them in that precision: the cost of
-        sampling so, in bits per symbol."""
+        sampling so, in bits per symbol.
+
+        With `dynamic`, dynamic evaluation (Krause et al., 2018): a copy of the model learns
+        from the text as it scores it, each window of 64 symbols scored before one step of
+        plain SGD on it with the learning rate `dynamic_lr` (None: model/scoring.DYNAMIC_LR).
+        The model itself never changes; the same text gives the same score."""
         from ..text.vocab import symbols_of
         from .predictions import check_text
 
         check_text(self.vocab, text, "text")
         check_type("skip_unknown", skip_unknown, bool, "True or False")
-        return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision)
+        return self._score([symbols_of(text, self.unit)], skip_unknown, precision=precision,
+                           dynamic=_dynamic_lr(dynamic, dynamic_lr, precision))
 
     def score_files(self, sources: str | Path | Sequence[str | Path], *, errors: str = "strict",
-                    skip_unknown: bool = True, stdin: BinaryIO | None = None, precision: str = "fp32") -> dict:
+                    skip_unknown: bool = True, stdin: BinaryIO | None = None, precision: str = "fp32",
+                    dynamic: bool = False, dynamic_lr: float | None = None) -> dict:
         """`score` for files (a path, or a list of them; "-" is standard input, read from
         `stdin`), joined by newlines, read in chunks: the memory taken does not grow with their
         size."""
@@ -225,9 +233,10 @@ class LanguageModel:
         if errors != "strict" and self.unit == "byte":
             raise ConfigError("errors is for text read as characters; a byte model reads any bytes as they are",
                               options=("errors",))
+        lr = _dynamic_lr(dynamic, dynamic_lr, precision)
         inputs = parts(list(sources), self.unit, errors)
         chunks = symbols(inputs, self.unit, "\n", stdin, errors=errors, ways_out=("errors",))
-        return self._score(chunks, skip_unknown, empty_error(list(sources)), precision)
+        return self._score(chunks, skip_unknown, empty_error(list(sources)), precision, lr)
 
     def score_records(self, records: Iterable[str], context: str = "reset", *, separator: str = "\n",
                       precision: str = "auto") -> Iterator[dict]:
@@ -256,16 +265,21 @@ class LanguageModel:
         runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
         return score_records(model, self.vocab, records, context, separator)
 
-    def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32") -> dict:
-        from ..model.scoring import StreamScorer, scoring_model
+    def _score(self, chunks, skip_unknown: bool, empty: InputError | None = None, precision: str = "fp32",
+               dynamic: float | None = None) -> dict:
+        """The score of `chunks`; `dynamic`, when given, is dynamic evaluation's learning rate."""
+        from ..model.scoring import DynamicScorer, StreamScorer, scoring_model
 
         vocab, unit = self.vocab, self.unit
         runtime.notice_compiling(_scoring_kernel(self.config.cell), _logged(logging.INFO))
         from .sampler import generation_model
 
         weights = generation_weights(precision)
-        model = self._model if weights == "fp32" else generation_model(self._model, weights)
-        scorer = StreamScorer(scoring_model(model))
+        if dynamic is not None:
+            scorer = DynamicScorer(scoring_model(_copy(self._model)), dynamic)
+        else:
+            model = self._model if weights == "fp32" else generation_model(self._model, weights)
+            scorer = StreamScorer(scoring_model(model))
         read = kept = lacking = 0
         missing: set = set()
         strict = not skip_unknown and vocab.unknown is None
@@ -292,7 +306,36 @@ class LanguageModel:
         score = scorer.score()
         return {"unit": unit, f"{unit}s": score.chars, f"nats_per_{unit}": float(score.nats_per_char),
                 f"bits_per_{unit}": score.bits_per_char, "perplexity": score.perplexity,
-                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": lacking if vocab.unknown is not None else 0}
+                f"skipped_{unit}s": read - kept, f"unknown_{unit}s": lacking if vocab.unknown is not None else 0,
+                "dynamic_lr": dynamic}
+
+
+def _dynamic_lr(dynamic: bool, lr: float | None, precision: str) -> float | None:
+    """Dynamic evaluation's learning rate (None: static scoring), checked."""
+    from ..model.scoring import DYNAMIC_LR
+
+    check_type("dynamic", dynamic, bool, "True or False")
+    if not dynamic:
+        if lr is not None:
+            raise ConfigError("dynamic_lr needs dynamic", options=("dynamic_lr", "dynamic"))
+        return None
+    if lr is None:
+        lr = DYNAMIC_LR
+    if type(lr) not in (int, float) or not 0 < lr < 1e6:
+        raise ConfigError(f"dynamic_lr must be a positive number, got {str(lr)[:40]}", options=("dynamic_lr",))
+    if precision != "fp32":
+        raise ConfigError("dynamic needs precision fp32: it adapts the float32 weights",
+                          options=("dynamic", "precision"))
+    return float(lr)
+
+
+def _copy(model):
+    """A model of its own with `model`'s weights (what dynamic evaluation adapts)."""
+    from ..model.network import Model
+
+    copy = Model(model.config, model.dtype, model.threads)
+    copy.flat[...] = model.flat
+    return copy
 
 
 def _scoring_kernel(cell: str):

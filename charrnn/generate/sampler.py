@@ -193,7 +193,8 @@ class Sampler:
             raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
         self.weights = weights
         self.projected = projected(model)
-        self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts))
+        self._layout = Layout(CELL_CODES[cfg.cell], _bounds(H, self.parts), _bounds(V, self.parts),
+                              dtype.type(cfg.zoneout_hidden), dtype.type(cfg.zoneout_cell))
         with np.errstate(over="ignore", invalid="ignore"):  # absurd weights overflow, as in the kernels
             table = p["embed"] @ p["layer0.wx"].T + p["layer0.bx"] if self.projected else None
         self._weights: list[Weights] = []

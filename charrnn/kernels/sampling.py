@@ -32,11 +32,14 @@ from .sync import barrier
 
 class Layout(NamedTuple):
     """cell: the cell's code (kernels/cells.py); units (P+1,) and vocab_cols (P+1,) bound the
-    parts' slices of the hidden units and of the vocabulary."""
+    parts' slices of the hidden units and of the vocabulary; keep_h and keep_c, the zoneout
+    rates of h and c, in the state's float type."""
 
     cell: int
     units: np.ndarray
     vocab_cols: np.ndarray
+    keep_h: np.floating
+    keep_c: np.floating
 
 
 class Rules(NamedTuple):
@@ -143,7 +146,7 @@ def _layers_and_head(part, count, layout, shared, parity, own, w):
             own.gh[b] = w.bhs[layer]
         add_weights(own.gh, hfull[parity, layer], w.whts[layer], w.wh_scales[layer], own.sums)
         h = own.h_own[layer]
-        cell_step(layout.cell, h, own.c_own[layer], own.gx, own.gh)
+        cell_step(layout.cell, h, own.c_own[layer], own.gx, own.gh, layout.keep_h, layout.keep_c)
         new = hfull[1 - parity, layer]
         for b in range(B):
             for j in range(u1 - u0):

@@ -18,7 +18,9 @@ from ..errors import ConfigError, option_error
 
 CELLS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-REGULARISERS = ("locked_dropout", "embed_dropout", "weight_drop")  # besides dropout (see model/noise.py)
+# besides dropout (see model/noise.py); zoneout's rates also set what evaluation runs (their expectation)
+REGULARISERS = ("locked_dropout", "embed_dropout", "weight_drop", "zoneout_cell", "zoneout_hidden")
+ZONEOUT_CELLS = ("lstm", "gru")  # zoneout_cell is the LSTM's alone
 PRECISIONS = ("fp32", "bf16", "auto")  # of the matrix products (see network.choose_kernel)
 KERNELS = {"fp32": "fp32 register tile", "amx": "bf16 AMX tiles", "avx512bf16": "bf16 AVX512-BF16 tile"}
 
@@ -33,14 +35,16 @@ class ModelConfig:
     layers: int = 1
     embed: int = 0  # 0 means "same as hidden"
     dropout: float = 0.0
-    # REGULARISERS: like dropout, used only in training
+    # REGULARISERS: like dropout, drawn only in training
     locked_dropout: float = 0.0
     embed_dropout: float = 0.0
     weight_drop: float = 0.0
+    zoneout_cell: float = 0.0  # the fraction of an LSTM's cell units that keep their previous value, per step
+    zoneout_hidden: float = 0.0  # the same for the hidden state h (LSTM and GRU)
 
     def __post_init__(self):
         check_types(self, ints=("vocab_size", "hidden", "layers", "embed"),
-                     numbers=("dropout", "locked_dropout", "embed_dropout", "weight_drop"))
+                     numbers=("dropout", *REGULARISERS))
         if self.cell not in CELLS:
             raise option_error("model", f"must be one of {', '.join(CELLS)}, not {self.cell!r}")
         if self.vocab_size < 1:
@@ -52,9 +56,13 @@ class ModelConfig:
             raise option_error("embed", f"must be at least 1 (or 0: the hidden size), got {self.embed}")
         if self.embed == 0:
             object.__setattr__(self, "embed", self.hidden)
-        for name in ("dropout", "locked_dropout", "embed_dropout", "weight_drop"):
+        for name in ("dropout", *REGULARISERS):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise option_error(name, f"must be in [0, 1), got {getattr(self, name)}")
+        if self.zoneout_hidden and self.cell not in ZONEOUT_CELLS:
+            raise option_error("zoneout_hidden", f"is for the {' and '.join(ZONEOUT_CELLS)} cells, not {self.cell}")
+        if self.zoneout_cell and self.cell != "lstm":
+            raise option_error("zoneout_cell", f"is for the lstm's cell state; a {self.cell} has none")
 
     @property
     def gates(self) -> int:
@@ -80,6 +88,10 @@ class ModelConfig:
 
     def n_params(self) -> int:
         return sum(math.prod(shape) for shape in self.param_shapes().values())
+
+    @property
+    def zoneout(self) -> bool:
+        return bool(self.zoneout_cell or self.zoneout_hidden)
 
     @property
     def n_states(self) -> int:

@@ -2,8 +2,10 @@
 
 In training, regularisers add noise (Noise): dropout of each layer's output, fresh at every
 step; locked ("variational") dropout, one mask per stream for the whole window, of the
-embedding's output and of each layer's output; and weight drop (DropConnect), one mask per
-window over each layer's recurrent weights. None of them is used to score or to generate.
+embedding's output and of each layer's output; weight drop (DropConnect), one mask per
+window over each layer's recurrent weights; and zoneout, a mask per step of the units whose
+state (h, and the LSTM's c) keeps its previous value. None of them is drawn to score or to
+generate; zoneout is then its expectation, each unit keeping that fraction of its state.
 
 Parameters live in one flat buffer with named views (so clipping, the optimiser step and
 saving are one pass each); gradients in a second buffer with the same views. The recurrent
@@ -49,10 +51,12 @@ from .noise import NO_NOISE, Noise
 
 @dataclass(frozen=True)
 class Cell:
-    """How a layer of one cell runs: forward(ws, layer, wh, bx, bh, state) runs the window
-    from the layer's pre-activations and state (S, B, H), leaving the final state in it;
-    backward(ws, layer, grads, dstate, dtop, wh) writes the layer's gradients (wh, bx, bh),
-    the initial state's (S, B, H) and the pre-activations' (ws.dacts). `kernel` is the
+    """How a layer of one cell runs: forward(ws, layer, wh, bx, bh, state, keep) runs the
+    window from the layer's pre-activations and state (S, B, H), leaving the final state in
+    it; backward(ws, layer, grads, dstate, dtop, wh, keep) writes the layer's gradients (wh,
+    bx, bh), the initial state's (S, B, H) and the pre-activations' (ws.dacts). `keep` is
+    the zoneout of h (and c) as the kernels take it, (T, B, H) each, or () without zoneout.
+    `kernel` is the
     forward kernel, whose compiled state says whether the cell's kernels are cached;
     `arrays` the workspace arrays only this cell needs (cell states cs, the GRU's candidate
     part hn and its gradient dgh)."""
@@ -63,30 +67,31 @@ class Cell:
     arrays: tuple[str, ...]
 
 
-def _lstm_forward(ws, layer, wh, bx, bh, state):
-    lstm_forward(ws.hs[layer], ws.cs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], state[1])
+def _lstm_forward(ws, layer, wh, bx, bh, state, keep):
+    lstm_forward(ws.hs[layer], ws.cs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], state[1],
+                 *keep)
     state[1] = ws.cs[layer][-1]
 
 
-def _lstm_backward(ws, layer, grads, dstate, dtop, wh):
+def _lstm_backward(ws, layer, grads, dstate, dtop, wh, keep):
     lstm_backward(*grads, dstate[0], dstate[1], ws.dacts, ws.scratch, dtop, ws.zero_state[0], ws.zero_state[1], wh,
-                  ws.hs[layer], ws.cs[layer], ws.acts[layer])
+                  ws.hs[layer], ws.cs[layer], ws.acts[layer], *keep)
 
 
-def _gru_forward(ws, layer, wh, bx, bh, state):
-    gru_forward(ws.hs[layer], ws.acts[layer], ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, state[0])
+def _gru_forward(ws, layer, wh, bx, bh, state, keep):
+    gru_forward(ws.hs[layer], ws.acts[layer], ws.hn[layer], ws.gh, ws.scratch, wh, bx, bh, state[0], *keep)
 
 
-def _gru_backward(ws, layer, grads, dstate, dtop, wh):
+def _gru_backward(ws, layer, grads, dstate, dtop, wh, keep):
     gru_backward(*grads, dstate[0], ws.dacts, ws.dgh, ws.dhz, ws.scratch, dtop, ws.zero_state[0], wh,
-                 ws.hs[layer], ws.acts[layer], ws.hn[layer])
+                 ws.hs[layer], ws.acts[layer], ws.hn[layer], *keep)
 
 
-def _rnn_forward(ws, layer, wh, bx, bh, state):
+def _rnn_forward(ws, layer, wh, bx, bh, state, keep):
     rnn_forward(ws.hs[layer], ws.acts[layer], ws.gh, ws.scratch, wh, bx, bh, state[0])
 
 
-def _rnn_backward(ws, layer, grads, dstate, dtop, wh):
+def _rnn_backward(ws, layer, grads, dstate, dtop, wh, keep):
     rnn_backward(*grads, dstate[0], ws.dacts, ws.scratch, dtop, ws.zero_state[0], wh, ws.hs[layer])
 
 
@@ -177,6 +182,7 @@ def workspace_shapes(cfg: ModelConfig, T: int, B: int, dtype=np.float32, kernel:
         dtable=[(V, G * H)],
         zero_state=[(cfg.n_states, B, H)],
         dhz=[(B, H)],
+        keep_mean=[(T, B, H)] * cfg.n_states if cfg.zoneout else [],
     )
 
 
@@ -194,7 +200,17 @@ class _Workspace:
             setattr(self, name, (arrays[0] if arrays else None) if name in self._SINGLE else (arrays or None))
         if kernel != "fp32":
             set_path(self.scratch, kernel)
+        if self.keep_mean:  # zoneout's expectation, what scoring runs: the rates of h (and c)
+            for keep, rate in zip(self.keep_mean, (cfg.zoneout_hidden, cfg.zoneout_cell)):
+                keep.fill(rate)
         self.inputs: list[np.ndarray] = []
+
+    def keep(self, noise: "Noise", layer: int) -> tuple[np.ndarray, ...]:
+        """The zoneout a layer runs with, as the cell kernels take it: the window's masks in
+        training, the expectation otherwise, nothing without zoneout."""
+        if noise.zoneout is not None:
+            return noise.zoneout[layer]
+        return tuple(self.keep_mean) if self.keep_mean else ()
 
 
 def workspace_bytes(config: ModelConfig, T: int, B: int, dtype=np.float32, kernel: str = "fp32") -> int:
@@ -315,7 +331,7 @@ class Model:
                 table_gather(acts, x, table)
             else:
                 input_forward(acts, inp, wx, ws.scratch)
-            cell.forward(ws, layer, wh, bx, bh, state[layer])
+            cell.forward(ws, layer, wh, bx, bh, state[layer], ws.keep(noise, layer))
             state[layer, 0] = hs[T]
             out = hs[1:]
             if noise.layers is not None:
@@ -449,7 +465,7 @@ class Model:
                 dtop *= noise.layers[layer]
             wh = noise.wh_dropped[layer] if noise.wh_dropped is not None else p[f"layer{layer}.wh"]
             grads = (g[f"layer{layer}.wh"], g[f"layer{layer}.bx"], g[f"layer{layer}.bh"])
-            CELLS[cfg.cell].backward(ws, layer, grads, dstate[layer], dtop, wh)
+            CELLS[cfg.cell].backward(ws, layer, grads, dstate[layer], dtop, wh, ws.keep(noise, layer))
             inp, wx, dwx = ws.inputs[layer], p[f"layer{layer}.wx"], g[f"layer{layer}.wx"]
             if inp is None:
                 table_backward(g["embed"], dwx, ws.dtable, ws.dacts, x, p["embed"], wx, ws.scratch)

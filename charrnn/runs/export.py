@@ -33,6 +33,10 @@ def torch_tensors(model_file: ModelFile) -> tuple[dict[str, np.ndarray], dict]:
     and metadata describing how to build those modules."""
     cfg, meta = model_file.config, model_file.meta
     weights = model_file.weights
+    if cfg.zoneout:
+        raise ConfigError("this model uses zoneout, which torch.nn.LSTM/GRU cannot run (at evaluation each unit "
+                          "keeps a fraction of its previous state), so it would score differently in PyTorch; "
+                          "it is not exported")
     out = {theirs: weights[f"param/{ours}"] for ours, theirs in torch_names(cfg).items()}
     info = dict(format="torch", module=f"torch.nn.{_MODULES[cfg.cell]}", input_size=cfg.embed,
                 hidden_size=cfg.hidden, num_layers=cfg.layers, nonlinearity="tanh" if cfg.cell == "rnn" else None,

@@ -9,8 +9,10 @@ restore points, validation records, snapshots) is the same code. The module is
 nn.Embedding -> one nn.LSTM/GRU/RNN per layer, each followed by dropout -> nn.Linear, which is
 charrnn's model (its layer weights are PyTorch's, see export.py), with charrnn's regularisers
 in training: locked dropout of the embedding's and each layer's output (one mask per stream
-for a window) and weight drop of each recurrent matrix (one mask per window, the layer
-called with the dropped matrix); charrnn's flat layout of
+for a window), weight drop of each recurrent matrix (one mask per window, the layer
+called with the dropped matrix) and zoneout (a layer with it runs a step at a time, since
+nn.LSTM/GRU cannot keep part of the previous state; about as slow as that sounds on a GPU:
+masks drawn every step in training, the rates' expectation in validation); charrnn's flat layout of
 parameters, optimiser moments and carried state is what arrays() gives and load_arrays() takes,
 so a checkpoint moves between the engines.
 
@@ -197,8 +199,11 @@ class _Network:
                 for layer, rnn in enumerate(self.rnns):
                     own = None if state is None else (tuple(s[layer:layer + 1] for s in state) if pairs
                                                       else state[layer:layer + 1])
-                    if self.training and config.weight_drop:
-                        dropped = F.dropout(rnn.weight_hh_l0, config.weight_drop)
+                    dropped = (F.dropout(rnn.weight_hh_l0, config.weight_drop) if self.training and config.weight_drop
+                               else None)
+                    if config.zoneout:
+                        h, end = self.zoned(rnn, h, own, rnn.weight_hh_l0 if dropped is None else dropped)
+                    elif dropped is not None:
                         h, end = functional_call(rnn, {"weight_hh_l0": dropped}, (h, own), strict=False)
                     else:
                         h, end = rnn(h, own)
@@ -210,6 +215,39 @@ class _Network:
                 if pairs:
                     return self.head(h), tuple(torch.cat([end[k] for end in ends]) for k in range(2))
                 return self.head(h), torch.cat(ends)
+
+            def zoned(self, rnn, x, own, w_hh):
+                """The layer `rnn` over x (T, B, In) with zoneout, one step at a time, as charrnn's
+                kernels run it (kernels/lstm.py, gru.py): each unit keeps its previous h (and c)
+                where the step's mask is 1 in training, and the rate's fraction of it otherwise."""
+                H, lstm = config.hidden, config.cell == "lstm"
+                if own is None:
+                    zeros = x.new_zeros((1, x.shape[1], H))
+                    own = (zeros, zeros) if lstm else zeros
+                h, c = (own[0][0], own[1][0]) if lstm else (own[0], None)
+                gx = F.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0)
+
+                def kept(new, old, rate):
+                    if not rate:
+                        return new
+                    keep = torch.empty_like(old).bernoulli_(rate) if self.training else rate
+                    return torch.lerp(new, old, keep)
+
+                outs = []
+                for t in range(x.shape[0]):
+                    gh = F.linear(h, w_hh, rnn.bias_hh_l0)
+                    if lstm:
+                        i, f, g, o = (gx[t] + gh).chunk(4, 1)
+                        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                        h_new = torch.sigmoid(o) * torch.tanh(c_new)
+                        c = kept(c_new, c, config.zoneout_cell)
+                    else:
+                        r, z = torch.sigmoid(gx[t, :, :2 * H] + gh[:, :2 * H]).chunk(2, 1)
+                        n = torch.tanh(gx[t, :, 2 * H:] + r * gh[:, 2 * H:])
+                        h_new = (1 - z) * n + z * h
+                    h = kept(h_new, h, config.zoneout_hidden)
+                    outs.append(h)
+                return torch.stack(outs), ((h[None], c[None]) if lstm else h[None])
 
         return CharModel()
 
