@@ -38,6 +38,7 @@ import time
 from run import ROOT, TORCH_PY, cpu_has_bf16, machine, run_case
 
 sys.path.insert(0, ROOT)
+from charrnn.model.config import ModelConfig  # noqa: E402
 from charrnn.training import recipe  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,8 +81,12 @@ def torch_size(corpus, seconds, threads, sizes):
         return sizes[key]
 
     with open(corpus_path(corpus), encoding="utf-8") as f:
-        chars = len(f.read())
-    return recipe.choose(seconds, int(chars * 0.9), speed, {})
+        text = f.read()
+
+    def params(layers, hidden):
+        return ModelConfig("lstm", len(set(text)), hidden, layers).n_params()
+
+    return recipe.choose(seconds, int(len(text) * 0.9), speed, params, {})
 
 
 def case_argv(impl, corpus, seconds, seed, threads, run_dir, sizes, variants):

@@ -15,6 +15,12 @@ FAST = {(1, 128): 300_000, (2, 128): 190_000, (2, 256): 80_000, (2, 384): 38_000
 SLOW = {size: rate / 20 for size, rate in FAST.items()}
 
 
+def params(layers, hidden, vocab=65):
+    """An LSTM's weights: embedding, per layer four gates' input and recurrent weights and two
+    biases, the head."""
+    return vocab * hidden + layers * (4 * hidden * 2 * hidden + 8 * hidden) + hidden * vocab + vocab
+
+
 def probe(record, speeds=FAST):
     def speed(layers, hidden):
         record.append((layers, hidden))
@@ -24,7 +30,7 @@ def probe(record, speeds=FAST):
 
 def test_the_largest_size_that_buys_enough_steps_is_chosen_and_no_larger_one_is_timed():
     probed = []
-    chosen = recipe.choose(600, 1_000_000, probe(probed), {})
+    chosen = recipe.choose(600, 100_000_000, probe(probed), params, {})
     # 600 s at 30k chars/s in 32 x 64 windows: 8,789 steps; 2x768 would get 2,636
     assert (chosen.options["layers"], chosen.options["hidden"]) == (2, 512)
     assert chosen.steps == 30_000 * 600 // (32 * 64)
@@ -34,7 +40,7 @@ def test_the_largest_size_that_buys_enough_steps_is_chosen_and_no_larger_one_is_
 
 def test_a_short_budget_gets_the_smallest_size_whatever_it_buys():
     probed = []
-    chosen = recipe.choose(5, 1_000_000, probe(probed), {})
+    chosen = recipe.choose(5, 1_000_000, probe(probed), params, {})
     assert (chosen.options["layers"], chosen.options["hidden"]) == (1, 128) and chosen.steps < recipe.MIN_STEPS
     assert probed == [(1, 128), (2, 128)]
     assert chosen.options["ema"] == 0.0  # too few steps for an average not to lag
@@ -44,21 +50,32 @@ def test_a_short_budget_gets_the_smallest_size_whatever_it_buys():
 @pytest.mark.parametrize("seconds, size", [(30, (1, 128)), (60, (1, 128)), (120, (1, 128)), (600, (1, 128)),
                                            (1800, (2, 256)), (3600, (2, 384))])
 def test_a_slow_machine_gets_a_model_small_enough_to_learn_in_its_budget(seconds, size):
-    chosen = recipe.choose(seconds, 48_000, probe([], SLOW), {})
+    chosen = recipe.choose(seconds, 1_000_000, probe([], SLOW), params, {})
     assert (chosen.options["layers"], chosen.options["hidden"]) == size
 
 
 @pytest.mark.parametrize("seconds, size", [(30, (1, 128)), (60, (2, 128)), (120, (2, 256)), (600, (2, 512)),
                                            (3600, (2, 1024))])
 def test_a_fast_machine_gets_the_largest_size_that_buys_its_steps(seconds, size):
-    chosen = recipe.choose(seconds, 1_000_000, probe([]), {})
+    chosen = recipe.choose(seconds, 100_000_000, probe([]), params, {})
     assert (chosen.options["layers"], chosen.options["hidden"]) == size
     assert chosen.steps >= recipe.MIN_STEPS
 
 
+@pytest.mark.parametrize("chars, size", [(20_000, (1, 128)), (43_500, (1, 128)), (60_000, (2, 128)),
+                                         (1_000_000, (2, 512)), (2_000_000, (2, 768))])
+def test_a_text_gets_no_more_weights_than_it_can_hold(chars, size):
+    """An hour buys a fast machine 2x1024's steps, but a small text is learnt by heart first."""
+    probed = []
+    chosen = recipe.choose(3600, chars, probe(probed), params, {})
+    assert (chosen.options["layers"], chosen.options["hidden"]) == size
+    assert params(*size) <= recipe.PARAMS_PER_CHAR * chars or size == recipe.SIZES[0]
+    assert probed[-1] == size  # a size with too many weights is not even timed
+
+
 def test_a_longer_budget_buys_a_larger_model():
     for speeds in (FAST, SLOW):
-        sizes = [recipe.choose(seconds, 1_000_000, probe([], speeds), {}) for seconds in (30, 60, 600, 1800, 3600)]
+        sizes = [recipe.choose(seconds, 1_000_000, probe([], speeds), params, {}) for seconds in (30, 60, 600, 1800, 3600)]
         weights = [(c.options["layers"], c.options["hidden"]) for c in sizes]
         assert weights == sorted(weights, key=list(FAST).index) and weights[0] != weights[-1]
 
@@ -70,15 +87,15 @@ def test_dropout_rises_with_the_passes_over_the_text(epochs, dropout):
 
 
 def test_a_larger_text_gets_less_dropout():
-    small = recipe.choose(600, 1_000_000, probe([]), {})
-    large = recipe.choose(600, 100_000_000, probe([]), {})
+    small = recipe.choose(600, 1_000_000, probe([]), params, {})
+    large = recipe.choose(600, 100_000_000, probe([]), params, {})
     assert small.epochs > 1 > large.epochs
     assert small.options["dropout"] > 0 and large.options["dropout"] == 0
 
 
 def test_options_given_stay_and_the_window_given_counts_in_the_steps():
     given = dict(dropout=0.05, schedule="constant", ema=0.0, batch=64, seq=128)
-    chosen = recipe.choose(600, 1_000_000, probe([]), given)
+    chosen = recipe.choose(600, 1_000_000, probe([]), params, given)
     assert chosen.options["dropout"] == 0.05 and chosen.options["schedule"] == "constant"
     assert chosen.options["ema"] == 0.0
     # four times the characters a step: 2x384 buys 38k * 600 / 8192 = 2,783 steps, under MIN_STEPS
@@ -86,7 +103,7 @@ def test_options_given_stay_and_the_window_given_counts_in_the_steps():
 
 
 def test_the_choice_is_described_in_one_line():
-    line = recipe.choose(600, 1_000_000, probe([]), {}).describe()
+    line = recipe.choose(600, 1_000_000, probe([]), params, {}).describe()
     assert "LSTM 2x512" in line and "dropout 0.3" in line and "cosine" in line and "8789 steps" in line
 
 

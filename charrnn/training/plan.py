@@ -379,10 +379,13 @@ class Planner:
             seconds, _ = estimate.time_steps(probe, recipe.PROBE_STEPS)
             return train_cfg.batch * train_cfg.seq / seconds
 
+        def params(layers: int, hidden: int) -> int:
+            return replace(model_cfg, layers=layers, hidden=hidden, embed=self.given.get("embed") or hidden).n_params()
+
         runtime.notice_compiling(CELLS[model_cfg.cell].kernel, notify)
         notify(events.Notice("the time budget chooses the model: timing a few steps of each size"))
         given = {k: v for k, v in self.given.items() if k in (*recipe.CHOSEN, "batch", "seq")}
-        chosen = recipe.choose(train_cfg.seconds, len(train_ids), speed, given, model_cfg.cell)
+        chosen = recipe.choose(train_cfg.seconds, len(train_ids), speed, params, given, model_cfg.cell)
         o = chosen.options
         described = f"for {format_duration(train_cfg.seconds)}: {chosen.describe()}"
         notify(events.Notice(f"{described} (give a size to choose it yourself)"))
