@@ -119,6 +119,7 @@ def gru_step(h, gx, gh, keep_h=0.0):
     (B, 3H) the input part (x wx^T + bx) and gh (B, 3H) the recurrent part (h wh^T + bh);
     keep_h is the zoneout rate (its expectation is what evaluation runs)."""
     B, H = h.shape
+    new_h = 1 - keep_h  # blended without a branch, so the loop stays vectorised
     for b in range(B):
         xa, ha, hb = gx[b], gh[b], h[b]
         for j in range(H):
@@ -126,6 +127,4 @@ def gru_step(h, gx, gh, keep_h=0.0):
             z = sigmoid(xa[H + j] + ha[H + j])
             n = tanh(xa[2 * H + j] + r * ha[2 * H + j])
             hn = (1 - z) * n + z * hb[j]
-            if keep_h != 0:
-                hn = keep_h * hb[j] + (1 - keep_h) * hn
-            hb[j] = hn
+            hb[j] = keep_h * hb[j] + new_h * hn

@@ -132,7 +132,7 @@ def lstm_step(h, c, gx, gh, keep_h=0.0, keep_c=0.0):
     gx (B, 4H) the input part (x wx^T + bx) and gh (B, 4H) the recurrent part (h wh^T + bh);
     keep_h and keep_c are the zoneout rates (their expectation is what evaluation runs)."""
     B, H = h.shape
-    zoned = keep_h != 0 or keep_c != 0
+    new_c, new_h = 1 - keep_c, 1 - keep_h  # blended without a branch, so the loop stays vectorised
     for b in range(B):
         xa, ha, hb, cb = gx[b], gh[b], h[b], c[b]
         for j in range(H):
@@ -142,8 +142,5 @@ def lstm_step(h, c, gx, gh, keep_h=0.0, keep_c=0.0):
             o = sigmoid(xa[3 * H + j] + ha[3 * H + j])
             cn = f * cb[j] + i * g
             hn = o * tanh(cn)
-            if zoned:
-                cn = keep_c * cb[j] + (1 - keep_c) * cn
-                hn = keep_h * hb[j] + (1 - keep_h) * hn
-            cb[j] = cn
-            hb[j] = hn
+            cb[j] = keep_c * cb[j] + new_c * cn
+            hb[j] = keep_h * hb[j] + new_h * hn
