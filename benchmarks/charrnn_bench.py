@@ -95,6 +95,7 @@ def main():
                                                 precision=args.precision, device="cpu")
     else:
         trainer = Trainer.new(model_cfg, cfg, train_ids, val_ids, threads=threads, precision=args.precision)
+    trainer.warm_up()  # kernels compiled (or loaded) before the clock: --seconds is training time only
     marks = sorted(float(s) for s in args.eval_at.split(",") if s)
     evals, losses, t_warm = [], [], None
     while iters != 0 and not trainer.finished():
