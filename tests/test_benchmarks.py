@@ -1,5 +1,5 @@
 """Every script of benchmarks/ runs, on a tiny setting: a few steps of a tiny model on a text the
-test writes, nothing from ../shared, no waiting for a quiet machine, results into tmp_path. No
+test writes, nothing from outside the repository, no waiting for a quiet machine, results into tmp_path. No
 figure is checked (timings are not for tests), only that each script ends well and says what
 it measured, so none can rot unnoticed. The scripts that need PyTorch carry the torch marker."""
 
