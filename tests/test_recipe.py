@@ -75,7 +75,8 @@ def test_a_text_gets_no_more_weights_than_it_can_hold(chars, size):
 
 def test_a_longer_budget_buys_a_larger_model():
     for speeds in (FAST, SLOW):
-        sizes = [recipe.choose(seconds, 1_000_000, probe([], speeds), params, {}) for seconds in (30, 60, 600, 1800, 3600)]
+        sizes = [recipe.choose(seconds, 1_000_000, probe([], speeds), params, {})
+                 for seconds in (30, 60, 600, 1800, 3600)]
         weights = [(c.options["layers"], c.options["hidden"]) for c in sizes]
         assert weights == sorted(weights, key=list(FAST).index) and weights[0] != weights[-1]
 
