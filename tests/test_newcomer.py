@@ -10,29 +10,18 @@ from types import SimpleNamespace
 
 import click
 import pytest
-from click.testing import CliRunner
 
 import charrnn
-from charrnn.cli import cli
 from charrnn.durations import parse_duration
 from charrnn.runs import checkpoint
 from charrnn.training.loop import EVALUATIONS, eval_interval
 from support import plays, write_plays
+from test_cli import invoke, ok
 
 TINY = dict(hidden=16, layers=1, batch=4, seq=16, threads=1, progress=False)
 FLAGS = ["--hidden", 16, "--layers", 1, "--batch", 4, "--seq", 16, "--threads", 1]
 # learns to predict "a"; its held-out tenth is all "b": validation gets worse as training goes on
 OVERFITS = "a" * 9_000 + "b" * 1_000
-
-
-def invoke(*args, env=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="charrnn")
-
-
-def ok(*args, **kwargs):
-    result = invoke(*args, **kwargs)
-    assert result.exit_code == 0, (result.exception, result.stderr)
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -13,28 +13,17 @@ import threading
 import tracemalloc
 
 import pytest
-from click.testing import CliRunner
 
 import charrnn
-from charrnn.cli import cli
 from charrnn.generate import record_scoring as scoring
 from charrnn.text import records as records_module
 from charrnn.text.records import read_records
 from charrnn.text.vocab import Vocab, code_points
 from support import ROOT, plays, write_plays
+from test_cli import invoke, ok
 
 TINY = dict(hidden=16, layers=2, batch=4, seq=16, eval_every=10, threads=1, steps=10, seed=2, progress=False)
 TIMEOUT = 120
-
-
-def invoke(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input, prog_name="charrnn")
-
-
-def ok(*args, **kwargs):
-    result = invoke(*args, **kwargs)
-    assert result.exit_code == 0, (result.exception, result.stderr)
-    return result
 
 
 @pytest.fixture(scope="module")
