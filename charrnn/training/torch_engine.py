@@ -532,6 +532,13 @@ class TorchTrainer(Trainer):
         if self.rank == 0 and self.world_size > 1 and not self.lost:
             with self._together():
                 self._tell(_DONE)
+                self._leave()
+
+    def _leave(self) -> None:
+        """Close the process group together once all are done: left to the interpreter's exit,
+        gloo's threads could be torn down running and abort the process (SIGABRT after 'done')."""
+        self.torch.distributed.barrier()
+        self.torch.distributed.destroy_process_group()
 
     def follow(self) -> None:
         """A rank other than 0: do the steps, gatherings and restore points rank 0 calls for,
@@ -542,6 +549,7 @@ class TorchTrainer(Trainer):
                 self.torch.distributed.broadcast(message, 0)
                 what = int(message.item())
                 if what == _DONE:
+                    self._leave()
                     return
                 if what == _STEP:
                     Trainer.train_step(self)
